@@ -1,0 +1,265 @@
+package io.meshup.core;
+
+import io.meshup.core.internal.config.ConfigNode;
+import io.meshup.core.internal.config.MeshSettings;
+import io.meshup.core.internal.config.YamlReader;
+import io.meshup.core.internal.registry.StaticRegistry;
+import io.meshup.core.internal.routing.Defaults;
+import io.meshup.core.internal.routing.MeshRuntime;
+import io.meshup.core.internal.routing.Metrics;
+import io.meshup.core.internal.routing.ServiceRuntime;
+import io.meshup.core.route.ServiceRouter;
+import io.meshup.core.spi.ServiceRegistry;
+import io.micrometer.core.instrument.MeterRegistry;
+import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
+import java.util.function.Function;
+
+/**
+ * The facade a service holds: its registry, its policy and one router per destination service.
+ * Transports ({@code MeshChannels} in mesh-grpc, the HTTP client in mesh-http) take a {@code Mesh}
+ * and route every request through {@link #router}.
+ *
+ * <p>Build it from the application YAML's {@code mesh:} section:
+ *
+ * <pre>{@code
+ * try (Mesh mesh = Mesh.fromYaml(Path.of("application.yaml"))) { ... }
+ * }</pre>
+ *
+ * <p>or with {@link #builder()}. Thread-safe. Closing it stops registry watches and the scheduler
+ * it created (a scheduler passed in is left running).
+ */
+public final class Mesh implements AutoCloseable {
+  private final String serviceName;
+  private final MeshRuntime runtime;
+  private final MeterRegistry meterRegistry;
+  private final ScheduledExecutorService scheduler;
+  private final boolean ownsScheduler;
+  private final YamlReader yaml;
+
+  private Mesh(Builder b, MeshSettings settings) {
+    this.serviceName = settings.service();
+    this.meterRegistry = b.meterRegistry != null ? b.meterRegistry : new SimpleMeterRegistry();
+    this.ownsScheduler = b.scheduler == null;
+    this.scheduler = b.scheduler != null ? b.scheduler : Executors.newSingleThreadScheduledExecutor(r -> {
+      Thread t = new Thread(r, "meshup-scheduler");
+      t.setDaemon(true);
+      return t;
+    });
+    this.yaml = new YamlReader(b.env);
+    ServiceRegistry registry = b.registry != null ? b.registry : new StaticRegistry(settings.staticServices());
+    this.runtime = new MeshRuntime(b.clock, new Metrics(meterRegistry), settings.defaults(), registry);
+    try {
+      if (!settings.inlinePolicies().isEmpty()) {
+        runtime.updatePolicySource("inline", settings.inlinePolicies());
+      }
+      for (Map.Entry<String, List<ConfigNode>> f : settings.policyFiles().entrySet()) {
+        runtime.updatePolicySource(f.getKey(), f.getValue());
+      }
+      for (Map.Entry<String, String> p : b.policyYaml.entrySet()) {
+        runtime.updatePolicySource(p.getKey(), yaml.readAll(p.getKey(), p.getValue()));
+      }
+    } catch (RuntimeException e) {
+      close();
+      throw e;
+    }
+  }
+
+  /**
+   * Builds a mesh from an application YAML file's {@code mesh:} section, with {@code ${VAR:default}}
+   * taken from the process environment.
+   *
+   * @throws MeshConfigException naming the file, key path and what was expected
+   */
+  public static Mesh fromYaml(Path file) {
+    return builder().yaml(file).build();
+  }
+
+  /** Builds a mesh from YAML text, as {@link #fromYaml(Path)}; errors name it {@code inline}. */
+  public static Mesh fromYamlString(String yaml) {
+    return builder().yaml(yaml).build();
+  }
+
+  /** A builder; everything but the service name has a default. */
+  public static Builder builder() {
+    return new Builder();
+  }
+
+  /** This service's name. */
+  public String serviceName() {
+    return serviceName;
+  }
+
+  /**
+   * The router of a destination service; the registry watch starts on first use.
+   *
+   * @throws IllegalArgumentException when the registry is static and does not list the service
+   */
+  public ServiceRouter router(String service) {
+    if (!runtime.registry().isKnown(service)) {
+      throw new IllegalArgumentException("service '" + service
+          + "' is not in the registry; the static registry lists only the services under mesh.registry.static.services");
+    }
+    return runtime.runtime(service);
+  }
+
+  /**
+   * Replaces the documents of one policy source with those in {@code yamlDocuments} (one or more
+   * YAML documents) and applies the whole policy, or rejects it whole. A later source overrides an
+   * earlier one per destination host; sources rank in the order first seen (inline, files, then
+   * updates).
+   *
+   * @param source a name for the source, used in errors, logs and the {@code mesh.policy.updates} metric
+   * @throws MeshConfigException naming the source, document and field; the last good policy keeps serving
+   */
+  public void updatePolicies(String source, String yamlDocuments) {
+    runtime.updatePolicySource(source, yaml.readAll(source, yamlDocuments));
+  }
+
+  /** The documents in force, as "source: Kind name", in order; for logs and admin views. */
+  public List<String> policyOrigins() {
+    return runtime.policy().origins();
+  }
+
+  /** The meter registry MeshUp reports to. */
+  public MeterRegistry meterRegistry() {
+    return meterRegistry;
+  }
+
+  /** The clock MeshUp measures with. */
+  public MeshClock clock() {
+    return runtime.clock();
+  }
+
+  /** The scheduler for timers (retry backoff, injected delays); never runs blocking work. */
+  public ScheduledExecutorService scheduler() {
+    return scheduler;
+  }
+
+  /** Internal: the runtime behind a router, for transports and tests in this project. */
+  public ServiceRuntime runtimeOf(String service) {
+    return runtime.runtime(service);
+  }
+
+  @Override
+  public void close() {
+    runtime.close();
+    runtime.registry().close();
+    if (ownsScheduler) {
+      scheduler.shutdownNow();
+      try {
+        scheduler.awaitTermination(1, TimeUnit.SECONDS);
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+      }
+    }
+  }
+
+  /** Builds a {@link Mesh}. Not thread-safe; {@link #build()} copies what it needs. */
+  public static final class Builder {
+    private String service;
+    private Path yamlFile;
+    private String yamlText;
+    private ServiceRegistry registry;
+    private final Map<String, List<Endpoint>> staticEndpoints = new LinkedHashMap<>();
+    private final Map<String, String> policyYaml = new LinkedHashMap<>();
+    private MeterRegistry meterRegistry;
+    private MeshClock clock = MeshClock.system();
+    private ScheduledExecutorService scheduler;
+    private Function<String, String> env = System::getenv;
+
+    private Builder() {}
+
+    /** Reads the {@code mesh:} section of this file; other settings of the builder add to it. */
+    public Builder yaml(Path file) {
+      this.yamlFile = Objects.requireNonNull(file, "file");
+      return this;
+    }
+
+    /** Reads the {@code mesh:} section of this YAML text. */
+    public Builder yaml(String text) {
+      this.yamlText = Objects.requireNonNull(text, "text");
+      return this;
+    }
+
+    /** This service's name (overrides {@code mesh.service}). */
+    public Builder service(String name) {
+      this.service = Objects.requireNonNull(name, "name");
+      return this;
+    }
+
+    /** Adds static endpoints of a destination (used when no registry is set). */
+    public Builder endpoints(String service, List<Endpoint> endpoints) {
+      this.staticEndpoints.put(service, List.copyOf(endpoints));
+      return this;
+    }
+
+    /** Uses this registry instead of the static one. */
+    public Builder registry(ServiceRegistry registry) {
+      this.registry = Objects.requireNonNull(registry, "registry");
+      return this;
+    }
+
+    /** Adds a policy source of YAML documents, applied after the YAML's own. */
+    public Builder policies(String source, String yamlDocuments) {
+      this.policyYaml.put(Objects.requireNonNull(source, "source"), Objects.requireNonNull(yamlDocuments, "yamlDocuments"));
+      return this;
+    }
+
+    /** Reports to this registry; by default a private {@link SimpleMeterRegistry}. */
+    public Builder meterRegistry(MeterRegistry registry) {
+      this.meterRegistry = Objects.requireNonNull(registry, "registry");
+      return this;
+    }
+
+    /** Measures time with this clock (tests pass a fake). */
+    public Builder clock(MeshClock clock) {
+      this.clock = Objects.requireNonNull(clock, "clock");
+      return this;
+    }
+
+    /** Runs timers on this scheduler; the mesh does not shut it down. */
+    public Builder scheduler(ScheduledExecutorService scheduler) {
+      this.scheduler = Objects.requireNonNull(scheduler, "scheduler");
+      return this;
+    }
+
+    /** Looks up {@code ${VAR}} with this function instead of the process environment. */
+    public Builder env(Function<String, String> env) {
+      this.env = Objects.requireNonNull(env, "env");
+      return this;
+    }
+
+    /**
+     * Builds the mesh, reading and validating every setting and policy document.
+     *
+     * @throws MeshConfigException naming the place of the first problem
+     */
+    public Mesh build() {
+      MeshSettings s;
+      if (yamlFile != null) {
+        s = MeshSettings.read(yamlFile, env);
+      } else if (yamlText != null) {
+        s = MeshSettings.parse("inline", yamlText, env, null);
+      } else {
+        if (service == null) {
+          throw new IllegalStateException("set service(name) or yaml(...)");
+        }
+        s = new MeshSettings(service, "static", Map.of(), List.of(), Map.of(), Defaults.BUILT_IN);
+      }
+      Map<String, List<Endpoint>> statics = new LinkedHashMap<>(s.staticServices());
+      statics.putAll(staticEndpoints);
+      s = new MeshSettings(service != null ? service : s.service(), s.registryType(), statics,
+          new ArrayList<>(s.inlinePolicies()), s.policyFiles(), s.defaults());
+      return new Mesh(this, s);
+    }
+  }
+}

@@ -1,0 +1,134 @@
+package io.meshup.core.internal.config;
+
+import io.meshup.core.Endpoint;
+import io.meshup.core.MeshConfigException;
+import io.meshup.core.internal.policy.PolicyParser;
+import io.meshup.core.internal.routing.Defaults;
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.function.Function;
+
+/**
+ * The {@code mesh:} section of an application YAML, read and checked whole. Keys beside
+ * {@code mesh:} belong to the application and are left alone.
+ *
+ * @param service this service's name
+ * @param registryType {@code static} (or another registry's type)
+ * @param staticServices endpoints of the static registry
+ * @param inlinePolicies the {@code policies:} documents
+ * @param policyFiles the documents of each file under {@code policy.files}, by file name
+ * @param defaults mesh-wide defaults
+ */
+public record MeshSettings(String service, String registryType, Map<String, List<Endpoint>> staticServices,
+    List<ConfigNode> inlinePolicies, Map<String, List<ConfigNode>> policyFiles, Defaults defaults) {
+
+  /** Reads a bootstrap file; relative policy file paths resolve against its folder. */
+  public static MeshSettings read(Path file, Function<String, String> env) {
+    String text;
+    try {
+      text = Files.readString(file, StandardCharsets.UTF_8);
+    } catch (IOException e) {
+      throw new MeshConfigException(file.toString(), "", "cannot read the file: " + e);
+    }
+    Path dir = file.toAbsolutePath().getParent();
+    return parse(file.toString(), text, env, dir);
+  }
+
+  /** Reads bootstrap YAML text; {@code source} names it in errors. */
+  public static MeshSettings parse(String source, String text, Function<String, String> env, Path baseDir) {
+    YamlReader yaml = new YamlReader(env);
+    ConfigNode root = yaml.read(source, text);
+    if (root.isNull()) {
+      throw new MeshConfigException(source, "", "is empty; expected a 'mesh:' section");
+    }
+    ConfigNode mesh = root.required("mesh").keys("service", "registry", "policy", "policies", "defaults");
+    String service = mesh.required("service").nonEmpty();
+
+    ConfigNode reg = mesh.get("registry");
+    String type = "static";
+    Map<String, List<Endpoint>> statics = new LinkedHashMap<>();
+    if (!reg.isNull()) {
+      reg.keys("type", "static", "consul");
+      type = reg.get("type").string("static").trim();
+      if (!type.equals("static")) {
+        throw reg.get("type").error("registry type '" + type + "' is not available: this build knows 'static' only (the Consul registry comes with mesh-consul-registry)");
+      }
+      ConfigNode services = reg.get("static").keys("services").get("services");
+      for (Map.Entry<String, ConfigNode> e : services.entries().entrySet()) {
+        List<Endpoint> eps = new ArrayList<>();
+        for (ConfigNode ep : e.getValue().items()) {
+          eps.add(endpoint(ep));
+        }
+        statics.put(e.getKey(), List.copyOf(eps));
+      }
+    }
+
+    List<ConfigNode> inline = new ArrayList<>();
+    for (ConfigNode doc : mesh.get("policies").items()) {
+      inline.add(doc.rebase(source + " " + doc.path(), ""));
+    }
+
+    Map<String, List<ConfigNode>> files = new LinkedHashMap<>();
+    ConfigNode policy = mesh.get("policy");
+    if (!policy.isNull()) {
+      policy.keys("files");
+      for (ConfigNode f : policy.get("files").items()) {
+        Path p = baseDir == null ? Path.of(f.nonEmpty()) : baseDir.resolve(f.nonEmpty());
+        String text2;
+        try {
+          text2 = Files.readString(p, StandardCharsets.UTF_8);
+        } catch (IOException e) {
+          throw f.error("cannot read policy file " + p + ": " + e);
+        }
+        files.put(f.string(), yaml.readAll(f.string(), text2));
+      }
+    }
+
+    return new MeshSettings(service, type, statics, inline, files, defaults(mesh.get("defaults")));
+  }
+
+  private static Endpoint endpoint(ConfigNode ep) {
+    ep.keys("id", "address", "host", "port", "labels", "weight");
+    if (ep.has("address") == ep.has("host")) {
+      throw ep.error("set exactly one of address or host");
+    }
+    String host = (ep.has("address") ? ep.get("address") : ep.get("host")).nonEmpty();
+    int port = (int) ep.required("port").integer(1, 65535);
+    Map<String, String> labels = new LinkedHashMap<>();
+    for (Map.Entry<String, ConfigNode> l : ep.get("labels").entries().entrySet()) {
+      labels.put(l.getKey(), l.getValue().string());
+    }
+    int weight = (int) ep.get("weight").integer(1, 1_000_000, 1);
+    return new Endpoint(ep.get("id").string(null), host, port, labels, weight);
+  }
+
+  private static Defaults defaults(ConfigNode d) {
+    if (d.isNull()) {
+      return Defaults.BUILT_IN;
+    }
+    d.keys("timeout", "retryBudget", "loadBalancer", "connectionPool", "outlierDetection", "circuitBreaker");
+    Duration timeout = d.get("timeout").duration(Duration.ZERO);
+    if (timeout.isNegative()) {
+      throw d.get("timeout").error("must not be negative");
+    }
+    ConfigNode rb = d.get("retryBudget");
+    Defaults b = Defaults.BUILT_IN;
+    Duration ttl = b.retryBudgetTtl();
+    double pct = b.retryBudgetPercent();
+    double min = b.retryBudgetMinPerSecond();
+    if (!rb.isNull()) {
+      rb.keys("ttl", "percentCanRetry", "minRetriesPerSecond");
+      ttl = rb.get("ttl").positiveDuration(ttl);
+      pct = rb.get("percentCanRetry").decimal(0, 100, pct * 100) / 100;
+      min = rb.get("minRetriesPerSecond").decimal(0, 1_000_000, min);
+    }
+    return new Defaults(new PolicyParser().trafficPolicy(d.without("timeout", "retryBudget")), timeout, ttl, pct, min);
+  }
+}

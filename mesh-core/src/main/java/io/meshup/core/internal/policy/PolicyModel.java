@@ -1,0 +1,93 @@
+package io.meshup.core.internal.policy;
+
+import io.meshup.core.internal.config.ConfigNode;
+import io.meshup.core.route.FaultPolicy;
+import io.meshup.core.route.RetryPolicy;
+import java.time.Duration;
+import java.util.List;
+import java.util.Map;
+
+/** The parsed, validated policy documents: Istio-style VirtualService and DestinationRule. */
+public final class PolicyModel {
+  private PolicyModel() {}
+
+  /** A VirtualService. {@code origin} names the file or key and the document, for errors. */
+  public record VirtualService(String name, String origin, List<String> hosts, List<HttpRoute> http) {}
+
+  /** One {@code http[i]} entry. */
+  public record HttpRoute(String name, List<RequestMatch> matches, List<Destination> route,
+      Duration timeout, RetryPolicy retries, FaultPolicy fault) {}
+
+  /** One {@code match[j]}; all present conditions must hold. */
+  public record RequestMatch(StringMatch uri, StringMatch method, Map<String, StringMatch> headers,
+      Map<String, StringMatch> withoutHeaders) {}
+
+  /** One weighted destination; {@code where} locates it for reference errors. */
+  public record Destination(String host, String subset, int weight, ConfigNode where) {}
+
+  /** A DestinationRule. */
+  public record DestinationRule(String name, String origin, String host, TrafficPolicy trafficPolicy,
+      List<Subset> subsets) {}
+
+  /** One named subset selected by labels, with optional overrides. */
+  public record Subset(String name, Map<String, String> labels, TrafficPolicy trafficPolicy) {}
+
+  /** Settings for a destination; null members inherit. */
+  public record TrafficPolicy(BalancerKind loadBalancer, ConnectionPool connectionPool,
+      OutlierDetection outlierDetection, CircuitBreaker circuitBreaker) {
+    /** Nothing set. */
+    public static final TrafficPolicy EMPTY = new TrafficPolicy(null, null, null, null);
+
+    /** This policy with unset members taken from {@code parent}. */
+    public TrafficPolicy inherit(TrafficPolicy parent) {
+      if (parent == null) {
+        return this;
+      }
+      return new TrafficPolicy(
+          loadBalancer != null ? loadBalancer : parent.loadBalancer,
+          connectionPool != null ? connectionPool : parent.connectionPool,
+          outlierDetection != null ? outlierDetection : parent.outlierDetection,
+          circuitBreaker != null ? circuitBreaker : parent.circuitBreaker);
+    }
+  }
+
+  /** Load balancer choices. */
+  public enum BalancerKind {
+    /** Power of two choices on peak EWMA latency times outstanding requests (the default). */
+    PEAK_EWMA,
+    /** Power of two choices on outstanding requests (Istio's LEAST_REQUEST). */
+    LEAST_REQUEST,
+    /** Round robin, weighted by endpoint weight. */
+    ROUND_ROBIN,
+    /** Uniformly random. */
+    RANDOM
+  }
+
+  /**
+   * Connection pool limits. {@code maxRequests} bounds requests in flight per subset
+   * (http2MaxRequests); {@code maxRetries} bounds retries in flight per service.
+   */
+  public record ConnectionPool(int maxRequests, int maxPendingRequests, int maxRetries,
+      int maxConnections, int maxRequestsPerConnection, Duration connectTimeout,
+      Duration idleTimeout, Duration keepaliveTime) {}
+
+  /** Ejection of failing endpoints (Envoy semantics, Istio fields). */
+  public record OutlierDetection(int consecutiveErrors, int consecutiveGatewayErrors,
+      Duration interval, Duration baseEjectionTime, int maxEjectionPercent) {
+    /** DESIGN.md defaults: 5 consecutive failures, 10 s interval, 30 s base ejection, 10 %. */
+    public static final OutlierDetection DEFAULT =
+        new OutlierDetection(5, 0, Duration.ofSeconds(10), Duration.ofSeconds(30), 10);
+  }
+
+  /**
+   * MeshUp's circuit breaker extension of DestinationRule: Resilience4j's failure-rate and
+   * slow-call breaker over a count-based window, per destination subset.
+   */
+  public record CircuitBreaker(boolean enabled, float failureRateThreshold, float slowCallRateThreshold,
+      Duration slowCallDurationThreshold, int slidingWindowSize, int minimumNumberOfCalls,
+      Duration waitDurationInOpenState, int permittedNumberOfCallsInHalfOpenState) {
+    /** Defaults: 50 % failures or 100 % calls slower than 10 s over 100 calls (at least 20), open 10 s. */
+    public static final CircuitBreaker DEFAULT = new CircuitBreaker(true, 50f, 100f,
+        Duration.ofSeconds(10), 100, 20, Duration.ofSeconds(10), 5);
+  }
+}

@@ -1,0 +1,154 @@
+package io.meshup.core.internal.policy;
+
+import io.meshup.core.MeshConfigException;
+import io.meshup.core.internal.config.ConfigNode;
+import io.meshup.core.internal.policy.PolicyModel.Destination;
+import io.meshup.core.internal.policy.PolicyModel.DestinationRule;
+import io.meshup.core.internal.policy.PolicyModel.HttpRoute;
+import io.meshup.core.internal.policy.PolicyModel.Subset;
+import io.meshup.core.internal.policy.PolicyModel.VirtualService;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.Set;
+import java.util.function.Predicate;
+
+/**
+ * A whole, validated set of policy documents, indexed by destination host. Immutable; built only
+ * through {@link #of}, which checks every cross reference, so a set that exists is a set that
+ * compiles.
+ */
+public final class PolicySet {
+  /** No documents at all: every service routes to all its endpoints with the defaults. */
+  public static final PolicySet EMPTY = new PolicySet(Map.of(), Map.of(), List.of());
+
+  private final Map<String, VirtualService> virtualServices;
+  private final Map<String, DestinationRule> destinationRules;
+  private final List<String> origins;
+
+  private PolicySet(Map<String, VirtualService> vs, Map<String, DestinationRule> dr, List<String> origins) {
+    this.virtualServices = Map.copyOf(vs);
+    this.destinationRules = Map.copyOf(dr);
+    this.origins = List.copyOf(origins);
+  }
+
+  /** The documents of one policy source (inline, a file, a Consul KV prefix...). */
+  public record Source(String name, List<ConfigNode> docs) {}
+
+  /**
+   * Parses and validates the documents of several sources as one unit. Within a source, two
+   * documents of a kind for one host are an error; across sources, the later source's document
+   * for a host replaces the earlier one's.
+   *
+   * @param sources the sources, in precedence order, lowest first
+   * @param knownService tells whether a destination host exists; with a static registry only the
+   *     listed services do, with a dynamic one every name may
+   * @throws MeshConfigException naming the document, the field and the problem
+   */
+  public static PolicySet of(List<Source> sources, Predicate<String> knownService) {
+    Map<String, VirtualService> vs = new LinkedHashMap<>();
+    Map<String, DestinationRule> dr = new LinkedHashMap<>();
+    for (Source source : sources) {
+      PolicySet one = parseOne(source.docs());
+      vs.putAll(one.virtualServices);
+      dr.putAll(one.destinationRules);
+    }
+    List<String> origins = new ArrayList<>();
+    for (VirtualService v : new java.util.LinkedHashSet<>(vs.values())) {
+      origins.add(v.origin());
+    }
+    for (DestinationRule r : dr.values()) {
+      origins.add(r.origin());
+    }
+    validate(vs, dr, knownService);
+    return new PolicySet(vs, dr, origins);
+  }
+
+  private static PolicySet parseOne(List<ConfigNode> docs) {
+    PolicyParser parser = new PolicyParser();
+    Map<String, VirtualService> vs = new LinkedHashMap<>();
+    Map<String, DestinationRule> dr = new LinkedHashMap<>();
+    for (ConfigNode doc : docs) {
+      PolicyParser.Document d = parser.parse(doc);
+      if (d.virtualService() != null) {
+        VirtualService v = d.virtualService();
+        for (String host : v.hosts()) {
+          VirtualService prior = vs.putIfAbsent(host, v);
+          if (prior != null) {
+            throw new MeshConfigException(v.origin(), "spec.hosts",
+                "host '" + host + "' already has a VirtualService (" + prior.origin() + "); one VirtualService per host");
+          }
+        }
+      } else {
+        DestinationRule r = d.destinationRule();
+        DestinationRule prior = dr.putIfAbsent(r.host(), r);
+        if (prior != null) {
+          throw new MeshConfigException(r.origin(), "spec.host",
+              "host '" + r.host() + "' already has a DestinationRule (" + prior.origin() + "); one DestinationRule per host");
+        }
+      }
+    }
+    return new PolicySet(vs, dr, List.of());
+  }
+
+  private static void validate(Map<String, VirtualService> vs, Map<String, DestinationRule> dr,
+      Predicate<String> knownService) {
+    for (VirtualService v : vs.values()) {
+      for (String host : v.hosts()) {
+        if (!knownService.test(host)) {
+          throw new MeshConfigException(v.origin(), "spec.hosts", "unknown service '" + host + "': the registry does not list it");
+        }
+      }
+      for (HttpRoute r : v.http()) {
+        for (Destination d : r.route()) {
+          ConfigNode host = d.where().get("destination").get("host");
+          if (!knownService.test(d.host())) {
+            throw host.error("unknown service '" + d.host() + "': the registry does not list it");
+          }
+          if (!d.subset().isEmpty()) {
+            DestinationRule rule = dr.get(d.host());
+            if (rule == null || rule.subsets().stream().noneMatch(s -> s.name().equals(d.subset()))) {
+              throw d.where().get("destination").get("subset").error("subset '" + d.subset()
+                  + "' is not defined" + (rule == null ? ": no DestinationRule for host '" + d.host() + "'"
+                  : " in " + rule.origin() + "; defined: " + rule.subsets().stream().map(Subset::name).toList()));
+            }
+          }
+        }
+      }
+    }
+    for (DestinationRule r : dr.values()) {
+      if (!knownService.test(r.host())) {
+        throw new MeshConfigException(r.origin(), "spec.host", "unknown service '" + r.host() + "': the registry does not list it");
+      }
+    }
+  }
+
+  public Optional<VirtualService> virtualService(String host) {
+    return Optional.ofNullable(virtualServices.get(host));
+  }
+
+  public Optional<DestinationRule> destinationRule(String host) {
+    return Optional.ofNullable(destinationRules.get(host));
+  }
+
+  /** Every host any document names, as VirtualService host, route destination or DestinationRule host. */
+  public Set<String> hosts() {
+    java.util.Set<String> all = new java.util.TreeSet<>(virtualServices.keySet());
+    all.addAll(destinationRules.keySet());
+    for (VirtualService v : virtualServices.values()) {
+      for (HttpRoute r : v.http()) {
+        for (Destination d : r.route()) {
+          all.add(d.host());
+        }
+      }
+    }
+    return all;
+  }
+
+  /** Where each document came from, in order; for the admin view and logs. */
+  public List<String> origins() {
+    return origins;
+  }
+}

@@ -1,0 +1,77 @@
+package io.meshup.core.internal.resilience;
+
+import io.github.resilience4j.circuitbreaker.CircuitBreaker;
+import io.github.resilience4j.circuitbreaker.CircuitBreakerConfig;
+import io.github.resilience4j.circuitbreaker.CircuitBreakerConfig.SlidingWindowSynchronizationStrategy;
+import io.github.resilience4j.circuitbreaker.CircuitBreakerConfig.SlidingWindowType;
+import io.meshup.core.MeshClock;
+import io.meshup.core.internal.policy.PolicyModel;
+import java.time.Clock;
+import java.time.Instant;
+import java.time.ZoneId;
+import java.time.ZoneOffset;
+
+/** Builds Resilience4j circuit breakers from MeshUp's policy, on MeshUp's clock. */
+public final class Breakers {
+  /** The Throwable handed to Resilience4j for a failed call: one shared instance, no stack trace. */
+  public static final Throwable FAILURE = new EndpointFailure();
+
+  private Breakers() {}
+
+  /** A breaker named {@code name}, or null when the policy disables it. */
+  public static CircuitBreaker create(String name, PolicyModel.CircuitBreaker p, MeshClock clock) {
+    if (!p.enabled()) {
+      return null;
+    }
+    CircuitBreakerConfig config = CircuitBreakerConfig.custom()
+        .failureRateThreshold(p.failureRateThreshold())
+        .slowCallRateThreshold(p.slowCallRateThreshold())
+        .slowCallDurationThreshold(p.slowCallDurationThreshold())
+        .slidingWindow(p.slidingWindowSize(), p.minimumNumberOfCalls(), SlidingWindowType.COUNT_BASED,
+            SlidingWindowSynchronizationStrategy.LOCK_FREE)
+        .waitDurationInOpenState(p.waitDurationInOpenState())
+        .permittedNumberOfCallsInHalfOpenState(p.permittedNumberOfCallsInHalfOpenState())
+        .automaticTransitionFromOpenToHalfOpenEnabled(false)
+        .writableStackTraceEnabled(false)
+        .clock(new MeshJavaClock(clock))
+        .build();
+    return CircuitBreaker.of(name, config);
+  }
+
+  /** A {@link Clock} view of the mesh clock, so tests move the breaker's time with the fake clock. */
+  static final class MeshJavaClock extends Clock {
+    private final MeshClock clock;
+
+    MeshJavaClock(MeshClock clock) {
+      this.clock = clock;
+    }
+
+    @Override
+    public ZoneId getZone() {
+      return ZoneOffset.UTC;
+    }
+
+    @Override
+    public Clock withZone(ZoneId zone) {
+      return this;
+    }
+
+    @Override
+    public long millis() {
+      return clock.currentTimeMillis();
+    }
+
+    @Override
+    public Instant instant() {
+      return Instant.ofEpochMilli(clock.currentTimeMillis());
+    }
+  }
+
+  static final class EndpointFailure extends RuntimeException {
+    private static final long serialVersionUID = 1L;
+
+    EndpointFailure() {
+      super("endpoint failure", null, false, false);
+    }
+  }
+}

@@ -1,0 +1,149 @@
+package io.meshup.core.internal.routing;
+
+import io.meshup.core.Endpoint;
+import io.meshup.core.route.EndpointHandle;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicLong;
+
+/**
+ * The live state of one endpoint of one service: requests in flight, peak-EWMA latency, and
+ * outlier ejection. Survives routing-table swaps (keyed by endpoint id), so a policy change does
+ * not reset what the balancer has learned. Thread-safe; no method blocks.
+ */
+public final class EndpointState implements EndpointHandle {
+  private final Endpoint endpoint;
+  private final AtomicInteger inFlight = new AtomicInteger();
+  private final AtomicInteger consecutiveFailures = new AtomicInteger();
+  private final AtomicLong ejectedUntil = new AtomicLong(); // 0 = not ejected
+  private volatile boolean probing;
+  private volatile boolean removed;
+  private int ejections; // guarded by the detector's lock
+
+  // Peak EWMA, guarded by 'this' (a few arithmetic operations, never held across I/O).
+  private double ewmaNanos;
+  private long ewmaStamp;
+
+  EndpointState(Endpoint endpoint, long nowNanos, long initialRttNanos) {
+    this.endpoint = endpoint;
+    this.ewmaNanos = initialRttNanos;
+    this.ewmaStamp = nowNanos;
+  }
+
+  @Override
+  public Endpoint endpoint() {
+    return endpoint;
+  }
+
+  @Override
+  public boolean isRemoved() {
+    return removed;
+  }
+
+  /** Marks the endpoint gone from the registry. */
+  void markRemoved() {
+    removed = true;
+  }
+
+  public int inFlight() {
+    return inFlight.get();
+  }
+
+  void started() {
+    inFlight.incrementAndGet();
+  }
+
+  void finished() {
+    inFlight.decrementAndGet();
+  }
+
+  /**
+   * True unless ejected; an ejection that has run out is lifted here, lazily, and the endpoint
+   * gets one probe: its next failure ejects it again at once.
+   */
+  public boolean isAvailable(long now) {
+    long until = ejectedUntil.get();
+    if (until == 0) {
+      return true;
+    }
+    if (now - until < 0) {
+      return false;
+    }
+    if (ejectedUntil.compareAndSet(until, 0)) {
+      consecutiveFailures.set(0);
+      probing = true;
+    }
+    return true;
+  }
+
+  public boolean isEjected(long now) {
+    long until = ejectedUntil.get();
+    return until != 0 && now - until < 0;
+  }
+
+  // ---- outlier detection (called by OutlierDetector) -----------------------------------
+
+  int failed() {
+    return consecutiveFailures.incrementAndGet();
+  }
+
+  /** A healthy answer: resets the failure streak; a successful probe shortens the next ejection. */
+  void succeeded() {
+    if (consecutiveFailures.get() != 0) {
+      consecutiveFailures.set(0);
+    }
+    if (probing) {
+      probing = false;
+      synchronized (this) {
+        if (ejections > 0) {
+          ejections--;
+        }
+      }
+    }
+  }
+
+  boolean probing() {
+    return probing;
+  }
+
+  /** Ejects until {@code now + base * ejections} (capped); returns the ejection time in nanos. */
+  synchronized long eject(long now, long baseNanos, long maxNanos) {
+    ejections++;
+    probing = false;
+    long duration = Math.min(baseNanos * ejections, maxNanos);
+    long until = now + duration;
+    ejectedUntil.set(until == 0 ? 1 : until);
+    return duration;
+  }
+
+  // ---- peak EWMA (called by balancers) --------------------------------------------------
+
+  /** The decayed latency estimate at {@code now}, as Finagle and Linkerd compute it. */
+  public double cost(long now, double tauNanos) {
+    double ewma;
+    long stamp;
+    synchronized (this) {
+      ewma = ewmaNanos;
+      stamp = ewmaStamp;
+    }
+    long elapsed = now - stamp;
+    if (elapsed > 0) {
+      ewma *= Math.exp(-elapsed / tauNanos);
+    }
+    return ewma;
+  }
+
+  /** Feeds one latency: the estimate jumps to a higher value at once and decays towards lower ones. */
+  public void observe(long now, long rttNanos, double tauNanos) {
+    synchronized (this) {
+      long elapsed = Math.max(now - ewmaStamp, 0);
+      double decay = Math.exp(-elapsed / tauNanos);
+      ewmaNanos = rttNanos > ewmaNanos ? rttNanos : ewmaNanos * decay + rttNanos * (1 - decay);
+      ewmaStamp = now;
+    }
+  }
+
+  @Override
+  public String toString() {
+    return endpoint.id();
+  }
+}

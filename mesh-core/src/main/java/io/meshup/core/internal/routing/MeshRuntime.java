@@ -1,0 +1,150 @@
+package io.meshup.core.internal.routing;
+
+import io.meshup.core.MeshClock;
+import io.meshup.core.MeshConfigException;
+import io.meshup.core.internal.config.ConfigNode;
+import io.meshup.core.internal.policy.PolicySet;
+import io.meshup.core.spi.ServiceRegistry;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.CopyOnWriteArrayList;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The mesh's control plane inside the process: policy sources, the registry watches and one
+ * {@link ServiceRuntime} per destination. Every control operation runs under one lock (they are
+ * rare and short); the request path never takes it.
+ */
+public final class MeshRuntime implements AutoCloseable {
+  private static final Logger log = LoggerFactory.getLogger(MeshRuntime.class);
+
+  private final MeshClock clock;
+  private final Metrics metrics;
+  private final Defaults defaults;
+  private final ServiceRegistry registry;
+  private final Object lock = new Object();
+  private final Map<String, ServiceRuntime> runtimes = new ConcurrentHashMap<>();
+  private final List<ServiceRegistry.Watch> watches = new CopyOnWriteArrayList<>();
+  private final LinkedHashMap<String, List<ConfigNode>> sources = new LinkedHashMap<>();
+  private volatile PolicySet policy = PolicySet.EMPTY;
+
+  public MeshRuntime(MeshClock clock, Metrics metrics, Defaults defaults, ServiceRegistry registry) {
+    this.clock = clock;
+    this.metrics = metrics;
+    this.defaults = defaults;
+    this.registry = registry;
+  }
+
+  public MeshClock clock() {
+    return clock;
+  }
+
+  public Metrics metrics() {
+    return metrics;
+  }
+
+  public Defaults defaults() {
+    return defaults;
+  }
+
+  public ServiceRegistry registry() {
+    return registry;
+  }
+
+  public PolicySet policy() {
+    return policy;
+  }
+
+  /** The runtime of a destination, created (and its registry watch started) on first use. */
+  public ServiceRuntime runtime(String service) {
+    ServiceRuntime r = runtimes.get(service);
+    if (r != null) {
+      return r;
+    }
+    synchronized (lock) {
+      return runtimeLocked(service);
+    }
+  }
+
+  ServiceRuntime runtimeLocked(String service) {
+    ServiceRuntime r = runtimes.get(service);
+    if (r != null) {
+      return r;
+    }
+    r = new ServiceRuntime(service, this);
+    runtimes.put(service, r);
+    r.rebuildSubsets(policy);
+    ServiceRuntime rt = r;
+    watches.add(registry.watch(service, new ServiceRegistry.EndpointListener() {
+      @Override
+      public void onEndpoints(List<io.meshup.core.Endpoint> endpoints) {
+        synchronized (lock) {
+          rt.updateEndpoints(endpoints);
+        }
+        log.debug("{}: {} endpoints", service, endpoints.size());
+      }
+
+      @Override
+      public void onError(Throwable error) {
+        log.warn("{}: registry refresh failed, keeping the last {} endpoints: {}", service,
+            rt.endpoints().size(), error.toString());
+      }
+    }));
+    r.rebuildRoutes(policy);
+    return r;
+  }
+
+  /**
+   * Replaces the documents of one policy source and applies the whole set, or rejects it whole.
+   * Sources apply in the order they were first added; for one host, a later source's document
+   * replaces an earlier one's.
+   *
+   * @throws MeshConfigException when the merged set is invalid; the previous policy keeps serving
+   */
+  public void updatePolicySource(String source, List<ConfigNode> docs) {
+    synchronized (lock) {
+      LinkedHashMap<String, List<ConfigNode>> next = new LinkedHashMap<>(sources);
+      next.put(source, List.copyOf(docs));
+      PolicySet set;
+      try {
+        set = PolicySet.of(new ArrayList<>(next.entrySet()).stream()
+            .map(e -> new PolicySet.Source(e.getKey(), e.getValue())).toList(), registry::isKnown);
+      } catch (MeshConfigException e) {
+        metrics.policyUpdate(source, false);
+        log.error("Rejected policy from {}; the last good policy keeps serving: {}", source, e.getMessage());
+        throw e;
+      }
+      sources.clear();
+      sources.putAll(next);
+      policy = set;
+      for (String host : set.hosts()) {
+        runtimeLocked(host);
+      }
+      for (ServiceRuntime r : runtimes.values()) {
+        r.rebuildSubsets(set);
+      }
+      for (ServiceRuntime r : runtimes.values()) {
+        r.rebuildRoutes(set);
+      }
+      metrics.policyUpdate(source, true);
+      log.info("Applied policy from {}: {} documents in force ({})", source, set.origins().size(), set.origins());
+    }
+  }
+
+  @Override
+  public void close() {
+    for (ServiceRegistry.Watch w : watches) {
+      w.close();
+    }
+    watches.clear();
+    synchronized (lock) {
+      for (ServiceRuntime r : runtimes.values()) {
+        r.updateEndpoints(List.of());
+      }
+    }
+  }
+}

@@ -1,0 +1,220 @@
+package io.meshup.core.internal.routing;
+
+import io.github.resilience4j.circuitbreaker.CircuitBreaker;
+import io.meshup.core.Endpoint;
+import io.meshup.core.MeshClock;
+import io.meshup.core.internal.policy.PolicyModel.DestinationRule;
+import io.meshup.core.internal.policy.PolicyModel.Destination;
+import io.meshup.core.internal.policy.PolicyModel.HttpRoute;
+import io.meshup.core.internal.policy.PolicyModel.Subset;
+import io.meshup.core.internal.policy.PolicyModel.TrafficPolicy;
+import io.meshup.core.internal.policy.PolicyModel.VirtualService;
+import io.meshup.core.internal.policy.PolicySet;
+import io.meshup.core.internal.resilience.RetryBudget;
+import io.meshup.core.route.FaultPolicy;
+import io.meshup.core.route.RequestAttributes;
+import io.meshup.core.route.RetryPolicy;
+import io.meshup.core.route.RouteTarget;
+import io.meshup.core.route.RoutePolicy;
+import io.meshup.core.route.ServiceRouter;
+import io.micrometer.core.instrument.Gauge;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.HashSet;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Optional;
+import java.util.Set;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * Everything the mesh knows about one destination service: endpoint states, subsets, routes and
+ * the retry budget. The request path ({@link #select}) reads one volatile array of compiled
+ * routes; the control methods run under the mesh's control lock and publish whole new arrays.
+ */
+public final class ServiceRuntime implements ServiceRouter {
+  /** Peak-EWMA starting estimate, 30 ms as Finagle and Linkerd. */
+  static final long INITIAL_RTT_NANOS = TimeUnit.MILLISECONDS.toNanos(30);
+
+  private final String service;
+  private final MeshRuntime mesh;
+  private final RetryBudget budget;
+  private final Set<String> gauged = new HashSet<>();
+  private Map<String, EndpointState> states = Map.of();
+  private List<EndpointState> endpoints = List.of();
+  private volatile boolean endpointsKnown;
+  private volatile Map<String, SubsetRuntime> subsets = Map.of();
+  private volatile CompiledRoute[] routes = new CompiledRoute[0];
+
+  ServiceRuntime(String service, MeshRuntime mesh) {
+    this.service = service;
+    this.mesh = mesh;
+    Defaults d = mesh.defaults();
+    this.budget = new RetryBudget(d.retryBudgetTtl().toNanos(), d.retryBudgetPercent(), d.retryBudgetMinPerSecond());
+  }
+
+  @Override
+  public String service() {
+    return service;
+  }
+
+  @Override
+  public RouteTarget select(RequestAttributes request) {
+    CompiledRoute[] rs = routes;
+    for (CompiledRoute r : rs) {
+      if (r.matches(request)) {
+        return r.pick();
+      }
+    }
+    return null;
+  }
+
+  MeshClock clock() {
+    return mesh.clock();
+  }
+
+  RetryBudget retryBudget() {
+    return budget;
+  }
+
+  /** True once the registry has answered at least once. */
+  public boolean endpointsKnown() {
+    return endpointsKnown;
+  }
+
+  /** The current endpoints (snapshot). */
+  public List<Endpoint> endpoints() {
+    List<EndpointState> e = endpoints;
+    List<Endpoint> out = new ArrayList<>(e.size());
+    for (EndpointState s : e) {
+      out.add(s.endpoint());
+    }
+    return out;
+  }
+
+  /** The subset runtime by name ({@code ""} for all endpoints), if defined. */
+  public Optional<SubsetRuntime> subset(String name) {
+    return Optional.ofNullable(subsets.get(name));
+  }
+
+  /** The endpoint state by endpoint id (for tests and the admin view). */
+  public Optional<EndpointState> endpointState(String id) {
+    return Optional.ofNullable(states.get(id));
+  }
+
+  // ---- control path (under the mesh's control lock) ------------------------------------
+
+  void updateEndpoints(List<Endpoint> update) {
+    long now = mesh.clock().nanoTime();
+    Map<String, EndpointState> next = new LinkedHashMap<>();
+    for (Endpoint e : update) {
+      EndpointState old = states.get(e.id());
+      next.put(e.id(), old != null && old.endpoint().equals(e) ? old : new EndpointState(e, now, INITIAL_RTT_NANOS));
+    }
+    List<EndpointState> list = List.copyOf(next.values());
+    for (SubsetRuntime s : subsets.values()) {
+      s.setMembers(list);
+    }
+    Map<String, EndpointState> previous = states;
+    states = next;
+    endpoints = list;
+    endpointsKnown = true;
+    for (EndpointState old : previous.values()) {
+      if (next.get(old.endpoint().id()) != old) {
+        old.markRemoved();
+      }
+    }
+  }
+
+  void rebuildSubsets(PolicySet policy) {
+    Defaults defaults = mesh.defaults();
+    Optional<DestinationRule> rule = policy.destinationRule(service);
+    TrafficPolicy base = rule.map(DestinationRule::trafficPolicy).orElse(TrafficPolicy.EMPTY);
+    Map<String, SubsetRuntime> next = new LinkedHashMap<>();
+    next.put("", reuseOrCreate("", Map.of(), defaults.resolve(base)));
+    for (Subset s : rule.map(DestinationRule::subsets).orElse(List.of())) {
+      next.put(s.name(), reuseOrCreate(s.name(), s.labels(), defaults.resolve(s.trafficPolicy().inherit(base))));
+    }
+    subsets = next;
+    for (String name : next.keySet()) {
+      registerGauges(name);
+    }
+  }
+
+  private SubsetRuntime reuseOrCreate(String name, Map<String, String> labels, TrafficPolicy resolved) {
+    SubsetRuntime old = subsets.get(name);
+    if (old != null && old.sameDefinition(labels, resolved)) {
+      return old;
+    }
+    SubsetRuntime s = new SubsetRuntime(service, name, labels, resolved, mesh.clock(), mesh.metrics());
+    s.setMembers(endpoints);
+    return s;
+  }
+
+  void rebuildRoutes(PolicySet policy) {
+    Defaults defaults = mesh.defaults();
+    Optional<VirtualService> vs = policy.virtualService(service);
+    List<CompiledRoute> compiled = new ArrayList<>();
+    if (vs.isEmpty()) {
+      RoutePolicy rp = new RoutePolicy("default", defaults.timeout().toNanos(), RetryPolicy.NONE, FaultPolicy.NONE);
+      compiled.add(new CompiledRoute(List.of(), List.of(target(rp, service, "")), List.of(100)));
+    } else {
+      for (HttpRoute r : vs.get().http()) {
+        Duration timeout = r.timeout().isZero() ? defaults.timeout() : r.timeout();
+        RoutePolicy rp = new RoutePolicy(r.name(), timeout.toNanos(), r.retries(), r.fault());
+        List<Target> targets = new ArrayList<>();
+        List<Integer> weights = new ArrayList<>();
+        for (Destination d : r.route()) {
+          targets.add(target(rp, d.host(), d.subset()));
+          weights.add(d.weight());
+        }
+        compiled.add(new CompiledRoute(r.matches(), targets, weights));
+      }
+    }
+    routes = compiled.toArray(new CompiledRoute[0]);
+  }
+
+  private Target target(RoutePolicy rp, String host, String subsetName) {
+    ServiceRuntime dest = host.equals(service) ? this : mesh.runtimeLocked(host);
+    SubsetRuntime s = dest.subsets.get(subsetName);
+    if (s == null) {
+      throw new IllegalStateException("subset '" + subsetName + "' of " + host + " vanished during compile");
+    }
+    return new Target(rp, s, dest, mesh.metrics());
+  }
+
+  // ---- gauges ---------------------------------------------------------------------------
+
+  private void registerGauges(String subsetName) {
+    if (!gauged.add(subsetName)) {
+      return;
+    }
+    String tag = subsetName.isEmpty() ? "all" : subsetName;
+    for (boolean ejected : new boolean[] {false, true}) {
+      Gauge.builder(Metrics.ENDPOINTS, this, rt -> rt.subsets.containsKey(subsetName)
+              ? rt.subsets.get(subsetName).count(ejected) : 0)
+          .description("Endpoints of a destination subset, healthy or ejected")
+          .tags("service", service, "subset", tag, "state", ejected ? "ejected" : "healthy")
+          .strongReference(true)
+          .register(mesh.metrics().registry());
+    }
+    for (CircuitBreaker.State st : new CircuitBreaker.State[] {
+        CircuitBreaker.State.CLOSED, CircuitBreaker.State.OPEN, CircuitBreaker.State.HALF_OPEN}) {
+      Gauge.builder(Metrics.BREAKER_STATE, this, rt -> {
+            SubsetRuntime s = rt.subsets.get(subsetName);
+            return s != null && s.breaker() != null && s.breaker().getState() == st ? 1 : 0;
+          })
+          .description("1 when the subset's circuit breaker is in this state")
+          .tags("service", service, "subset", tag, "state", st.name().toLowerCase(Locale.ROOT))
+          .strongReference(true)
+          .register(mesh.metrics().registry());
+    }
+  }
+
+  @Override
+  public String toString() {
+    return "ServiceRuntime[" + service + ", " + endpoints.size() + " endpoints, subsets " + subsets.keySet() + "]";
+  }
+}

@@ -1,0 +1,278 @@
+package io.meshup.core.internal.routing;
+
+import io.github.resilience4j.circuitbreaker.CircuitBreaker;
+import io.meshup.core.MeshClock;
+import io.meshup.core.internal.lb.Balancer;
+import io.meshup.core.internal.policy.PolicyModel.ConnectionPool;
+import io.meshup.core.internal.policy.PolicyModel.OutlierDetection;
+import io.meshup.core.route.ConnectionSettings;
+import io.meshup.core.internal.policy.PolicyModel.TrafficPolicy;
+import io.meshup.core.internal.resilience.Breakers;
+import io.meshup.core.route.Outcome;
+import io.meshup.core.route.Rejection;
+import io.micrometer.core.instrument.Counter;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * One destination subset of one service (or all its endpoints): its members, circuit breaker,
+ * concurrency limit, balancer and outlier detection. Lives across routing-table swaps as long as
+ * its definition (labels and traffic policy) does not change, so the breaker keeps its window.
+ *
+ * <p>Thread-safe. The request-path methods are lock-free and allocation-free; {@link #setMembers}
+ * runs on the control path.
+ */
+public final class SubsetRuntime {
+  private static final Logger log = LoggerFactory.getLogger(SubsetRuntime.class);
+  /** Latency fed to the balancer for an overloaded answer: one second, "slow, not fast". */
+  static final long OVERLOAD_PENALTY_NANOS = TimeUnit.SECONDS.toNanos(1);
+  /** Latency fed to the balancer for a failure, so a fast-failing endpoint does not attract traffic. */
+  static final long FAILURE_PENALTY_NANOS = TimeUnit.MILLISECONDS.toNanos(250);
+  /** Longest ejection, as Envoy's default max_ejection_time. */
+  static final long MAX_EJECTION_NANOS = TimeUnit.SECONDS.toNanos(300);
+  private static final int MAX_SCHEDULE = 4096;
+
+  private final String service;
+  private final String name;
+  private final Map<String, String> labels;
+  private final TrafficPolicy policy;
+  private final MeshClock clock;
+  private final CircuitBreaker breaker;
+  private final Balancer balancer;
+  private final OutlierDetection outlier;
+  private final int ejectAfter;
+  private final int maxRequests;
+  private final long slowCallNanos;
+  private final AtomicInteger active = new AtomicInteger();
+  private final Counter ejections;
+  private final String description;
+  private final ConnectionSettings connectionSettings;
+  private volatile Members members = Members.EMPTY;
+
+  SubsetRuntime(String service, String name, Map<String, String> labels, TrafficPolicy resolved,
+      MeshClock clock, Metrics metrics) {
+    this.service = service;
+    this.name = name;
+    this.labels = Map.copyOf(labels);
+    this.policy = resolved;
+    this.clock = clock;
+    this.description = name.isEmpty() ? service : service + " subset " + name;
+    this.breaker = Breakers.create(description, resolved.circuitBreaker(), clock);
+    this.balancer = Balancer.of(resolved.loadBalancer());
+    this.outlier = resolved.outlierDetection();
+    int e = outlier.consecutiveErrors();
+    if (outlier.consecutiveGatewayErrors() > 0) {
+      e = e == 0 ? outlier.consecutiveGatewayErrors() : Math.min(e, outlier.consecutiveGatewayErrors());
+    }
+    this.ejectAfter = e;
+    this.maxRequests = resolved.connectionPool() == null ? Integer.MAX_VALUE : resolved.connectionPool().maxRequests();
+    this.slowCallNanos = resolved.circuitBreaker().slowCallDurationThreshold().toNanos();
+    this.ejections = metrics.ejections(service, name);
+    ConnectionPool pool = resolved.connectionPool();
+    this.connectionSettings = pool == null ? ConnectionSettings.DEFAULT
+        : new ConnectionSettings(pool.connectTimeout(), pool.idleTimeout(), pool.keepaliveTime(), pool.maxRequestsPerConnection());
+  }
+
+  ConnectionSettings connectionSettings() {
+    return connectionSettings;
+  }
+
+  /** True when this runtime was built from the same definition, so it may be kept. */
+  boolean sameDefinition(Map<String, String> otherLabels, TrafficPolicy otherPolicy) {
+    return labels.equals(otherLabels) && policy.equals(otherPolicy);
+  }
+
+  public String service() {
+    return service;
+  }
+
+  public String name() {
+    return name;
+  }
+
+  public String description() {
+    return description;
+  }
+
+  public CircuitBreaker breaker() {
+    return breaker;
+  }
+
+  boolean selects(Map<String, String> endpointLabels) {
+    for (Map.Entry<String, String> l : labels.entrySet()) {
+      if (!l.getValue().equals(endpointLabels.get(l.getKey()))) {
+        return false;
+      }
+    }
+    return true;
+  }
+
+  /** Replaces the members with those of {@code all} that this subset's labels select. */
+  void setMembers(List<EndpointState> all) {
+    List<EndpointState> mine = new ArrayList<>();
+    for (EndpointState s : all) {
+      if (selects(s.endpoint().labels())) {
+        mine.add(s);
+      }
+    }
+    members = Members.of(mine);
+  }
+
+  EndpointState[] members() {
+    return members.unique;
+  }
+
+  // ---- request path ---------------------------------------------------------------------
+
+  Rejection tryAcquire() {
+    if (active.incrementAndGet() > maxRequests) {
+      active.decrementAndGet();
+      return Rejection.OVERFLOW;
+    }
+    if (breaker != null && !breaker.tryAcquirePermission()) {
+      active.decrementAndGet();
+      return Rejection.CIRCUIT_OPEN;
+    }
+    return null;
+  }
+
+  void release() {
+    active.decrementAndGet();
+    if (breaker != null) {
+      breaker.releasePermission();
+    }
+  }
+
+  EndpointState pick(EndpointState avoid) {
+    Members m = members;
+    if (m.unique.length == 0) {
+      return null;
+    }
+    return balancer.pick(balancer.wantsSchedule() ? m.schedule : m.unique, avoid, clock.nanoTime());
+  }
+
+  /** Records an attempt; returns its latency in nanos. */
+  long record(EndpointState ep, long start, Outcome outcome) {
+    long now = clock.nanoTime();
+    long rtt = Math.max(now - start, 0);
+    ep.finished();
+    active.decrementAndGet();
+    switch (outcome) {
+      case SUCCESS:
+      case CLIENT_ERROR:
+        balancer.observe(ep, now, rtt);
+        if (breaker != null) {
+          breaker.onSuccess(rtt, TimeUnit.NANOSECONDS);
+        }
+        ep.succeeded();
+        break;
+      case OVERLOAD:
+        balancer.observe(ep, now, Math.max(rtt, OVERLOAD_PENALTY_NANOS));
+        if (breaker != null) {
+          breaker.onSuccess(Math.max(rtt, slowCallNanos), TimeUnit.NANOSECONDS);
+        }
+        break;
+      case FAILURE:
+      case TIMEOUT:
+        balancer.observe(ep, now, Math.max(rtt, FAILURE_PENALTY_NANOS));
+        if (breaker != null) {
+          breaker.onError(rtt, TimeUnit.NANOSECONDS, Breakers.FAILURE);
+        }
+        int streak = ep.failed();
+        if (ejectAfter > 0 && (streak >= ejectAfter || ep.probing())) {
+          maybeEject(ep, now);
+        }
+        break;
+      default: // CANCELLED: says nothing about the endpoint
+        if (breaker != null) {
+          breaker.releasePermission();
+        }
+        break;
+    }
+    return rtt;
+  }
+
+  private void maybeEject(EndpointState ep, long now) {
+    EndpointState[] m = members.unique;
+    int allowed = outlier.maxEjectionPercent() == 0 ? 0
+        : Math.max(1, m.length * outlier.maxEjectionPercent() / 100);
+    synchronized (this) {
+      if (ep.isEjected(now)) {
+        return;
+      }
+      int ejected = 0;
+      for (EndpointState s : m) {
+        if (s.isEjected(now)) {
+          ejected++;
+        }
+      }
+      if (ejected >= allowed) {
+        log.debug("{}: not ejecting {}: {} of {} endpoints already ejected (maxEjectionPercent {})",
+            description, ep, ejected, m.length, outlier.maxEjectionPercent());
+        return;
+      }
+      long duration = ep.eject(now, outlier.baseEjectionTime().toNanos(), MAX_EJECTION_NANOS);
+      ejections.increment();
+      log.info("{}: ejected endpoint {} for {} ms after {} consecutive failures",
+          description, ep, TimeUnit.NANOSECONDS.toMillis(duration), ejectAfter);
+    }
+  }
+
+  // ---- gauges ---------------------------------------------------------------------------
+
+  int count(boolean ejected) {
+    long now = clock.nanoTime();
+    int n = 0;
+    for (EndpointState s : members.unique) {
+      if (s.isEjected(now) == ejected) {
+        n++;
+      }
+    }
+    return n;
+  }
+
+  /** The members, and a schedule repeating each by its weight for weight-blind balancers. */
+  static final class Members {
+    static final Members EMPTY = new Members(new EndpointState[0], new EndpointState[0]);
+    final EndpointState[] unique;
+    final EndpointState[] schedule;
+
+    private Members(EndpointState[] unique, EndpointState[] schedule) {
+      this.unique = unique;
+      this.schedule = schedule;
+    }
+
+    static Members of(List<EndpointState> list) {
+      EndpointState[] unique = list.toArray(new EndpointState[0]);
+      int gcd = 0;
+      long total = 0;
+      for (EndpointState s : unique) {
+        gcd = gcd(gcd, s.endpoint().weight());
+        total += s.endpoint().weight();
+      }
+      if (unique.length == 0 || total == unique.length) {
+        return new Members(unique, unique);
+      }
+      total /= gcd;
+      double scale = total > MAX_SCHEDULE ? (double) MAX_SCHEDULE / total : 1;
+      List<EndpointState> sched = new ArrayList<>();
+      for (EndpointState s : unique) {
+        long copies = Math.max(1, Math.round(s.endpoint().weight() / gcd * scale));
+        for (long i = 0; i < copies; i++) {
+          sched.add(s);
+        }
+      }
+      java.util.Collections.shuffle(sched, new java.util.Random(sched.size()));
+      return new Members(unique, sched.toArray(new EndpointState[0]));
+    }
+
+    private static int gcd(int a, int b) {
+      return b == 0 ? a : gcd(b, a % b);
+    }
+  }
+}

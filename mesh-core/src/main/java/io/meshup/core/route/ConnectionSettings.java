@@ -1,0 +1,18 @@
+package io.meshup.core.route;
+
+import java.time.Duration;
+
+/**
+ * Connection settings a transport applies when it opens connections to a destination's endpoints,
+ * from the DestinationRule's {@code connectionPool}. Null members mean the transport's default.
+ *
+ * @param connectTimeout {@code tcp.connectTimeout}
+ * @param idleTimeout {@code http.idleTimeout}: close a connection idle this long
+ * @param keepaliveTime {@code tcp.tcpKeepalive.time}: ping an idle connection this often
+ * @param maxRequestsPerConnection {@code http.maxRequestsPerConnection}; 0 for no limit (HTTP/1 only)
+ */
+public record ConnectionSettings(Duration connectTimeout, Duration idleTimeout, Duration keepaliveTime,
+    int maxRequestsPerConnection) {
+  /** The transport's defaults. */
+  public static final ConnectionSettings DEFAULT = new ConnectionSettings(null, null, null, 0);
+}
