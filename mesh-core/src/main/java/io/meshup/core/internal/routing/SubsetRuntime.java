@@ -174,7 +174,7 @@ public final class SubsetRuntime {
       case OVERLOAD:
         balancer.observe(ep, now, Math.max(rtt, OVERLOAD_PENALTY_NANOS));
         if (breaker != null) {
-          breaker.onSuccess(Math.max(rtt, slowCallNanos), TimeUnit.NANOSECONDS);
+          breaker.onSuccess(Math.max(rtt, slowCallNanos + 1), TimeUnit.NANOSECONDS);
         }
         break;
       case FAILURE:
