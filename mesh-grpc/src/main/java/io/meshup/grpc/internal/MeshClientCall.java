@@ -324,13 +324,28 @@ final class MeshClientCall<ReqT, RespT> extends ClientCall<ReqT, RespT> implemen
     final EndpointHandle endpoint;
     final boolean perTryDeadline;
     ClientCall<ReqT, RespT> call;
-    long startNanos;
+    volatile long startNanos;
+    volatile boolean waitedForConnection;
     volatile boolean reachedServer;
     volatile boolean done;
     final ClientStreamTracer.Factory tracerFactory = new ClientStreamTracer.Factory() {
       @Override
       public ClientStreamTracer newClientStreamTracer(ClientStreamTracer.StreamInfo info, Metadata h) {
         return new ClientStreamTracer() {
+          @Override
+          public void createPendingStream() {
+            waitedForConnection = true;
+          }
+
+          @Override
+          public void streamCreated(io.grpc.Attributes transportAttrs, Metadata headers) {
+            if (waitedForConnection) {
+              // Time spent opening the connection is not the endpoint's latency: start the clock
+              // for the balancer when the stream exists.
+              startNanos = channel.mesh().clock().nanoTime();
+            }
+          }
+
           @Override
           public void outboundHeaders() {
             reachedServer = true;

@@ -22,6 +22,7 @@ public final class EndpointState implements EndpointHandle {
   // Peak EWMA, guarded by 'this' (a few arithmetic operations, never held across I/O).
   private double ewmaNanos;
   private long ewmaStamp;
+  private boolean warmedUp;
 
   EndpointState(Endpoint endpoint, long nowNanos, long initialRttNanos) {
     this.endpoint = endpoint;
@@ -132,9 +133,18 @@ public final class EndpointState implements EndpointHandle {
     return ewma;
   }
 
-  /** Feeds one latency: the estimate jumps to a higher value at once and decays towards lower ones. */
+  /**
+   * Feeds one latency: the estimate jumps to a higher value at once and decays towards lower ones.
+   * The first sample of an endpoint is skipped: it carries one-time costs (class loading, first
+   * frames on a new connection) that would otherwise stand as a peak for tens of seconds and starve
+   * the endpoint under light load.
+   */
   public void observe(long now, long rttNanos, double tauNanos) {
     synchronized (this) {
+      if (!warmedUp) {
+        warmedUp = true;
+        return;
+      }
       long elapsed = Math.max(now - ewmaStamp, 0);
       double decay = Math.exp(-elapsed / tauNanos);
       ewmaNanos = rttNanos > ewmaNanos ? rttNanos : ewmaNanos * decay + rttNanos * (1 - decay);

@@ -1,0 +1,178 @@
+package io.meshup.examples;
+
+import io.github.resilience4j.circuitbreaker.CircuitBreaker;
+import io.grpc.ManagedChannel;
+import io.grpc.Server;
+import io.grpc.Status;
+import io.grpc.StatusRuntimeException;
+import io.grpc.netty.NettyServerBuilder;
+import io.grpc.stub.StreamObserver;
+import io.grpc.testing.protobuf.SimpleRequest;
+import io.grpc.testing.protobuf.SimpleResponse;
+import io.grpc.testing.protobuf.SimpleServiceGrpc;
+import io.meshup.core.Mesh;
+import io.meshup.grpc.MeshChannels;
+import java.io.IOException;
+import java.io.InputStream;
+import java.net.InetSocketAddress;
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.TreeMap;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+
+/**
+ * The MeshUp demo: in one JVM, a {@code payments} service with two v1 instances and one v2
+ * instance (real gRPC servers on loopback ports), and a client that calls it by name through an
+ * 80/20 VirtualService. It shows the split, then v2 failing and its circuit breaker opening, then
+ * recovery. Needs nothing but a JDK.
+ */
+public final class PaymentsDemo {
+  private static final int CALLERS = 4;
+  private static final SimpleRequest CHARGE = SimpleRequest.newBuilder().setRequestMessage("charge 42").build();
+
+  private PaymentsDemo() {}
+
+  /** Runs the demo; ends by itself. */
+  public static void main(String[] args) throws Exception {
+    AtomicBoolean v2Broken = new AtomicBoolean();
+    List<Server> servers = new ArrayList<>();
+    Server v1a = start("payments-v1-a", new AtomicBoolean(), servers);
+    Server v1b = start("payments-v1-b", new AtomicBoolean(), servers);
+    Server v2 = start("payments-v2", v2Broken, servers);
+    Map<String, String> env = Map.of(
+        "PAYMENTS_V1A_PORT", String.valueOf(v1a.getPort()),
+        "PAYMENTS_V1B_PORT", String.valueOf(v1b.getPort()),
+        "PAYMENTS_V2_PORT", String.valueOf(v2.getPort()));
+    say("Started payments v1 on 127.0.0.1:%d and 127.0.0.1:%d, v2 on 127.0.0.1:%d",
+        v1a.getPort(), v1b.getPort(), v2.getPort());
+
+    try (Mesh mesh = Mesh.builder().yaml(resource("payments-demo.yaml")).env(n -> env.getOrDefault(n, System.getenv(n))).build()) {
+      say("Mesh for service '%s'; policy in force: %s", mesh.serviceName(), mesh.policyOrigins());
+      ManagedChannel channel = MeshChannels.forService(mesh, "payments");
+      SimpleServiceGrpc.SimpleServiceBlockingStub payments = SimpleServiceGrpc.newBlockingStub(channel);
+      CircuitBreaker v2Breaker = mesh.runtimeOf("payments").subset("v2").orElseThrow().breaker();
+
+      say("%n1. 5,000 calls through the 80/20 VirtualService");
+      report(run(payments, 5_000));
+
+      say("%n2. payments-v2 starts failing (INTERNAL); 300 more calls");
+      v2Broken.set(true);
+      report(run(payments, 300));
+      say("   v2 circuit breaker: %s (failure rate %.0f%%)", v2Breaker.getState(), v2Breaker.getMetrics().getFailureRate());
+
+      say("%n3. payments-v2 recovers; the breaker stays open for its wait, then lets trial calls through");
+      v2Broken.set(false);
+      long until = System.nanoTime() + TimeUnit.SECONDS.toNanos(3) + TimeUnit.MILLISECONDS.toNanos(100);
+      Tally waiting = new Tally();
+      while (System.nanoTime() < until) {
+        waiting.add(run(payments, 50));
+        TimeUnit.MILLISECONDS.sleep(100); // pacing the demo's traffic, not waiting for a condition
+      }
+      report(waiting);
+      say("   v2 circuit breaker: %s", v2Breaker.getState());
+      report(run(payments, 2_000));
+      say("   v2 circuit breaker: %s", v2Breaker.getState());
+
+      say("%nMetrics (mesh.client.requests by subset and outcome):");
+      mesh.meterRegistry().get("mesh.client.requests").timers().stream()
+          .filter(t -> t.count() > 0)
+          .forEach(t -> say("   subset=%-3s outcome=%-13s count=%5d mean=%.3f ms", t.getId().getTag("subset"),
+              t.getId().getTag("outcome"), t.count(), t.mean(TimeUnit.MILLISECONDS)));
+      channel.shutdown().awaitTermination(5, TimeUnit.SECONDS);
+    } finally {
+      for (Server s : servers) {
+        s.shutdownNow().awaitTermination(5, TimeUnit.SECONDS);
+      }
+    }
+    say("%nDone.");
+  }
+
+  private static Server start(String id, AtomicBoolean broken, List<Server> servers) throws IOException {
+    Server s = NettyServerBuilder.forAddress(new InetSocketAddress("127.0.0.1", 0))
+        .addService(new SimpleServiceGrpc.SimpleServiceImplBase() {
+          @Override
+          public void unaryRpc(SimpleRequest request, StreamObserver<SimpleResponse> out) {
+            if (broken.get()) {
+              out.onError(Status.INTERNAL.withDescription(id + " is failing").asRuntimeException());
+              return;
+            }
+            out.onNext(SimpleResponse.newBuilder().setResponseMessage(id).build());
+            out.onCompleted();
+          }
+        })
+        .build()
+        .start();
+    servers.add(s);
+    return s;
+  }
+
+  /** Outcomes of a batch of calls. */
+  static final class Tally {
+    final Map<String, Integer> byInstance = new TreeMap<>();
+    final Map<String, Integer> failures = new TreeMap<>();
+    int calls;
+
+    void add(Tally o) {
+      calls += o.calls;
+      o.byInstance.forEach((k, v) -> byInstance.merge(k, v, Integer::sum));
+      o.failures.forEach((k, v) -> failures.merge(k, v, Integer::sum));
+    }
+  }
+
+  /** Sends {@code n} calls from {@link #CALLERS} concurrent callers, as a service under load would. */
+  private static Tally run(SimpleServiceGrpc.SimpleServiceBlockingStub stub, int n) throws InterruptedException {
+    Tally total = new Tally();
+    List<Thread> callers = new ArrayList<>();
+    for (int c = 0; c < CALLERS; c++) {
+      int share = n / CALLERS + (c < n % CALLERS ? 1 : 0);
+      Thread th = new Thread(() -> {
+        Tally t = new Tally();
+        for (int i = 0; i < share; i++) {
+          t.calls++;
+          try {
+            t.byInstance.merge(stub.unaryRpc(CHARGE).getResponseMessage(), 1, Integer::sum);
+          } catch (StatusRuntimeException e) {
+            String d = String.valueOf(e.getStatus().getDescription());
+            String kind = d.contains("circuit breaker is open") ? "failed fast: " + d
+                : e.getStatus().getCode() + " from server: " + d;
+            t.failures.merge(kind, 1, Integer::sum);
+          }
+        }
+        synchronized (total) {
+          total.add(t);
+        }
+      });
+      th.start();
+      callers.add(th);
+    }
+    for (Thread th : callers) {
+      th.join();
+    }
+    return total;
+  }
+
+  private static void report(Tally t) {
+    int v1 = t.byInstance.entrySet().stream().filter(e -> e.getKey().contains("v1")).mapToInt(Map.Entry::getValue).sum();
+    int v2 = t.byInstance.getOrDefault("payments-v2", 0);
+    say("   %d calls: %d ok to v1 (%.1f%%), %d ok to v2 (%.1f%%), %d failed", t.calls, v1, 100.0 * v1 / t.calls,
+        v2, 100.0 * v2 / t.calls, t.calls - v1 - v2);
+    t.byInstance.forEach((k, v) -> say("     %-14s %5d", k, v));
+    t.failures.forEach((k, v) -> say("     %5d x %s", v, k));
+  }
+
+  private static String resource(String name) throws IOException {
+    try (InputStream in = PaymentsDemo.class.getClassLoader().getResourceAsStream(name)) {
+      if (in == null) {
+        throw new IOException("missing resource " + name);
+      }
+      return new String(in.readAllBytes(), StandardCharsets.UTF_8);
+    }
+  }
+
+  private static void say(String format, Object... args) {
+    System.out.println(String.format(format, args));
+  }
+}
