@@ -27,6 +27,7 @@ class RoutingTest {
       spec:
         host: payments
         trafficPolicy:
+          loadBalancer: { simple: ROUND_ROBIN }   # so a returning endpoint is picked at once, whatever its latency
           circuitBreaker: { slidingWindowSize: 10, minimumNumberOfCalls: 10, failureRateThreshold: 50, waitDurationInOpenState: 5s, permittedNumberOfCallsInHalfOpenState: 2 }
           outlierDetection: { consecutive5xxErrors: 3, baseEjectionTime: 30s, maxEjectionPercent: 50 }
         subsets:
