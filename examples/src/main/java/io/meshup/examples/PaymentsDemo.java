@@ -1,6 +1,5 @@
 package io.meshup.examples;
 
-import io.github.resilience4j.circuitbreaker.CircuitBreaker;
 import io.grpc.ManagedChannel;
 import io.grpc.Server;
 import io.grpc.Status;
@@ -53,7 +52,6 @@ public final class PaymentsDemo {
       say("Mesh for service '%s'; policy in force: %s", mesh.serviceName(), mesh.policyOrigins());
       ManagedChannel channel = MeshChannels.forService(mesh, "payments");
       SimpleServiceGrpc.SimpleServiceBlockingStub payments = SimpleServiceGrpc.newBlockingStub(channel);
-      CircuitBreaker v2Breaker = mesh.runtimeOf("payments").subset("v2").orElseThrow().breaker();
 
       say("%n1. 5,000 calls through the 80/20 VirtualService");
       report(run(payments, 5_000));
@@ -61,7 +59,7 @@ public final class PaymentsDemo {
       say("%n2. payments-v2 starts failing (INTERNAL); 300 more calls");
       v2Broken.set(true);
       report(run(payments, 300));
-      say("   v2 circuit breaker: %s (failure rate %.0f%%)", v2Breaker.getState(), v2Breaker.getMetrics().getFailureRate());
+      say("   v2 circuit breaker: %s", breakerState(mesh, "v2"));
 
       say("%n3. payments-v2 recovers; the breaker stays open for its wait, then lets trial calls through");
       v2Broken.set(false);
@@ -72,9 +70,9 @@ public final class PaymentsDemo {
         TimeUnit.MILLISECONDS.sleep(100); // pacing the demo's traffic, not waiting for a condition
       }
       report(waiting);
-      say("   v2 circuit breaker: %s", v2Breaker.getState());
+      say("   v2 circuit breaker: %s", breakerState(mesh, "v2"));
       report(run(payments, 2_000));
-      say("   v2 circuit breaker: %s", v2Breaker.getState());
+      say("   v2 circuit breaker: %s", breakerState(mesh, "v2"));
 
       say("%nMetrics (mesh.client.requests by subset and outcome):");
       mesh.meterRegistry().get("mesh.client.requests").timers().stream()
@@ -88,6 +86,12 @@ public final class PaymentsDemo {
       }
     }
     say("%nDone.");
+  }
+
+  /** The breaker's state as the {@code mesh.circuitbreaker.state} gauges report it. */
+  private static String breakerState(Mesh mesh, String subset) {
+    return mesh.meterRegistry().get("mesh.circuitbreaker.state").tags("service", "payments", "subset", subset)
+        .gauges().stream().filter(g -> g.value() == 1).map(g -> g.getId().getTag("state")).findFirst().orElse("unknown");
   }
 
   private static Server start(String id, AtomicBoolean broken, List<Server> servers) throws IOException {

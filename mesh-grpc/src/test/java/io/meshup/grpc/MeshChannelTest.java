@@ -3,7 +3,6 @@ package io.meshup.grpc;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
-import io.github.resilience4j.circuitbreaker.CircuitBreaker;
 import io.grpc.ManagedChannel;
 import io.grpc.Metadata;
 import io.grpc.Status;
@@ -129,6 +128,33 @@ class MeshChannelTest {
   }
 
   @Test
+  void policyUpdateMidTrafficSwapsTheSplitWithNoFailedCall() throws Exception {
+    Mesh mesh = mesh(dr("{}") + split(90, 10, ""), false);
+    SimpleServiceBlockingStub stub = stub(mesh);
+    java.util.concurrent.atomic.AtomicInteger failed = new java.util.concurrent.atomic.AtomicInteger();
+    java.util.concurrent.atomic.AtomicBoolean stop = new java.util.concurrent.atomic.AtomicBoolean();
+    CountDownLatch running = new CountDownLatch(100);
+    Thread traffic = new Thread(() -> {
+      while (!stop.get()) {
+        try {
+          stub.unaryRpc(REQ);
+        } catch (StatusRuntimeException e) {
+          failed.incrementAndGet();
+        }
+        running.countDown();
+      }
+    });
+    traffic.start();
+    assertThat(running.await(10, TimeUnit.SECONDS)).isTrue();
+    mesh.updatePolicies("update", split(10, 90, ""));
+    Map<String, Integer> after = send(stub, 2_000);
+    stop.set(true);
+    traffic.join();
+    assertThat(failed.get()).isZero();
+    assertThat(after.getOrDefault("v2", 0) / 20.0).isBetween(85.0, 95.0);
+  }
+
+  @Test
   void headerAndPathMatchesChooseTheRoute() {
     String vs = """
         apiVersion: networking.istio.io/v1
@@ -179,8 +205,8 @@ class MeshChannelTest {
     assertThatThrownBy(() -> stub.unaryRpc(REQ)).as("still open at the end of the wait").hasMessageContaining("circuit breaker is open");
     clock.advance(Duration.ofMillis(1));
     send(stub, 3);
-    CircuitBreaker breaker = mesh.runtimeOf("payments").subset("v2").orElseThrow().breaker();
-    assertThat(breaker.getState()).isEqualTo(CircuitBreaker.State.CLOSED);
+    assertThat(mesh.meterRegistry().get("mesh.circuitbreaker.state").tags("subset", "v2", "state", "closed").gauge().value())
+        .isEqualTo(1);
     assertThat(send(stub, 20)).containsOnlyKeys("v2");
   }
 
