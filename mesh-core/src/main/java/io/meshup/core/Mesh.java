@@ -2,6 +2,12 @@ package io.meshup.core;
 
 import io.meshup.core.internal.config.ConfigNode;
 import io.meshup.core.internal.config.MeshSettings;
+import io.meshup.core.internal.config.NodeSettings;
+import io.meshup.core.spi.PolicySink;
+import io.meshup.core.spi.RegistryContext;
+import io.meshup.core.spi.ServiceRegistryProvider;
+import io.meshup.core.spi.Settings;
+import java.util.ServiceLoader;
 import io.meshup.core.internal.config.YamlReader;
 import io.meshup.core.internal.registry.StaticRegistry;
 import io.meshup.core.internal.routing.Defaults;
@@ -55,9 +61,25 @@ public final class Mesh implements AutoCloseable {
       return t;
     });
     this.yaml = new YamlReader(b.env);
-    ServiceRegistry registry = b.registry != null ? b.registry : new StaticRegistry(settings.staticServices());
+    DeferredPolicies deferred = new DeferredPolicies();
+    ServiceRegistry registry;
+    if (b.registry != null) {
+      registry = b.registry;
+    } else if (settings.registryType().equals("static")) {
+      registry = new StaticRegistry(settings.staticServices());
+    } else {
+      registry = createRegistry(settings, b.clock, deferred);
+    }
     this.runtime = new MeshRuntime(b.clock, new Metrics(meterRegistry), settings.defaults(), registry);
     try {
+      // inline and files not named in mesh.policy.order rank lowest; then the named ones in order;
+      // sources that are neither rank above all, in the order they first deliver documents
+      List<String> order = new ArrayList<>();
+      order.add("inline");
+      order.addAll(settings.policyFiles().keySet());
+      order.removeAll(settings.policyOrder());
+      order.addAll(settings.policyOrder());
+      runtime.orderSources(order);
       if (!settings.inlinePolicies().isEmpty()) {
         runtime.updatePolicySource("inline", settings.inlinePolicies());
       }
@@ -67,9 +89,87 @@ public final class Mesh implements AutoCloseable {
       for (Map.Entry<String, String> p : b.policyYaml.entrySet()) {
         runtime.updatePolicySource(p.getKey(), yaml.readAll(p.getKey(), p.getValue()));
       }
+      deferred.attach(this);
     } catch (RuntimeException e) {
       close();
       throw e;
+    }
+  }
+
+  private ServiceRegistry createRegistry(MeshSettings settings, MeshClock clock, PolicySink policies) {
+    String type = settings.registryType();
+    for (ServiceRegistryProvider p : ServiceLoader.load(ServiceRegistryProvider.class, Mesh.class.getClassLoader())) {
+      if (p.type().equals(type)) {
+        NodeSettings section = new NodeSettings(settings.registrySettings());
+        return p.create(new RegistryContext() {
+          @Override
+          public String serviceName() {
+            return settings.service();
+          }
+
+          @Override
+          public Settings settings() {
+            return section;
+          }
+
+          @Override
+          public MeshClock clock() {
+            return clock;
+          }
+
+          @Override
+          public ScheduledExecutorService scheduler() {
+            return scheduler;
+          }
+
+          @Override
+          public MeterRegistry meterRegistry() {
+            return meterRegistry;
+          }
+
+          @Override
+          public PolicySink policies() {
+            return policies;
+          }
+        });
+      }
+    }
+    throw new MeshConfigException("mesh.registry", "type", "no registry provider for type '" + type
+        + "' on the classpath; for Consul add the io.meshup:mesh-consul-registry dependency");
+  }
+
+  /** Holds policy updates a registry delivers while the mesh is still being built. */
+  private static final class DeferredPolicies implements PolicySink {
+    private final List<String[]> pending = new ArrayList<>();
+    private Mesh mesh;
+
+    @Override
+    public void update(String source, String yamlDocuments) {
+      Mesh m;
+      synchronized (this) {
+        m = mesh;
+        if (m == null) {
+          pending.add(new String[] {source, yamlDocuments});
+          return;
+        }
+      }
+      m.updatePolicies(source, yamlDocuments);
+    }
+
+    void attach(Mesh m) {
+      List<String[]> todo;
+      synchronized (this) {
+        mesh = m;
+        todo = new ArrayList<>(pending);
+        pending.clear();
+      }
+      for (String[] u : todo) {
+        try {
+          m.updatePolicies(u[0], u[1]);
+        } catch (MeshConfigException e) {
+          // logged and counted by the runtime; the last good policy keeps serving
+        }
+      }
     }
   }
 
@@ -122,6 +222,14 @@ public final class Mesh implements AutoCloseable {
    */
   public void updatePolicies(String source, String yamlDocuments) {
     runtime.updatePolicySource(source, yaml.readAll(source, yamlDocuments));
+  }
+
+  /**
+   * The policy sources in precedence order, lowest first, with how many documents each holds now;
+   * a later source's document for a host replaces an earlier one's.
+   */
+  public Map<String, Integer> policySources() {
+    return runtime.sources();
   }
 
   /** The documents in force, as "source: Kind name", in order; for logs and admin views. */
@@ -253,12 +361,13 @@ public final class Mesh implements AutoCloseable {
         if (service == null) {
           throw new IllegalStateException("set service(name) or yaml(...)");
         }
-        s = new MeshSettings(service, "static", Map.of(), List.of(), Map.of(), Defaults.BUILT_IN);
+        s = new MeshSettings(service, "static", Map.of(), List.of(), Map.of(), Defaults.BUILT_IN,
+            null, List.of());
       }
       Map<String, List<Endpoint>> statics = new LinkedHashMap<>(s.staticServices());
       statics.putAll(staticEndpoints);
       s = new MeshSettings(service != null ? service : s.service(), s.registryType(), statics,
-          new ArrayList<>(s.inlinePolicies()), s.policyFiles(), s.defaults());
+          new ArrayList<>(s.inlinePolicies()), s.policyFiles(), s.defaults(), s.registrySettings(), s.policyOrder());
       return new Mesh(this, s);
     }
   }

@@ -112,7 +112,7 @@ public final class ConfigNode {
    */
   public ConfigNode keys(String... allowed) {
     requireKind(Kind.MAP, "a mapping");
-    Set<String> ok = Set.of(allowed);
+    Set<String> ok = new java.util.HashSet<>(java.util.Arrays.asList(allowed));
     for (Map.Entry<String, ConfigNode> e : map.entrySet()) {
       if (!ok.contains(e.getKey())) {
         throw e.getValue().error("unknown field '" + e.getKey() + "'; expected one of "

@@ -25,9 +25,12 @@ import java.util.function.Function;
  * @param inlinePolicies the {@code policies:} documents
  * @param policyFiles the documents of each file under {@code policy.files}, by file name
  * @param defaults mesh-wide defaults
+ * @param registrySettings the {@code mesh.registry.<type>} section of a plug-in registry (NULL node for static)
+ * @param policyOrder source names in precedence order, lowest first, from {@code mesh.policy.order}
  */
 public record MeshSettings(String service, String registryType, Map<String, List<Endpoint>> staticServices,
-    List<ConfigNode> inlinePolicies, Map<String, List<ConfigNode>> policyFiles, Defaults defaults) {
+    List<ConfigNode> inlinePolicies, Map<String, List<ConfigNode>> policyFiles, Defaults defaults,
+    ConfigNode registrySettings, List<String> policyOrder) {
 
   /** Reads a bootstrap file; relative policy file paths resolve against its folder. */
   public static MeshSettings read(Path file, Function<String, String> env) {
@@ -54,11 +57,13 @@ public record MeshSettings(String service, String registryType, Map<String, List
     ConfigNode reg = mesh.get("registry");
     String type = "static";
     Map<String, List<Endpoint>> statics = new LinkedHashMap<>();
+    ConfigNode registrySettings = reg.get("static");
     if (!reg.isNull()) {
-      reg.keys("type", "static", "consul");
       type = reg.get("type").string("static").trim();
-      if (!type.equals("static")) {
-        throw reg.get("type").error("registry type '" + type + "' is not available: this build knows 'static' only (the Consul registry comes with mesh-consul-registry)");
+      reg.keys("type", "static", type);
+      registrySettings = reg.get(type);
+      if (!type.equals("static") && reg.has("static")) {
+        throw reg.get("static").error("static endpoints are only read when type is static (type is '" + type + "')");
       }
       ConfigNode services = reg.get("static").keys("services").get("services");
       for (Map.Entry<String, ConfigNode> e : services.entries().entrySet()) {
@@ -77,8 +82,12 @@ public record MeshSettings(String service, String registryType, Map<String, List
 
     Map<String, List<ConfigNode>> files = new LinkedHashMap<>();
     ConfigNode policy = mesh.get("policy");
+    List<String> order = new ArrayList<>();
     if (!policy.isNull()) {
-      policy.keys("files");
+      policy.keys("files", "order");
+      for (ConfigNode o : policy.get("order").items()) {
+        order.add(o.nonEmpty());
+      }
       for (ConfigNode f : policy.get("files").items()) {
         Path p = baseDir == null ? Path.of(f.nonEmpty()) : baseDir.resolve(f.nonEmpty());
         String text2;
@@ -91,7 +100,8 @@ public record MeshSettings(String service, String registryType, Map<String, List
       }
     }
 
-    return new MeshSettings(service, type, statics, inline, files, defaults(mesh.get("defaults")));
+    return new MeshSettings(service, type, statics, inline, files, defaults(mesh.get("defaults")),
+        registrySettings, List.copyOf(order));
   }
 
   private static Endpoint endpoint(ConfigNode ep) {

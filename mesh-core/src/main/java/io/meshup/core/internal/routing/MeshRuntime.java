@@ -59,6 +59,27 @@ public final class MeshRuntime implements AutoCloseable {
     return policy;
   }
 
+  /**
+   * Fixes the precedence of policy sources, lowest first, before any is applied; sources not
+   * named rank after these, in the order they first deliver documents.
+   */
+  public void orderSources(List<String> names) {
+    synchronized (lock) {
+      for (String n : names) {
+        sources.putIfAbsent(n, List.of());
+      }
+    }
+  }
+
+  /** Source names in precedence order, lowest first, with their document counts. */
+  public Map<String, Integer> sources() {
+    synchronized (lock) {
+      Map<String, Integer> out = new LinkedHashMap<>();
+      sources.forEach((k, v) -> out.put(k, v.size()));
+      return out;
+    }
+  }
+
   /** The runtime of a destination, created (and its registry watch started) on first use. */
   public ServiceRuntime runtime(String service) {
     ServiceRuntime r = runtimes.get(service);

@@ -1,0 +1,16 @@
+package io.meshup.core.spi;
+
+/**
+ * Where a plug-in delivers policy documents it fetched (Consul KV, Consul config entries...).
+ * Thread-safe; updates are applied one at a time.
+ */
+public interface PolicySink {
+  /**
+   * Replaces all documents of {@code source} with {@code yamlDocuments} (zero or more YAML
+   * documents separated by {@code ---}) and applies the whole policy.
+   *
+   * @throws io.meshup.core.MeshConfigException when the result is invalid; the previous policy
+   *     keeps serving and the rejection is counted in {@code mesh.policy.updates}
+   */
+  void update(String source, String yamlDocuments);
+}
