@@ -140,32 +140,37 @@ public final class Mesh implements AutoCloseable {
 
   /** Holds policy updates a registry delivers while the mesh is still being built. */
   private static final class DeferredPolicies implements PolicySink {
-    private final List<String[]> pending = new ArrayList<>();
+    private final Map<String, Map<String, String>> pending = new LinkedHashMap<>();
     private Mesh mesh;
 
     @Override
     public void update(String source, String yamlDocuments) {
+      update(source, Map.of(source, yamlDocuments));
+    }
+
+    @Override
+    public void update(String source, Map<String, String> yamlByOrigin) {
       Mesh m;
       synchronized (this) {
         m = mesh;
         if (m == null) {
-          pending.add(new String[] {source, yamlDocuments});
+          pending.put(source, new LinkedHashMap<>(yamlByOrigin));
           return;
         }
       }
-      m.updatePolicies(source, yamlDocuments);
+      m.updatePolicies(source, yamlByOrigin);
     }
 
     void attach(Mesh m) {
-      List<String[]> todo;
+      Map<String, Map<String, String>> todo;
       synchronized (this) {
         mesh = m;
-        todo = new ArrayList<>(pending);
+        todo = new LinkedHashMap<>(pending);
         pending.clear();
       }
-      for (String[] u : todo) {
+      for (Map.Entry<String, Map<String, String>> u : todo.entrySet()) {
         try {
-          m.updatePolicies(u[0], u[1]);
+          m.updatePolicies(u.getKey(), u.getValue());
         } catch (MeshConfigException e) {
           // logged and counted by the runtime; the last good policy keeps serving
         }
@@ -221,7 +226,7 @@ public final class Mesh implements AutoCloseable {
    * @throws MeshConfigException naming the source, document and field; the last good policy keeps serving
    */
   public void updatePolicies(String source, String yamlDocuments) {
-    runtime.updatePolicySource(source, yaml.readAll(source, yamlDocuments));
+    updatePolicies(source, Map.of(source, yamlDocuments));
   }
 
   /**
@@ -230,6 +235,23 @@ public final class Mesh implements AutoCloseable {
    */
   public Map<String, Integer> policySources() {
     return runtime.sources();
+  }
+
+  /**
+   * As {@link #updatePolicies(String, String)}, for a source made of several texts, each named by
+   * its origin (for example a Consul KV key) in errors and in {@link #policyOrigins()}.
+   */
+  public void updatePolicies(String source, Map<String, String> yamlByOrigin) {
+    List<ConfigNode> docs = new ArrayList<>();
+    try {
+      for (Map.Entry<String, String> e : yamlByOrigin.entrySet()) {
+        docs.addAll(yaml.readAll(e.getKey(), e.getValue()));
+      }
+    } catch (MeshConfigException e) {
+      runtime.rejected(source, e);
+      throw e;
+    }
+    runtime.updatePolicySource(source, docs);
   }
 
   /** The documents in force, as "source: Kind name", in order; for logs and admin views. */

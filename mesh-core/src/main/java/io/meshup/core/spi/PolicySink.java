@@ -13,4 +13,12 @@ public interface PolicySink {
    *     keeps serving and the rejection is counted in {@code mesh.policy.updates}
    */
   void update(String source, String yamlDocuments);
+
+  /**
+   * Replaces all documents of {@code source} with the documents of several texts, each labelled
+   * by its origin (a Consul KV key, say) so that errors name it; the texts are applied as one set.
+   *
+   * @throws io.meshup.core.MeshConfigException as {@link #update(String, String)}
+   */
+  void update(String source, java.util.Map<String, String> yamlByOrigin);
 }

@@ -79,7 +79,7 @@ public final class NodeSettings implements Settings {
 
   @Override
   public MeshConfigException error(String key, String problem) {
-    return node.get(key).error(problem);
+    return (key == null || key.isEmpty() ? node : node.get(key)).error(problem);
   }
 
   @Override

@@ -135,8 +135,7 @@ public final class MeshRuntime implements AutoCloseable {
         set = PolicySet.of(new ArrayList<>(next.entrySet()).stream()
             .map(e -> new PolicySet.Source(e.getKey(), e.getValue())).toList(), registry::isKnown);
       } catch (MeshConfigException e) {
-        metrics.policyUpdate(source, false);
-        log.error("Rejected policy from {}; the last good policy keeps serving: {}", source, e.getMessage());
+        rejected(source, e);
         throw e;
       }
       sources.clear();
@@ -154,6 +153,12 @@ public final class MeshRuntime implements AutoCloseable {
       metrics.policyUpdate(source, true);
       log.info("Applied policy from {}: {} documents in force ({})", source, set.origins().size(), set.origins());
     }
+  }
+
+  /** Counts and logs a rejected update of {@code source}; the policy in force is unchanged. */
+  public void rejected(String source, MeshConfigException e) {
+    metrics.policyUpdate(source, false);
+    log.error("Rejected policy from {}; the last good policy keeps serving: {}", source, e.getMessage());
   }
 
   @Override
