@@ -274,6 +274,14 @@ public final class Mesh implements AutoCloseable {
     return scheduler;
   }
 
+  /**
+   * The endpoints the mesh currently routes {@code service} to (all of them, ejected or not), as
+   * the registry last reported them; starts the watch on first use. For admin views and tests.
+   */
+  public List<Endpoint> endpoints(String service) {
+    return runtime.runtime(service).endpoints();
+  }
+
   /** Internal: the runtime behind a router, for transports and tests in this project. */
   public ServiceRuntime runtimeOf(String service) {
     return runtime.runtime(service);

@@ -65,7 +65,8 @@ public record MeshSettings(String service, String registryType, Map<String, List
       if (!type.equals("static") && reg.has("static")) {
         throw reg.get("static").error("static endpoints are only read when type is static (type is '" + type + "')");
       }
-      ConfigNode services = reg.get("static").keys("services").get("services");
+      ConfigNode services = type.equals("static") && reg.has("static")
+          ? reg.get("static").keys("services").get("services") : reg.get("static");
       for (Map.Entry<String, ConfigNode> e : services.entries().entrySet()) {
         List<Endpoint> eps = new ArrayList<>();
         for (ConfigNode ep : e.getValue().items()) {

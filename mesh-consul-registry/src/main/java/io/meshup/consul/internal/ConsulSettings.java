@@ -1,0 +1,118 @@
+package io.meshup.consul.internal;
+
+import io.meshup.core.spi.Settings;
+import java.net.URI;
+import java.time.Duration;
+import java.util.List;
+import java.util.Map;
+import java.util.function.Function;
+
+/**
+ * The {@code mesh.registry.consul} section, read and checked.
+ *
+ * @param scheme {@code http} or {@code https}
+ * @param host agent host
+ * @param port agent HTTP(S) port
+ * @param token ACL token, or empty
+ * @param datacenter datacenter to query, or empty for the agent's
+ * @param waitTime blocking query wait
+ * @param tls key and trust stores for HTTPS to the agent, or null
+ * @param registration this service's registration, or null when it does not register
+ * @param kvPrefix KV prefix holding policy documents, or null when KV policy is off
+ */
+public record ConsulSettings(String scheme, String host, int port, String token, String datacenter,
+    Duration waitTime, Tls tls, Registration registration, String kvPrefix) {
+
+  /** Key and trust stores (PKCS12 or JKS) for HTTPS to the agent. */
+  public record Tls(String trustStore, String trustStorePassword, String keyStore, String keyStorePassword,
+      String storeType) {}
+
+  /** How this service registers itself. */
+  public record Registration(String id, String name, String address, int port, List<String> tags,
+      Map<String, String> meta, Check check, Duration drainTime) {}
+
+  /** The health check Consul runs (http, grpc, tcp) or the TTL check the library keeps passing. */
+  public record Check(String http, String grpc, String tcp, Duration ttl, Duration interval, Duration timeout,
+      Duration deregisterCriticalServiceAfter) {}
+
+  public static ConsulSettings read(Settings s, String serviceName, Function<String, String> env) {
+    s.allowOnly("address", "token", "datacenter", "waitTime", "tls", "registration", "kv");
+    String fallbackAddress = env.apply("CONSUL_HTTP_ADDR");
+    String address = s.string("address", fallbackAddress == null || fallbackAddress.isBlank() ? "127.0.0.1:8500" : fallbackAddress).trim();
+    if (!address.contains("://")) {
+      address = "http://" + address;
+    }
+    URI uri;
+    try {
+      uri = URI.create(address);
+    } catch (IllegalArgumentException e) {
+      throw s.error("address", "'" + address + "' is not an address; expected host:port or http(s)://host:port");
+    }
+    if (uri.getHost() == null || !(uri.getScheme().equals("http") || uri.getScheme().equals("https"))) {
+      throw s.error("address", "'" + address + "' is not an address; expected host:port or http(s)://host:port");
+    }
+    int port = uri.getPort() > 0 ? uri.getPort() : (uri.getScheme().equals("https") ? 8501 : 8500);
+    String token = s.string("token", "");
+    if (token.isBlank()) {
+      String t = env.apply("CONSUL_HTTP_TOKEN");
+      token = t == null ? "" : t.trim();
+    }
+    Duration wait = s.duration("waitTime", Duration.ofSeconds(30));
+    if (wait.compareTo(Duration.ofSeconds(1)) < 0 || wait.compareTo(Duration.ofMinutes(10)) > 0) {
+      throw s.error("waitTime", wait + " is out of range; must be 1s..10m");
+    }
+    Tls tls = null;
+    Settings t = s.section("tls");
+    if (s.has("tls")) {
+      t.allowOnly("trustStore", "trustStorePassword", "keyStore", "keyStorePassword", "storeType");
+      tls = new Tls(t.string("trustStore", null), t.string("trustStorePassword", ""), t.string("keyStore", null),
+          t.string("keyStorePassword", ""), t.string("storeType", "PKCS12"));
+    }
+    Registration reg = null;
+    if (s.has("registration")) {
+      Settings r = s.section("registration");
+      r.allowOnly("enabled", "id", "name", "address", "port", "tags", "meta", "check", "drainTime");
+      if (r.bool("enabled", true)) {
+        String regAddress = r.string("address", "127.0.0.1");
+        int regPort = (int) r.integer("port", 1, 65535, -1);
+        if (regPort < 0) {
+          throw r.error("port", "is required: the port this service listens on");
+        }
+        String name = r.string("name", serviceName);
+        String id = r.string("id", name + "-" + regAddress + "-" + regPort);
+        reg = new Registration(id, name, regAddress, regPort, r.strings("tags"), r.stringMap("meta"),
+            check(r.section("check"), r.has("check")), r.duration("drainTime", Duration.ofSeconds(1)));
+      }
+    }
+    String prefix = null;
+    if (s.has("kv")) {
+      Settings kv = s.section("kv");
+      kv.allowOnly("enabled", "prefix");
+      if (kv.bool("enabled", true)) {
+        prefix = kv.string("prefix", "meshup/config/");
+        if (prefix.startsWith("/")) {
+          throw kv.error("prefix", "must not start with '/'");
+        }
+      }
+    }
+    return new ConsulSettings(uri.getScheme(), uri.getHost(), port, token, s.string("datacenter", ""), wait, tls, reg, prefix);
+  }
+
+  private static Check check(Settings c, boolean present) {
+    if (!present) {
+      return null;
+    }
+    c.allowOnly("http", "grpc", "tcp", "ttl", "interval", "timeout", "deregisterCriticalServiceAfter");
+    int kinds = (c.has("http") ? 1 : 0) + (c.has("grpc") ? 1 : 0) + (c.has("tcp") ? 1 : 0) + (c.has("ttl") ? 1 : 0);
+    if (kinds != 1) {
+      throw c.error("", "set exactly one of http, grpc, tcp or ttl");
+    }
+    Duration ttl = c.duration("ttl", null);
+    if (ttl != null && ttl.compareTo(Duration.ofSeconds(1)) < 0) {
+      throw c.error("ttl", ttl + " is too short; at least 1s");
+    }
+    return new Check(c.string("http", null), c.string("grpc", null), c.string("tcp", null), ttl,
+        c.duration("interval", Duration.ofSeconds(10)), c.duration("timeout", Duration.ofSeconds(2)),
+        c.duration("deregisterCriticalServiceAfter", Duration.ofMinutes(1)));
+  }
+}

@@ -1,0 +1,83 @@
+package io.meshup.consul;
+
+import java.io.IOException;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.time.Duration;
+import java.util.Map;
+import java.util.stream.Collectors;
+
+/** What a test does to the agent by hand, over Consul's HTTP API. */
+final class ConsulOps {
+  private final HttpClient http = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1)
+      .connectTimeout(Duration.ofSeconds(2)).build();
+  private final String address;
+
+  ConsulOps(String address) {
+    this.address = address;
+  }
+
+  /** Registers an instance with a TTL check that starts critical. */
+  void register(String id, String name, int port, Map<String, String> meta) {
+    String metaJson = meta.entrySet().stream().map(e -> "\"" + e.getKey() + "\":\"" + e.getValue() + "\"")
+        .collect(Collectors.joining(",", "{", "}"));
+    put("/v1/agent/service/register", """
+        {"ID":"%s","Name":"%s","Address":"127.0.0.1","Port":%d,"Meta":%s,
+         "Check":{"CheckID":"ttl-%s","TTL":"60s","Status":"critical"}}""".formatted(id, name, port, metaJson, id));
+  }
+
+  void pass(String id) {
+    put("/v1/agent/check/pass/ttl-" + id, "");
+  }
+
+  void fail(String id) {
+    put("/v1/agent/check/fail/ttl-" + id, "");
+  }
+
+  void deregister(String id) {
+    put("/v1/agent/service/deregister/" + id, "");
+  }
+
+  void kvPut(String key, String value) {
+    put("/v1/kv/" + key, value);
+  }
+
+  void kvDelete(String key) {
+    send(HttpRequest.newBuilder(uri("/v1/kv/" + key)).DELETE().build());
+  }
+
+  /** The JSON of the catalog entry of {@code service}, white space removed. */
+  String catalog(String service) {
+    return send(HttpRequest.newBuilder(uri("/v1/catalog/service/" + service)).GET().build()).replaceAll("\\s", "");
+  }
+
+  /** The JSON of {@code /v1/health/service/<service>?passing}, white space removed. */
+  String health(String service) {
+    return send(HttpRequest.newBuilder(uri("/v1/health/service/" + service + "?passing")).GET().build()).replaceAll("\\s", "");
+  }
+
+  private void put(String path, String body) {
+    send(HttpRequest.newBuilder(uri(path)).PUT(HttpRequest.BodyPublishers.ofString(body)).build());
+  }
+
+  private URI uri(String path) {
+    return URI.create("http://" + address + path);
+  }
+
+  private String send(HttpRequest req) {
+    try {
+      HttpResponse<String> r = http.send(req, HttpResponse.BodyHandlers.ofString());
+      if (r.statusCode() != 200) {
+        throw new IllegalStateException(req.method() + " " + req.uri() + ": " + r.statusCode() + " " + r.body());
+      }
+      return r.body();
+    } catch (IOException e) {
+      throw new IllegalStateException(e);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new IllegalStateException(e);
+    }
+  }
+}
