@@ -44,6 +44,11 @@ final class ConsulOps {
     put("/v1/kv/" + key, value);
   }
 
+  /** Writes a config entry (JSON). */
+  void configEntry(String json) {
+    put("/v1/config", json);
+  }
+
   void kvDelete(String key) {
     send(HttpRequest.newBuilder(uri("/v1/kv/" + key)).DELETE().build());
   }

@@ -223,6 +223,36 @@ class ConsulRegistryTest {
     assertThat(mesh.policyOrigins()).contains(key + ": VirtualService " + service);
   }
 
+  @Test
+  void consulSplitterAndResolverGiveTheSameSplitAsTheEquivalentVirtualService() throws Exception {
+    registerV1AndV2();
+    ops.configEntry("{\"Kind\":\"service-defaults\",\"Name\":\"" + service + "\",\"Protocol\":\"grpc\"}");
+    ops.configEntry("""
+        {"Kind":"service-resolver","Name":"%1$s","DefaultSubset":"v1",
+         "Subsets":{"v1":{"Filter":"Service.Meta.version == v1"},"v2":{"Filter":"Service.Meta.version == v2"}}}
+        """.formatted(service));
+    ops.configEntry("""
+        {"Kind":"service-splitter","Name":"%1$s",
+         "Splits":[{"Weight":90,"ServiceSubset":"v1"},{"Weight":10,"ServiceSubset":"v2"}]}
+        """.formatted(service));
+    Mesh viaEntries = mesh("");
+    await().atMost(Duration.ofSeconds(5)).until(() -> viaEntries.policyOrigins().stream()
+        .anyMatch(o -> o.startsWith("consul config service-splitter/" + service)));
+    awaitEndpoints(viaEntries, List.of(service + "-v1", service + "-v2"));
+    Map<String, Integer> entries = send(stub(viaEntries), 5_000);
+
+    ops.kvPut("meshup/config/" + service + ".yaml", policy(service, 90, 10));
+    Mesh viaKv = mesh("kv: { prefix: meshup/config/ }\nconfigEntries: { enabled: false }");
+    await().atMost(Duration.ofSeconds(5)).until(() -> viaKv.policyOrigins().contains("meshup/config/" + service + ".yaml: VirtualService " + service));
+    awaitEndpoints(viaKv, List.of(service + "-v1", service + "-v2"));
+    Map<String, Integer> kv = send(stub(viaKv), 5_000);
+    System.out.printf("split v2 share: config entries %.2f%%, VirtualService %.2f%%%n",
+        entries.getOrDefault("v2", 0) / 50.0, kv.getOrDefault("v2", 0) / 50.0);
+    assertThat(entries.getOrDefault("v2", 0) / 50.0).isBetween(8.0, 12.0);
+    assertThat(kv.getOrDefault("v2", 0) / 50.0).isBetween(8.0, 12.0);
+    assertThat(viaEntries.policySources().keySet()).containsSubsequence("inline", "consul-config-entries", "consul-kv");
+  }
+
   static double rejected(Mesh mesh) {
     var c = mesh.meterRegistry().find("mesh.policy.updates").tags("source", "consul-kv", "result", "rejected").counter();
     return c == null ? 0 : c.count();

@@ -141,7 +141,13 @@ public final class Mesh implements AutoCloseable {
   /** Holds policy updates a registry delivers while the mesh is still being built. */
   private static final class DeferredPolicies implements PolicySink {
     private final Map<String, Map<String, String>> pending = new LinkedHashMap<>();
+    private final List<String> declared = new ArrayList<>();
     private Mesh mesh;
+
+    @Override
+    public synchronized void declare(List<String> sourcesLowestFirst) {
+      declared.addAll(sourcesLowestFirst);
+    }
 
     @Override
     public void update(String source, String yamlDocuments) {
@@ -167,6 +173,7 @@ public final class Mesh implements AutoCloseable {
         mesh = m;
         todo = new LinkedHashMap<>(pending);
         pending.clear();
+        m.runtime.orderSources(declared);
       }
       for (Map.Entry<String, Map<String, String>> u : todo.entrySet()) {
         try {

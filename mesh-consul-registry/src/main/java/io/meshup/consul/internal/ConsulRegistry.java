@@ -50,6 +50,9 @@ public final class ConsulRegistry implements ServiceRegistry {
   private static final Logger log = LoggerFactory.getLogger(ConsulRegistry.class);
   /** The KV policy source's name, as it appears in {@code Mesh.policySources()}. */
   public static final String KV_SOURCE = "consul-kv";
+  /** The config entries' policy source's name; it ranks below the KV source. */
+  public static final String ENTRIES_SOURCE = "consul-config-entries";
+  private static final List<String> ENTRY_KINDS = List.of("service-router", "service-splitter", "service-resolver");
 
   private final ConsulSettings settings;
   private final RegistryContext context;
@@ -60,6 +63,7 @@ public final class ConsulRegistry implements ServiceRegistry {
   private final ScheduledExecutorService maintenance;
   private final List<BlockingWatch<?>> watches = new CopyOnWriteArrayList<>();
   private final AtomicBoolean closed = new AtomicBoolean();
+  private final Map<String, Map<String, com.google.gson.JsonObject>> entries = new LinkedHashMap<>();
 
   public ConsulRegistry(ConsulSettings settings, RegistryContext context) {
     this.settings = settings;
@@ -91,8 +95,24 @@ public final class ConsulRegistry implements ServiceRegistry {
     });
   }
 
-  /** Registers this service and starts the KV policy watch. */
+  /** Registers this service and starts the policy watches. */
   public void start() {
+    context.policies().declare(List.of(ENTRIES_SOURCE, KV_SOURCE));
+    if (settings.configEntries()) {
+      for (String kind : ENTRY_KINDS) {
+        startWatch(new BlockingWatch<com.google.gson.JsonElement>("config:" + kind, context.meterRegistry()) {
+          @Override
+          ConsulApi.Result<com.google.gson.JsonElement> fetch(long index) {
+            return api.get("/v1/config/" + kind, index);
+          }
+
+          @Override
+          void deliver(com.google.gson.JsonElement value) {
+            entriesChanged(kind, ConfigEntries.byName(value));
+          }
+        });
+      }
+    }
     ConsulSettings.Registration reg = settings.registration();
     if (reg != null) {
       register(reg);
@@ -127,6 +147,29 @@ public final class ConsulRegistry implements ServiceRegistry {
           }
         }
       });
+    }
+  }
+
+  /** Applies the config entries once every kind has been read at least once. */
+  private synchronized void entriesChanged(String kind, Map<String, com.google.gson.JsonObject> byName) {
+    entries.put(kind, byName);
+    if (entries.size() < ENTRY_KINDS.size()) {
+      return;
+    }
+    Map<String, String> docs;
+    try {
+      docs = ConfigEntries.translate(new ConfigEntries.Entries(entries.get("service-router"),
+          entries.get("service-splitter"), entries.get("service-resolver")));
+    } catch (MeshConfigException e) {
+      io.micrometer.core.instrument.Counter.builder("mesh.policy.updates").description("Policy updates, accepted or rejected")
+          .tags("source", ENTRIES_SOURCE, "result", "rejected").register(context.meterRegistry()).increment();
+      log.error("Rejected Consul config entries; the last good policy keeps serving: {}", e.getMessage());
+      return;
+    }
+    try {
+      context.policies().update(ENTRIES_SOURCE, docs);
+    } catch (MeshConfigException e) {
+      // logged and counted by the mesh; the last good policy keeps serving
     }
   }
 

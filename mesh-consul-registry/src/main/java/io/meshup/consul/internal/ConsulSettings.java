@@ -19,9 +19,10 @@ import java.util.function.Function;
  * @param tls key and trust stores for HTTPS to the agent, or null
  * @param registration this service's registration, or null when it does not register
  * @param kvPrefix KV prefix holding policy documents, or null when KV policy is off
+ * @param configEntries whether Consul's service-router, -splitter and -resolver entries are read
  */
 public record ConsulSettings(String scheme, String host, int port, String token, String datacenter,
-    Duration waitTime, Tls tls, Registration registration, String kvPrefix) {
+    Duration waitTime, Tls tls, Registration registration, String kvPrefix, boolean configEntries) {
 
   /** Key and trust stores (PKCS12 or JKS) for HTTPS to the agent. */
   public record Tls(String trustStore, String trustStorePassword, String keyStore, String keyStorePassword,
@@ -36,7 +37,7 @@ public record ConsulSettings(String scheme, String host, int port, String token,
       Duration deregisterCriticalServiceAfter) {}
 
   public static ConsulSettings read(Settings s, String serviceName, Function<String, String> env) {
-    s.allowOnly("address", "token", "datacenter", "waitTime", "tls", "registration", "kv");
+    s.allowOnly("address", "token", "datacenter", "waitTime", "tls", "registration", "kv", "configEntries");
     String fallbackAddress = env.apply("CONSUL_HTTP_ADDR");
     String address = s.string("address", fallbackAddress == null || fallbackAddress.isBlank() ? "127.0.0.1:8500" : fallbackAddress).trim();
     if (!address.contains("://")) {
@@ -95,7 +96,14 @@ public record ConsulSettings(String scheme, String host, int port, String token,
         }
       }
     }
-    return new ConsulSettings(uri.getScheme(), uri.getHost(), port, token, s.string("datacenter", ""), wait, tls, reg, prefix);
+    boolean entries = true;
+    if (s.has("configEntries")) {
+      Settings ce = s.section("configEntries");
+      ce.allowOnly("enabled");
+      entries = ce.bool("enabled", true);
+    }
+    return new ConsulSettings(uri.getScheme(), uri.getHost(), port, token, s.string("datacenter", ""), wait, tls, reg,
+        prefix, entries);
   }
 
   private static Check check(Settings c, boolean present) {

@@ -21,4 +21,11 @@ public interface PolicySink {
    * @throws io.meshup.core.MeshConfigException as {@link #update(String, String)}
    */
   void update(String source, java.util.Map<String, String> yamlByOrigin);
+
+  /**
+   * Declares this plug-in's sources in precedence order, lowest first, before it delivers any.
+   * They rank above the bootstrap's inline documents and files, unless {@code mesh.policy.order}
+   * names them, which wins. Call at most once, from {@link ServiceRegistryProvider#create}.
+   */
+  default void declare(java.util.List<String> sourcesLowestFirst) {}
 }
