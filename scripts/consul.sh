@@ -39,9 +39,14 @@ die() { log "error: $*"; exit 1; }
 
 usage() {
   cat >&2 <<EOF
-usage: $0 install
-  Prints the absolute path of a usable consul binary on stdout, installing Consul ${WANT_VERSION_PREFIX}x
-  from Debian's ${SUITE} suite into .tools/consul/ if none is found.
+usage: $0 install | start | stop | demo
+  install  Prints the absolute path of a usable consul binary on stdout, installing Consul ${WANT_VERSION_PREFIX}x
+           from Debian's ${SUITE} suite into .tools/consul/ if none is found.
+  start    Starts a development agent on free loopback ports; prints its HTTP address (127.0.0.1:PORT)
+           and keeps its pid and log in .consul/.
+  stop     Stops the agent that start started.
+  demo     Starts an agent, runs the payments demo against it (registry, self-registration and
+           policy in Consul), and stops the agent.
 EOF
 }
 
@@ -232,8 +237,81 @@ cmd_install() {
   printf '%s\n' "$LOCAL_BIN"
 }
 
+# A loopback TCP port nothing listens on (random draw, checked with bash's /dev/tcp).
+free_port() {
+  local p
+  for _ in $(seq 1 50); do
+    p=$((20000 + RANDOM % 40000))
+    if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
+      printf '%s\n' "$p"
+      return 0
+    fi
+  done
+  die "no free loopback port found"
+}
+
+# The leader as the agent's HTTP API reports it, or nothing.
+leader() {
+  local reply
+  reply=$( (exec 3<>"/dev/tcp/127.0.0.1/$1" && printf 'GET /v1/status/leader HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n' >&3 && cat <&3) 2>/dev/null || true)
+  printf '%s' "$reply" | tail -n 1 | tr -d '"\r'
+}
+
+STATE="$ROOT/.consul"
+
+cmd_start() {
+  local bin http
+  bin=$(cmd_install)
+  mkdir -p "$STATE"
+  if [[ -f "$STATE/pid" ]] && kill -0 "$(cat "$STATE/pid")" 2>/dev/null; then
+    cat "$STATE/addr"
+    return 0
+  fi
+  http=$(free_port)
+  "$bin" agent -dev -bind 127.0.0.1 -client 127.0.0.1 -node "meshup-demo-$$" \
+    -http-port "$http" -dns-port "$(free_port)" -serf-lan-port "$(free_port)" -serf-wan-port "$(free_port)" \
+    -server-port "$(free_port)" -grpc-port "$(free_port)" >"$STATE/agent.log" 2>&1 &
+  echo $! >"$STATE/pid"
+  echo "127.0.0.1:$http" >"$STATE/addr"
+  for _ in $(seq 1 150); do
+    if [[ -n "$(leader "$http")" ]]; then
+      log "agent up at 127.0.0.1:$http (log: $STATE/agent.log)"
+      printf '127.0.0.1:%s\n' "$http"
+      return 0
+    fi
+    kill -0 "$(cat "$STATE/pid")" 2>/dev/null || { tail -n 30 "$STATE/agent.log" >&2; die "the agent exited"; }
+    sleep 0.2
+  done
+  tail -n 30 "$STATE/agent.log" >&2
+  die "the agent did not elect a leader in 30 s"
+}
+
+cmd_stop() {
+  if [[ -f "$STATE/pid" ]]; then
+    local pid
+    pid=$(cat "$STATE/pid")
+    kill "$pid" 2>/dev/null || true
+    for _ in $(seq 1 50); do
+      kill -0 "$pid" 2>/dev/null || break
+      sleep 0.2
+    done
+    rm -f "$STATE/pid" "$STATE/addr"
+    log "agent stopped"
+  fi
+}
+
+cmd_demo() {
+  local addr
+  addr=$(cmd_start)
+  trap cmd_stop EXIT
+  (cd "$ROOT" && ./mvnw -q -DskipTests -pl examples -am install exec:java -Dexec.args="--consul $addr")
+}
+
 case "${1:-}" in
   install) cmd_install ;;
+  start) cmd_start ;;
+  stop) cmd_stop ;;
+  demo) cmd_demo ;;
   -h | --help | help) usage ;;
   *) usage; exit 2 ;;
 esac

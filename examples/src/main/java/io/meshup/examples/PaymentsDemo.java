@@ -14,6 +14,10 @@ import io.meshup.grpc.MeshChannels;
 import java.io.IOException;
 import java.io.InputStream;
 import java.net.InetSocketAddress;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.List;
@@ -34,22 +38,46 @@ public final class PaymentsDemo {
 
   private PaymentsDemo() {}
 
-  /** Runs the demo; ends by itself. */
+  /**
+   * Runs the demo; ends by itself. With {@code --consul host:port} the instances register
+   * themselves in that Consul agent and the policy is read from its KV store.
+   */
   public static void main(String[] args) throws Exception {
+    String consul = args.length >= 2 && args[0].equals("--consul") ? args[1] : null;
     AtomicBoolean v2Broken = new AtomicBoolean();
     List<Server> servers = new ArrayList<>();
+    List<AutoCloseable> instances = new ArrayList<>();
     Server v1a = start("payments-v1-a", new AtomicBoolean(), servers);
     Server v1b = start("payments-v1-b", new AtomicBoolean(), servers);
     Server v2 = start("payments-v2", v2Broken, servers);
-    Map<String, String> env = Map.of(
-        "PAYMENTS_V1A_PORT", String.valueOf(v1a.getPort()),
-        "PAYMENTS_V1B_PORT", String.valueOf(v1b.getPort()),
-        "PAYMENTS_V2_PORT", String.valueOf(v2.getPort()));
     say("Started payments v1 on 127.0.0.1:%d and 127.0.0.1:%d, v2 on 127.0.0.1:%d",
         v1a.getPort(), v1b.getPort(), v2.getPort());
+    String policy = resource("payments-policy.yaml");
+    Mesh.Builder client;
+    if (consul == null) {
+      Map<String, String> env = Map.of(
+          "PAYMENTS_V1A_PORT", String.valueOf(v1a.getPort()),
+          "PAYMENTS_V1B_PORT", String.valueOf(v1b.getPort()),
+          "PAYMENTS_V2_PORT", String.valueOf(v2.getPort()));
+      client = Mesh.builder().yaml(resource("payments-demo.yaml")).env(n -> env.getOrDefault(n, System.getenv(n)))
+          .policies("payments-policy.yaml", policy);
+    } else {
+      say("Consul mode: agent at %s", consul);
+      instances.add(registerInstance(consul, "payments-v1-a", v1a.getPort(), "v1"));
+      instances.add(registerInstance(consul, "payments-v1-b", v1b.getPort(), "v1"));
+      instances.add(registerInstance(consul, "payments-v2", v2.getPort(), "v2"));
+      putKv(consul, "meshup/config/payments.yaml", policy);
+      say("Each instance registered itself; the policy is in Consul KV at meshup/config/payments.yaml");
+      Map<String, String> env = Map.of("CONSUL_HTTP_ADDR", consul);
+      client = Mesh.builder().yaml(resource("payments-demo-consul.yaml")).env(n -> env.getOrDefault(n, System.getenv(n)));
+    }
 
-    try (Mesh mesh = Mesh.builder().yaml(resource("payments-demo.yaml")).env(n -> env.getOrDefault(n, System.getenv(n))).build()) {
-      say("Mesh for service '%s'; policy in force: %s", mesh.serviceName(), mesh.policyOrigins());
+    try (Mesh mesh = client.build()) {
+      if (consul != null) {
+        awaitEndpoints(mesh, 3);
+      }
+      say("Mesh for service '%s'; policy sources %s; in force: %s", mesh.serviceName(), mesh.policySources(),
+          mesh.policyOrigins());
       ManagedChannel channel = MeshChannels.forService(mesh, "payments");
       SimpleServiceGrpc.SimpleServiceBlockingStub payments = SimpleServiceGrpc.newBlockingStub(channel);
 
@@ -74,6 +102,20 @@ public final class PaymentsDemo {
       report(run(payments, 2_000));
       say("   v2 circuit breaker: %s", breakerState(mesh, "v2"));
 
+      if (consul != null) {
+        say("%n4. Retiring v2: the split moves to 100/0 in Consul KV (hot reload), then payments-v2 deregisters");
+        putKv(consul, "meshup/config/payments.yaml", policy.replace("weight: 80 }", "weight: 100 }").replace("weight: 20 }", "weight: 0 }"));
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+        while (mesh.meterRegistry().get("mesh.policy.updates").tags("source", "consul-kv", "result", "accepted").counter().count() < 2
+            && System.nanoTime() < deadline) {
+          TimeUnit.MILLISECONDS.sleep(10);
+        }
+        say("   policy in force: %s", mesh.policyOrigins());
+        instances.remove(2).close();
+        awaitEndpoints(mesh, 2);
+        report(run(payments, 1_000));
+      }
+
       say("%nMetrics (mesh.client.requests by subset and outcome):");
       mesh.meterRegistry().get("mesh.client.requests").timers().stream()
           .filter(t -> t.count() > 0)
@@ -81,11 +123,42 @@ public final class PaymentsDemo {
               t.getId().getTag("outcome"), t.count(), t.mean(TimeUnit.MILLISECONDS)));
       channel.shutdown().awaitTermination(5, TimeUnit.SECONDS);
     } finally {
+      for (AutoCloseable i : instances) {
+        i.close();
+      }
       for (Server s : servers) {
         s.shutdownNow().awaitTermination(5, TimeUnit.SECONDS);
       }
     }
     say("%nDone.");
+  }
+
+  /** A payments instance's own mesh, which registers it in Consul with a TTL check. */
+  private static Mesh registerInstance(String consul, String id, int port, String version) throws IOException {
+    Map<String, String> env = Map.of("CONSUL_HTTP_ADDR", consul, "INSTANCE_ID", id,
+        "INSTANCE_PORT", String.valueOf(port), "INSTANCE_VERSION", version);
+    return Mesh.builder().yaml(resource("payments-instance-consul.yaml")).env(n -> env.getOrDefault(n, System.getenv(n))).build();
+  }
+
+  private static void awaitEndpoints(Mesh mesh, int n) throws InterruptedException {
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+    while (mesh.endpoints("payments").size() != n) {
+      if (System.nanoTime() > deadline) {
+        throw new IllegalStateException("payments has " + mesh.endpoints("payments") + ", expected " + n + " endpoints");
+      }
+      TimeUnit.MILLISECONDS.sleep(10);
+    }
+    say("   Consul lists %d healthy payments instances: %s", n,
+        mesh.endpoints("payments").stream().map(e -> e.id() + "@" + e.authority()).toList());
+  }
+
+  private static void putKv(String consul, String key, String value) throws IOException, InterruptedException {
+    HttpResponse<String> r = HttpClient.newHttpClient().send(
+        HttpRequest.newBuilder(URI.create("http://" + consul + "/v1/kv/" + key)).PUT(HttpRequest.BodyPublishers.ofString(value)).build(),
+        HttpResponse.BodyHandlers.ofString());
+    if (r.statusCode() != 200) {
+      throw new IOException("PUT " + key + ": " + r.statusCode() + " " + r.body());
+    }
   }
 
   /** The breaker's state as the {@code mesh.circuitbreaker.state} gauges report it. */

@@ -76,6 +76,7 @@ public final class ConsulRegistry implements ServiceRegistry {
             // a blocking query answers within wait + wait/16 of jitter; past that the agent hangs
             .setSocketTimeout((int) Math.min(Integer.MAX_VALUE, waitMs + waitMs / 16 + 5_000))
             .build())
+        .disableAutomaticRetries() // the watches retry themselves, with backoff
         .setMaxConnPerRoute(1_000)
         .setMaxConnTotal(1_000)
         .setSSLContext(sslContext(settings.tls()))
