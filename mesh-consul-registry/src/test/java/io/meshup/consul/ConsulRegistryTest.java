@@ -165,14 +165,24 @@ class ConsulRegistryTest {
         up, failing, recovered, gone);
   }
 
+  String kvKey() {
+    return "meshup/config/" + service + ".yaml";
+  }
+
+  /** v1 and v2 registered, a v1/v2 split in KV, and a mesh that routes by it. */
+  Mesh meshWithKvPolicy(int v1, int v2) throws Exception {
+    registerV1AndV2();
+    ops.kvPut(kvKey(), policy(service, v1, v2));
+    Mesh mesh = mesh("kv: { prefix: meshup/config/ }");
+    await().atMost(Duration.ofSeconds(5)).until(() -> mesh.policyOrigins().contains(kvKey() + ": VirtualService " + service));
+    awaitEndpoints(mesh, List.of(service + "-v1", service + "-v2"));
+    return mesh;
+  }
+
   @Test
   void kvPolicyChangeTakesEffectMidTrafficWithNoFailedCall() throws Exception {
-    registerV1AndV2();
-    String key = "meshup/config/" + service + ".yaml";
-    ops.kvPut(key, policy(service, 90, 10));
-    Mesh mesh = mesh("kv: { prefix: meshup/config/ }");
-    await().atMost(Duration.ofSeconds(5)).until(() -> mesh.policyOrigins().contains(key + ": VirtualService " + service));
-    awaitEndpoints(mesh, List.of(service + "-v1", service + "-v2"));
+    String key = kvKey();
+    Mesh mesh = meshWithKvPolicy(90, 10);
     SimpleServiceGrpc.SimpleServiceBlockingStub stub = stub(mesh);
     Map<String, Integer> before = send(stub, 2_000);
     assertThat(before.getOrDefault("v2", 0) / 20.0).isBetween(7.0, 13.0);
@@ -206,12 +216,8 @@ class ConsulRegistryTest {
 
   @Test
   void malformedKvDocumentIsRejectedWithItsKeyWhileTheOldSplitServes() throws Exception {
-    registerV1AndV2();
-    String key = "meshup/config/" + service + ".yaml";
-    ops.kvPut(key, policy(service, 100, 0));
-    Mesh mesh = mesh("kv: { prefix: meshup/config/ }");
-    await().atMost(Duration.ofSeconds(5)).until(() -> mesh.policyOrigins().contains(key + ": VirtualService " + service));
-    awaitEndpoints(mesh, List.of(service + "-v1", service + "-v2"));
+    String key = kvKey();
+    Mesh mesh = meshWithKvPolicy(100, 0);
     SimpleServiceGrpc.SimpleServiceBlockingStub stub = stub(mesh);
 
     String badKey = "meshup/config/" + service + "-bad.yaml";
