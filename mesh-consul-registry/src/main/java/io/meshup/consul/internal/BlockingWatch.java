@@ -18,6 +18,9 @@ abstract class BlockingWatch<T> implements Runnable, AutoCloseable {
   private static final Logger log = LoggerFactory.getLogger(BlockingWatch.class);
   static final long MIN_BACKOFF_MS = 100;
   static final long MAX_BACKOFF_MS = 10_000;
+  /** An unchanged answer faster than this did not block: pause before asking again. */
+  static final long MIN_BLOCK_NANOS = TimeUnit.MILLISECONDS.toNanos(20);
+  static final long NON_BLOCKING_PAUSE_MS = 250;
 
   private final String name;
   private final CountDownLatch closed = new CountDownLatch(1);
@@ -48,6 +51,7 @@ abstract class BlockingWatch<T> implements Runnable, AutoCloseable {
   public void run() {
     while (closed.getCount() > 0) {
       ConsulApi.Result<T> r;
+      long asked = System.nanoTime();
       try {
         r = fetch(index);
       } catch (RuntimeException e) {
@@ -78,6 +82,10 @@ abstract class BlockingWatch<T> implements Runnable, AutoCloseable {
         continue;
       }
       boolean changed = n != index || !delivered;
+      if (!changed && System.nanoTime() - asked < MIN_BLOCK_NANOS) {
+        // the agent (or a proxy in front of it) answered at once with nothing new: do not spin
+        pause(NON_BLOCKING_PAUSE_MS);
+      }
       index = Math.max(n, 1);
       if (changed && closed.getCount() > 0) {
         try {
