@@ -32,12 +32,16 @@ public final class RetryBudget {
     }
   }
 
-  /** Counts one request (first tries only). */
+  /**
+   * Counts one attempt. Transports call this for every attempt; a granted retry takes back the
+   * deposit its own attempt will make (see {@link #tryRetry}), so only first tries (and
+   * transparent replays of attempts that never reached a server) count as requests.
+   */
   public void onRequest(long now) {
     requests.incrementAndGet(bucket(now));
   }
 
-  /** Takes one retry from the budget when there is one. */
+  /** Takes one retry from the budget when there is one, and the request deposit of its attempt. */
   public boolean tryRetry(long now) {
     long epoch = Math.floorDiv(now, bucketNanos);
     long req = 0;
@@ -52,7 +56,9 @@ public final class RetryBudget {
     if (ret + 1 > req * percent + reserve) {
       return false;
     }
-    retries.incrementAndGet(bucket(now));
+    int b = bucket(now);
+    retries.incrementAndGet(b);
+    requests.decrementAndGet(b);
     return true;
   }
 

@@ -19,9 +19,11 @@ public final class EndpointState implements EndpointHandle {
   private volatile boolean removed;
   private int ejections; // guarded by the detector's lock
 
-  // Peak EWMA, guarded by 'this' (a few arithmetic operations, never held across I/O).
-  private double ewmaNanos;
-  private long ewmaStamp;
+  // Peak EWMA: written under 'this' (a few arithmetic operations, never held across I/O), read
+  // without a lock. A reader may pair a new estimate with an old stamp for an instant; the cost
+  // is then off by one decay step, which a balancer's comparison tolerates.
+  private volatile double ewmaNanos;
+  private volatile long ewmaStamp;
   private boolean warmedUp;
 
   EndpointState(Endpoint endpoint, long nowNanos, long initialRttNanos) {
@@ -120,17 +122,20 @@ public final class EndpointState implements EndpointHandle {
 
   /** The decayed latency estimate at {@code now}, as Finagle and Linkerd compute it. */
   public double cost(long now, double tauNanos) {
-    double ewma;
-    long stamp;
-    synchronized (this) {
-      ewma = ewmaNanos;
-      stamp = ewmaStamp;
+    double ewma = ewmaNanos;
+    long elapsed = now - ewmaStamp;
+    return elapsed > 0 ? ewma * decay(elapsed / tauNanos) : ewma;
+  }
+
+  /**
+   * {@code exp(-x)} for {@code x >= 0}: a Taylor polynomial where the elapsed time is a small part
+   * of the decay time (the common case between requests; error below 1e-8), {@link Math#exp} beyond.
+   */
+  static double decay(double x) {
+    if (x < 0.01) {
+      return 1 - x + x * x / 2 - x * x * x / 6;
     }
-    long elapsed = now - stamp;
-    if (elapsed > 0) {
-      ewma *= Math.exp(-elapsed / tauNanos);
-    }
-    return ewma;
+    return Math.exp(-x);
   }
 
   /**
@@ -146,8 +151,9 @@ public final class EndpointState implements EndpointHandle {
         return;
       }
       long elapsed = Math.max(now - ewmaStamp, 0);
-      double decay = Math.exp(-elapsed / tauNanos);
-      ewmaNanos = rttNanos > ewmaNanos ? rttNanos : ewmaNanos * decay + rttNanos * (1 - decay);
+      double w = decay(elapsed / tauNanos);
+      double ewma = ewmaNanos;
+      ewmaNanos = rttNanos > ewma ? rttNanos : ewma * w + rttNanos * (1 - w);
       ewmaStamp = now;
     }
   }
