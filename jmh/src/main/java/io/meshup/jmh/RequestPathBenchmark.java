@@ -220,12 +220,13 @@ public class RequestPathBenchmark {
 
   /** Fails the trial early if the mesh is not what the benchmark claims to measure. */
   static void check(Mesh mesh, ServiceRouter router, boolean breakerExpected) {
-    var rt = mesh.runtimeOf(SERVICE);
     for (String subset : new String[] {"v1", "v2"}) {
-      var s = rt.subset(subset).orElseThrow(() -> new IllegalStateException("no subset " + subset));
-      if ((s.breaker() != null) != breakerExpected) {
-        throw new IllegalStateException("subset " + subset + ": breaker " + s.breaker() + ", expected "
-            + (breakerExpected ? "one" : "none"));
+      // a subset with a breaker reports state closed = 1; one without reports 0 for every state
+      double closed = mesh.meterRegistry().get("mesh.circuitbreaker.state")
+          .tags("service", SERVICE, "subset", subset, "state", "closed").gauge().value();
+      if ((closed == 1) != breakerExpected) {
+        throw new IllegalStateException("subset " + subset + ": breaker closed gauge " + closed + ", expected "
+            + (breakerExpected ? "a breaker" : "none"));
       }
     }
     RequestAttributes plain = new GrpcCall();

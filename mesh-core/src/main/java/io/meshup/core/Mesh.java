@@ -289,8 +289,8 @@ public final class Mesh implements AutoCloseable {
     return runtime.runtime(service).endpoints();
   }
 
-  /** Internal: the runtime behind a router, for transports and tests in this project. */
-  public ServiceRuntime runtimeOf(String service) {
+  /** The runtime behind a router, for this package's tests. */
+  ServiceRuntime runtimeOf(String service) {
     return runtime.runtime(service);
   }
 
