@@ -372,7 +372,12 @@ public final class ConsulAgent implements BeforeAllCallback, AfterAllCallback, A
             + " s (last: " + lastObservation + ")");
       }
       try {
-        Thread.sleep(backoffMillis);
+        // poll interval: returns at once if the agent exits meanwhile
+        if (started != null) {
+          started.waitFor(backoffMillis, java.util.concurrent.TimeUnit.MILLISECONDS);
+        } else {
+          new java.util.concurrent.CountDownLatch(1).await(backoffMillis, java.util.concurrent.TimeUnit.MILLISECONDS);
+        }
       } catch (InterruptedException e) {
         Thread.currentThread().interrupt();
         throw failure("interrupted while waiting for a leader");
