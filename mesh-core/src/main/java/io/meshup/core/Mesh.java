@@ -1,6 +1,14 @@
 package io.meshup.core;
 
+import io.meshup.core.identity.DevCertificateAuthority;
+import io.meshup.core.identity.MtlsMode;
+import io.meshup.core.identity.PemFileCertificateSource;
+import io.meshup.core.identity.WorkloadIdentity;
 import io.meshup.core.internal.config.ConfigNode;
+import io.meshup.core.internal.config.TlsSettings;
+import io.meshup.core.spi.CertificateContext;
+import io.meshup.core.spi.CertificateSource;
+import io.meshup.core.spi.CertificateSourceProvider;
 import io.meshup.core.internal.config.MeshSettings;
 import io.meshup.core.internal.config.NodeSettings;
 import io.meshup.core.spi.PolicySink;
@@ -24,7 +32,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
-import java.util.concurrent.Executors;
+import java.util.Optional;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Function;
@@ -50,17 +58,28 @@ public final class Mesh implements AutoCloseable {
   private final ScheduledExecutorService scheduler;
   private final boolean ownsScheduler;
   private final YamlReader yaml;
+  private final CertificateSource certificates;
+  private final boolean ownsCertificates;
+  private final MtlsMode mtlsMode;
 
   private Mesh(Builder b, MeshSettings settings) {
     this.serviceName = settings.service();
     this.meterRegistry = b.meterRegistry != null ? b.meterRegistry : new SimpleMeterRegistry();
     this.ownsScheduler = b.scheduler == null;
-    this.scheduler = b.scheduler != null ? b.scheduler : Executors.newSingleThreadScheduledExecutor(r -> {
-      Thread t = new Thread(r, "meshup-scheduler");
-      t.setDaemon(true);
-      return t;
-    });
+    this.scheduler = b.scheduler != null ? b.scheduler : defaultScheduler();
     this.yaml = new YamlReader(b.env);
+    TlsSettings tls = settings.tls();
+    this.ownsCertificates = b.certificates == null && tls.certificates() != null;
+    try {
+      this.certificates = b.certificates != null ? b.certificates : certificatesFrom(tls, b.clock);
+    } catch (RuntimeException e) {
+      if (ownsScheduler) {
+        scheduler.shutdownNow();
+      }
+      throw e;
+    }
+    this.mtlsMode = b.mtlsMode != null ? b.mtlsMode
+        : b.certificates != null && tls.certificates() == null ? MtlsMode.STRICT : tls.mode();
     DeferredPolicies deferred = new DeferredPolicies();
     ServiceRegistry registry;
     if (b.registry != null) {
@@ -94,6 +113,63 @@ public final class Mesh implements AutoCloseable {
       close();
       throw e;
     }
+  }
+
+  private CertificateSource certificatesFrom(TlsSettings tls, MeshClock clock) {
+    if ("dev".equals(tls.certificates())) {
+      WorkloadIdentity id = tls.identity();
+      return DevCertificateAuthority.create(id.trustDomain(), clock, DevCertificateAuthority.DEFAULT_LEAF_LIFETIME)
+          .source(WorkloadIdentity.of(id.trustDomain(), id.namespace(), id.datacenter(), serviceName));
+    }
+    if ("files".equals(tls.certificates())) {
+      try {
+        return PemFileCertificateSource.load(tls.certChain(), tls.privateKey(), tls.trustBundle())
+            .start(scheduler, tls.refreshInterval());
+      } catch (IllegalArgumentException e) {
+        throw new MeshConfigException("mesh.tls", "files", e.getMessage(), e);
+      }
+    }
+    if (tls.fromProvider()) {
+      return providedCertificates(tls, clock);
+    }
+    return null;
+  }
+
+  private CertificateSource providedCertificates(TlsSettings tls, MeshClock clock) {
+    String type = tls.certificates();
+    for (CertificateSourceProvider p : ServiceLoader.load(CertificateSourceProvider.class, Mesh.class.getClassLoader())) {
+      if (p.type().equals(type)) {
+        NodeSettings section = new NodeSettings(tls.providerSettings());
+        return p.create(new CertificateContext() {
+          @Override
+          public String serviceName() {
+            return serviceName;
+          }
+
+          @Override
+          public Settings settings() {
+            return section;
+          }
+
+          @Override
+          public MeshClock clock() {
+            return clock;
+          }
+
+          @Override
+          public ScheduledExecutorService scheduler() {
+            return scheduler;
+          }
+
+          @Override
+          public MeterRegistry meterRegistry() {
+            return meterRegistry;
+          }
+        });
+      }
+    }
+    throw new MeshConfigException("mesh.tls", "certificates", "no certificate source provider for type '" + type
+        + "' on the classpath; built in are dev and files");
   }
 
   private ServiceRegistry createRegistry(MeshSettings settings, MeshClock clock, PolicySink policies) {
@@ -183,6 +259,20 @@ public final class Mesh implements AutoCloseable {
         }
       }
     }
+  }
+
+  /**
+   * One daemon thread; cancelled timers leave the queue at once (every request with a route
+   * timeout schedules one and cancels it on completion).
+   */
+  private static ScheduledExecutorService defaultScheduler() {
+    java.util.concurrent.ScheduledThreadPoolExecutor s = new java.util.concurrent.ScheduledThreadPoolExecutor(1, r -> {
+      Thread t = new Thread(r, "meshup-scheduler");
+      t.setDaemon(true);
+      return t;
+    });
+    s.setRemoveOnCancelPolicy(true);
+    return s;
   }
 
   /**
@@ -276,6 +366,23 @@ public final class Mesh implements AutoCloseable {
     return runtime.clock();
   }
 
+  /**
+   * This workload's certificate source, from {@code mesh.tls.certificates} or
+   * {@link Builder#certificates}; empty when the mesh runs plaintext. Transports read its current
+   * credentials at every TLS handshake.
+   */
+  public Optional<CertificateSource> certificates() {
+    return Optional.ofNullable(certificates);
+  }
+
+  /**
+   * What this workload's servers accept ({@code mesh.tls.mode}): STRICT by default when the mesh has
+   * certificates, DISABLE when it has none.
+   */
+  public MtlsMode mtlsMode() {
+    return mtlsMode;
+  }
+
   /** The scheduler for timers (retry backoff, injected delays); never runs blocking work. */
   public ScheduledExecutorService scheduler() {
     return scheduler;
@@ -298,6 +405,9 @@ public final class Mesh implements AutoCloseable {
   public void close() {
     runtime.close();
     runtime.registry().close();
+    if (ownsCertificates && certificates != null) {
+      certificates.close();
+    }
     if (ownsScheduler) {
       scheduler.shutdownNow();
       try {
@@ -320,8 +430,26 @@ public final class Mesh implements AutoCloseable {
     private MeshClock clock = MeshClock.system();
     private ScheduledExecutorService scheduler;
     private Function<String, String> env = System::getenv;
+    private CertificateSource certificates;
+    private MtlsMode mtlsMode;
 
     private Builder() {}
+
+    /**
+     * Uses these credentials for mutual TLS (overrides {@code mesh.tls.certificates}): client
+     * connections then use TLS and verify each server's SPIFFE ID, and servers built with
+     * {@code MeshServers} require it per {@link #mtlsMode}. The mesh does not close the source.
+     */
+    public Builder certificates(CertificateSource source) {
+      this.certificates = Objects.requireNonNull(source, "source");
+      return this;
+    }
+
+    /** What servers accept (overrides {@code mesh.tls.mode}); STRICT by default with certificates. */
+    public Builder mtlsMode(MtlsMode mode) {
+      this.mtlsMode = Objects.requireNonNull(mode, "mode");
+      return this;
+    }
 
     /** Reads the {@code mesh:} section of this file; other settings of the builder add to it. */
     public Builder yaml(Path file) {
@@ -404,7 +532,12 @@ public final class Mesh implements AutoCloseable {
       Map<String, List<Endpoint>> statics = new LinkedHashMap<>(s.staticServices());
       statics.putAll(staticEndpoints);
       s = new MeshSettings(service != null ? service : s.service(), s.registryType(), statics,
-          new ArrayList<>(s.inlinePolicies()), s.policyFiles(), s.defaults(), s.registrySettings(), s.policyOrder());
+          new ArrayList<>(s.inlinePolicies()), s.policyFiles(), s.defaults(), s.registrySettings(), s.policyOrder(),
+          s.tls());
+      if (mtlsMode != null && mtlsMode != MtlsMode.DISABLE && certificates == null && s.tls().certificates() == null) {
+        throw new MeshConfigException("mesh.tls", "mode", "is " + mtlsMode
+            + " but the mesh has no certificates; set mesh.tls.certificates or Mesh.Builder.certificates(...)");
+      }
       return new Mesh(this, s);
     }
   }

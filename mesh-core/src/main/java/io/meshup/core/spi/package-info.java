@@ -1,4 +1,5 @@
 /**
- * What plug-ins implement: endpoint registries. Every type here states its threading.
+ * What plug-ins implement: endpoint registries and certificate sources. Every type here states its
+ * threading.
  */
 package io.meshup.core.spi;

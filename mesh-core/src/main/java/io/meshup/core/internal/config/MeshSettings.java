@@ -27,10 +27,19 @@ import java.util.function.Function;
  * @param defaults mesh-wide defaults
  * @param registrySettings the {@code mesh.registry.<type>} section of a plug-in registry (NULL node for static)
  * @param policyOrder source names in precedence order, lowest first, from {@code mesh.policy.order}
+ * @param tls the {@code mesh.tls} section; {@link TlsSettings#NONE} when absent
  */
 public record MeshSettings(String service, String registryType, Map<String, List<Endpoint>> staticServices,
     List<ConfigNode> inlinePolicies, Map<String, List<ConfigNode>> policyFiles, Defaults defaults,
-    ConfigNode registrySettings, List<String> policyOrder) {
+    ConfigNode registrySettings, List<String> policyOrder, TlsSettings tls) {
+
+  /** Settings without TLS. */
+  public MeshSettings(String service, String registryType, Map<String, List<Endpoint>> staticServices,
+      List<ConfigNode> inlinePolicies, Map<String, List<ConfigNode>> policyFiles, Defaults defaults,
+      ConfigNode registrySettings, List<String> policyOrder) {
+    this(service, registryType, staticServices, inlinePolicies, policyFiles, defaults, registrySettings, policyOrder,
+        TlsSettings.NONE);
+  }
 
   /** Reads a bootstrap file; relative policy file paths resolve against its folder. */
   public static MeshSettings read(Path file, Function<String, String> env) {
@@ -51,7 +60,7 @@ public record MeshSettings(String service, String registryType, Map<String, List
     if (root.isNull()) {
       throw new MeshConfigException(source, "", "is empty; expected a 'mesh:' section");
     }
-    ConfigNode mesh = root.required("mesh").keys("service", "registry", "policy", "policies", "defaults");
+    ConfigNode mesh = root.required("mesh").keys("service", "registry", "policy", "policies", "defaults", "tls");
     String service = mesh.required("service").nonEmpty();
 
     ConfigNode reg = mesh.get("registry");
@@ -102,7 +111,7 @@ public record MeshSettings(String service, String registryType, Map<String, List
     }
 
     return new MeshSettings(service, type, statics, inline, files, defaults(mesh.get("defaults")),
-        registrySettings, List.copyOf(order));
+        registrySettings, List.copyOf(order), TlsSettings.parse(mesh.get("tls"), service, baseDir));
   }
 
   private static Endpoint endpoint(ConfigNode ep) {

@@ -1,0 +1,155 @@
+package io.meshup.core.identity;
+
+import java.net.URI;
+import java.net.URISyntaxException;
+import java.util.Locale;
+import java.util.Objects;
+import java.util.regex.Pattern;
+
+/**
+ * A workload's SPIFFE ID in Consul Connect's form,
+ * {@code spiffe://<trust-domain>/ns/<namespace>/dc/<datacenter>/svc/<service>}. Immutable;
+ * thread-safe.
+ *
+ * <p>The trust domain is compared without case (it is a host name); the other parts are compared
+ * exactly. Clients check a server's {@link #trustDomain()} and {@link #service()}, never its host
+ * name.
+ */
+public final class WorkloadIdentity {
+  /** The namespace used when none is given, as Consul OSS does. */
+  public static final String DEFAULT_NAMESPACE = "default";
+  /** The datacenter used when none is given, as Consul does. */
+  public static final String DEFAULT_DATACENTER = "dc1";
+
+  private static final Pattern TRUST_DOMAIN = Pattern.compile("[a-z0-9]([a-z0-9.-]*[a-z0-9])?");
+  private static final Pattern SEGMENT = Pattern.compile("[A-Za-z0-9._-]+");
+
+  private final String trustDomain;
+  private final String namespace;
+  private final String datacenter;
+  private final String service;
+
+  private WorkloadIdentity(String trustDomain, String namespace, String datacenter, String service) {
+    this.trustDomain = trustDomain;
+    this.namespace = namespace;
+    this.datacenter = datacenter;
+    this.service = service;
+  }
+
+  /**
+   * The identity of {@code service} in the given trust domain, namespace and datacenter.
+   *
+   * @throws IllegalArgumentException naming the part that is malformed
+   */
+  public static WorkloadIdentity of(String trustDomain, String namespace, String datacenter, String service) {
+    Objects.requireNonNull(trustDomain, "trustDomain");
+    String td = trustDomain.toLowerCase(Locale.ROOT);
+    if (td.length() > 255 || !TRUST_DOMAIN.matcher(td).matches()) {
+      throw new IllegalArgumentException("trust domain '" + trustDomain
+          + "' is invalid; expected a DNS-style name of letters, digits, '.' and '-', such as 'example.org'");
+    }
+    return new WorkloadIdentity(td, segment("namespace", namespace), segment("datacenter", datacenter),
+        segment("service", service));
+  }
+
+  /** The identity of {@code service} in the default namespace and datacenter. */
+  public static WorkloadIdentity of(String trustDomain, String service) {
+    return of(trustDomain, DEFAULT_NAMESPACE, DEFAULT_DATACENTER, service);
+  }
+
+  private static String segment(String what, String value) {
+    Objects.requireNonNull(value, what);
+    if (!SEGMENT.matcher(value).matches()) {
+      throw new IllegalArgumentException(what + " '" + value
+          + "' is invalid; expected letters, digits, '.', '_' and '-' only");
+    }
+    return value;
+  }
+
+  /**
+   * Parses a SPIFFE ID in Consul Connect's form.
+   *
+   * @throws IllegalArgumentException saying what is wrong and showing the expected form
+   */
+  public static WorkloadIdentity parse(String spiffeId) {
+    Objects.requireNonNull(spiffeId, "spiffeId");
+    URI uri;
+    try {
+      uri = new URI(spiffeId);
+    } catch (URISyntaxException e) {
+      throw invalid(spiffeId, "it is not a URI (" + e.getReason() + ")");
+    }
+    if (!"spiffe".equalsIgnoreCase(uri.getScheme())) {
+      throw invalid(spiffeId, "the scheme must be spiffe");
+    }
+    if (uri.getRawAuthority() == null || uri.getRawAuthority().isEmpty()) {
+      throw invalid(spiffeId, "the trust domain is missing");
+    }
+    if (uri.getRawQuery() != null || uri.getRawFragment() != null || uri.getRawUserInfo() != null || uri.getPort() != -1) {
+      throw invalid(spiffeId, "a SPIFFE ID has no port, user, query or fragment");
+    }
+    String[] parts = uri.getRawPath() == null ? new String[0] : uri.getRawPath().split("/", -1);
+    // "", "ns", ns, "dc", dc, "svc", svc
+    if (parts.length != 7 || !parts[0].isEmpty() || !parts[1].equals("ns") || !parts[3].equals("dc")
+        || !parts[5].equals("svc")) {
+      throw invalid(spiffeId, "the path must be /ns/<namespace>/dc/<datacenter>/svc/<service>");
+    }
+    try {
+      return of(uri.getRawAuthority(), parts[2], parts[4], parts[6]);
+    } catch (IllegalArgumentException e) {
+      throw invalid(spiffeId, e.getMessage());
+    }
+  }
+
+  private static IllegalArgumentException invalid(String id, String why) {
+    return new IllegalArgumentException("'" + id + "' is not a workload SPIFFE ID: " + why
+        + "; expected spiffe://<trust-domain>/ns/<namespace>/dc/<datacenter>/svc/<service>");
+  }
+
+  /** The trust domain, lower case, such as {@code 11111111-2222-3333-4444-555555555555.consul}. */
+  public String trustDomain() {
+    return trustDomain;
+  }
+
+  /** The namespace ({@code default} in Consul OSS). */
+  public String namespace() {
+    return namespace;
+  }
+
+  /** The datacenter. */
+  public String datacenter() {
+    return datacenter;
+  }
+
+  /** The service name. */
+  public String service() {
+    return service;
+  }
+
+  /** Whether this identity is {@code service} in {@code trustDomain}, whatever its namespace and datacenter. */
+  public boolean isService(String trustDomain, String service) {
+    return this.trustDomain.equalsIgnoreCase(trustDomain) && this.service.equals(service);
+  }
+
+  /** The SPIFFE ID as a URI. */
+  public URI toUri() {
+    return URI.create(toString());
+  }
+
+  /** The SPIFFE ID, {@code spiffe://<trust-domain>/ns/<ns>/dc/<dc>/svc/<service>}. */
+  @Override
+  public String toString() {
+    return "spiffe://" + trustDomain + "/ns/" + namespace + "/dc/" + datacenter + "/svc/" + service;
+  }
+
+  @Override
+  public boolean equals(Object o) {
+    return o instanceof WorkloadIdentity w && w.trustDomain.equals(trustDomain) && w.namespace.equals(namespace)
+        && w.datacenter.equals(datacenter) && w.service.equals(service);
+  }
+
+  @Override
+  public int hashCode() {
+    return Objects.hash(trustDomain, namespace, datacenter, service);
+  }
+}

@@ -1,0 +1,88 @@
+package io.meshup.core.internal.config;
+
+import io.meshup.core.identity.MtlsMode;
+import io.meshup.core.identity.WorkloadIdentity;
+import java.nio.file.Path;
+import java.time.Duration;
+
+/**
+ * The {@code mesh.tls} section.
+ *
+ * @param mode what servers accept; DISABLE when the section is absent
+ * @param certificates {@code dev}, {@code files}, a plug-in's type, or null (no certificates: plaintext)
+ * @param identity this workload's identity when {@code certificates} is {@code dev}, else null
+ * @param certChain with {@code files}: the chain PEM, resolved against the bootstrap's folder
+ * @param privateKey with {@code files}: the key PEM
+ * @param trustBundle with {@code files}: the roots PEM
+ * @param refreshInterval with {@code files}: how often the files are checked for changes
+ * @param providerSettings with a plug-in's type: the {@code mesh.tls.<type>} section (NULL node when absent)
+ */
+public record TlsSettings(MtlsMode mode, String certificates, WorkloadIdentity identity, Path certChain,
+    Path privateKey, Path trustBundle, Duration refreshInterval, ConfigNode providerSettings) {
+  /** No TLS. */
+  public static final TlsSettings NONE = new TlsSettings(MtlsMode.DISABLE, null, null, null, null, null, null, null);
+
+  /** Whether the certificates come from a plug-in rather than being built in. */
+  public boolean fromProvider() {
+    return certificates != null && !certificates.equals("dev") && !certificates.equals("files");
+  }
+
+  /** Default interval between checks of certificate files. */
+  public static final Duration DEFAULT_REFRESH = Duration.ofSeconds(10);
+
+  static TlsSettings parse(ConfigNode tls, String service, Path baseDir) {
+    if (tls.isNull()) {
+      return NONE;
+    }
+    String certs = tls.has("certificates") ? tls.get("certificates").nonEmpty().trim() : null;
+    if (certs == null || certs.equals("dev") || certs.equals("files")) {
+      tls.keys("mode", "certificates", "trustDomain", "namespace", "datacenter", "files");
+    } else {
+      tls.keys("mode", "certificates", "trustDomain", "namespace", "datacenter", "files", certs);
+    }
+    MtlsMode mode = certs == null ? MtlsMode.DISABLE : MtlsMode.STRICT;
+    if (tls.has("mode")) {
+      mode = MtlsMode.valueOf(tls.get("mode").oneOf("STRICT", "PERMISSIVE", "DISABLE"));
+    }
+    if (certs == null && mode != MtlsMode.DISABLE) {
+      throw tls.get("certificates").error("is required when mode is " + mode + "; expected dev or files");
+    }
+    if (!"files".equals(certs) && tls.has("files")) {
+      throw tls.get("files").error("is only read when certificates is files");
+    }
+    if (!"dev".equals(certs)) {
+      for (String k : new String[] {"trustDomain", "namespace", "datacenter"}) {
+        if (tls.has(k)) {
+          throw tls.get(k).error("is only read when certificates is dev (files and Consul carry the identity in the certificate)");
+        }
+      }
+    }
+    if ("dev".equals(certs)) {
+      String td = tls.required("trustDomain").nonEmpty();
+      WorkloadIdentity id;
+      try {
+        WorkloadIdentity.of(td, "x");
+      } catch (IllegalArgumentException e) {
+        throw tls.get("trustDomain").error(e.getMessage());
+      }
+      try {
+        id = WorkloadIdentity.of(td, tls.get("namespace").string(WorkloadIdentity.DEFAULT_NAMESPACE),
+            tls.get("datacenter").string(WorkloadIdentity.DEFAULT_DATACENTER), service);
+      } catch (IllegalArgumentException e) {
+        throw tls.error(e.getMessage());
+      }
+      return new TlsSettings(mode, certs, id, null, null, null, null, null);
+    }
+    if ("files".equals(certs)) {
+      ConfigNode f = tls.required("files").keys("certChain", "privateKey", "trustBundle", "refreshInterval");
+      return new TlsSettings(mode, certs, null, path(f.required("certChain"), baseDir), path(f.required("privateKey"), baseDir),
+          path(f.required("trustBundle"), baseDir), f.get("refreshInterval").positiveDuration(DEFAULT_REFRESH), null);
+    }
+    return new TlsSettings(mode, certs, null, null, null, null, null, certs == null ? null : tls.get(certs));
+  }
+
+  private static Path path(ConfigNode n, Path baseDir) {
+    String p = n.nonEmpty();
+    return baseDir == null ? Path.of(p) : baseDir.resolve(p);
+  }
+}
