@@ -20,8 +20,11 @@ import java.util.function.Consumer;
  * by the route timeout (unless the caller's deadline is earlier), retried per the route within the
  * destination's retry budget, and retried transparently when it never reached a server.
  *
- * <p>The channel keeps one plaintext HTTP/2 connection per endpoint it has used. Shutting it down
- * closes them.
+ * <p>The channel keeps one HTTP/2 connection per endpoint it has used. Shutting it down closes
+ * them. When the mesh has certificates ({@link Mesh#certificates()}), every connection uses mutual
+ * TLS with the current credentials at each handshake and accepts only a server whose SPIFFE ID is
+ * {@code service} in the mesh's trust domain (host names are not checked); otherwise connections
+ * are plaintext.
  */
 public final class MeshChannels {
   private MeshChannels() {}

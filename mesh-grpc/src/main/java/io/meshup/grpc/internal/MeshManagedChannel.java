@@ -10,6 +10,8 @@ import io.meshup.core.Mesh;
 import io.meshup.core.route.ConnectionSettings;
 import io.meshup.core.route.EndpointHandle;
 import io.meshup.core.route.ServiceRouter;
+import io.meshup.grpc.internal.tls.TlsContexts;
+import io.netty.handler.ssl.SslContext;
 import io.netty.channel.ChannelOption;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
@@ -28,6 +30,8 @@ public final class MeshManagedChannel extends ManagedChannel {
   private final Mesh mesh;
   private final ServiceRouter router;
   private final Consumer<NettyChannelBuilder> configurer;
+  /** Mutual TLS to every endpoint when the mesh has certificates; null for plaintext. */
+  private final SslContext sslContext;
   private final Map<EndpointHandle, ManagedChannel> endpointChannels = new ConcurrentHashMap<>();
   private final Map<String, String> paths = new ConcurrentHashMap<>();
   private final Map<String, Metadata.Key<String>> keys = new ConcurrentHashMap<>();
@@ -40,6 +44,9 @@ public final class MeshManagedChannel extends ManagedChannel {
     this.mesh = mesh;
     this.router = router;
     this.configurer = configurer;
+    this.sslContext = mesh.certificates()
+        .map(source -> TlsContexts.client(source, mesh.clock(), router.service(), mesh.meterRegistry()))
+        .orElse(null);
     this.callbackExecutor = Executors.newCachedThreadPool(r -> {
       Thread t = new Thread(r, "meshup-grpc-" + router.service());
       t.setDaemon(true);
@@ -91,8 +98,12 @@ public final class MeshManagedChannel extends ManagedChannel {
         return ch;
       }
       sweepRemoved();
-      NettyChannelBuilder b = NettyChannelBuilder.forAddress(endpoint.endpoint().host(), endpoint.endpoint().port())
-          .usePlaintext();
+      NettyChannelBuilder b = NettyChannelBuilder.forAddress(endpoint.endpoint().host(), endpoint.endpoint().port());
+      if (sslContext != null) {
+        b.sslContext(sslContext);
+      } else {
+        b.usePlaintext();
+      }
       if (settings.connectTimeout() != null) {
         b.withOption(ChannelOption.CONNECT_TIMEOUT_MILLIS, (int) Math.min(Integer.MAX_VALUE, settings.connectTimeout().toMillis()));
       }

@@ -1,0 +1,106 @@
+package io.meshup.grpc;
+
+import io.grpc.Context;
+import io.grpc.Contexts;
+import io.grpc.Grpc;
+import io.grpc.Metadata;
+import io.grpc.ServerCall;
+import io.grpc.ServerCallHandler;
+import io.grpc.ServerInterceptor;
+import io.grpc.netty.NettyServerBuilder;
+import io.meshup.core.Mesh;
+import io.meshup.core.identity.MtlsMode;
+import io.meshup.core.identity.SpiffeCertificates;
+import io.meshup.core.identity.WorkloadIdentity;
+import io.meshup.core.spi.CertificateSource;
+import io.meshup.grpc.internal.tls.PermissiveNegotiator;
+import io.meshup.grpc.internal.tls.TlsContexts;
+import java.net.InetSocketAddress;
+import java.net.SocketAddress;
+import java.security.cert.Certificate;
+import java.security.cert.X509Certificate;
+import javax.net.ssl.SSLPeerUnverifiedException;
+import javax.net.ssl.SSLSession;
+
+/**
+ * gRPC servers that accept the mesh's mutual TLS. The builder it returns is an ordinary
+ * {@link NettyServerBuilder}: add services and build it as usual.
+ *
+ * <pre>{@code
+ * Server server = MeshServers.forPort(mesh, 8443).addService(new PaymentsImpl()).build().start();
+ * // in a call:
+ * WorkloadIdentity caller = MeshServers.CALLER.get();   // spiffe://.../svc/checkout, or null
+ * }</pre>
+ *
+ * <p>Per {@link MtlsMode}: STRICT accepts only TLS connections whose client presents a certificate
+ * that verifies against the mesh's current trust bundle and carries a SPIFFE ID of its trust
+ * domain; PERMISSIVE accepts those and plaintext connections on the same port (told apart by
+ * their first bytes); DISABLE accepts plaintext only. Certificates are read from
+ * {@link Mesh#certificates()} at every handshake, so rotation needs no restart.
+ */
+public final class MeshServers {
+  /**
+   * The caller's verified identity in the {@link Context} of each call; null when the connection is
+   * plaintext (PERMISSIVE or DISABLE).
+   */
+  public static final Context.Key<WorkloadIdentity> CALLER = Context.key("meshup-caller");
+
+  private static final String SESSION_KEY = "io.meshup.caller";
+
+  private MeshServers() {}
+
+  /** A server builder for {@code port} on all interfaces, in the mesh's {@link Mesh#mtlsMode()}. */
+  public static NettyServerBuilder forPort(Mesh mesh, int port) {
+    return forAddress(mesh, new InetSocketAddress(port), mesh.mtlsMode());
+  }
+
+  /**
+   * A server builder for {@code address} in {@code mode}.
+   *
+   * @throws IllegalStateException when the mode needs TLS and the mesh has no certificates
+   */
+  public static NettyServerBuilder forAddress(Mesh mesh, SocketAddress address, MtlsMode mode) {
+    NettyServerBuilder b = NettyServerBuilder.forAddress(address);
+    if (mode == MtlsMode.DISABLE) {
+      return b;
+    }
+    CertificateSource source = mesh.certificates().orElseThrow(() -> new IllegalStateException(
+        "mTLS mode " + mode + " needs certificates; set mesh.tls.certificates or Mesh.Builder.certificates(...)"));
+    if (mode == MtlsMode.STRICT) {
+      b.sslContext(TlsContexts.server(source, mesh.clock(), true, mesh.meterRegistry()));
+    } else {
+      b.protocolNegotiator(new PermissiveNegotiator(TlsContexts.server(source, mesh.clock(), true, mesh.meterRegistry())));
+    }
+    return b.intercept(new CallerInterceptor());
+  }
+
+  /** Puts the TLS peer's identity into each call's context under {@link #CALLER}. */
+  private static final class CallerInterceptor implements ServerInterceptor {
+    @Override
+    public <ReqT, RespT> ServerCall.Listener<ReqT> interceptCall(ServerCall<ReqT, RespT> call, Metadata headers,
+        ServerCallHandler<ReqT, RespT> next) {
+      SSLSession session = call.getAttributes().get(Grpc.TRANSPORT_ATTR_SSL_SESSION);
+      WorkloadIdentity caller = session == null ? null : identityOf(session);
+      if (caller == null) {
+        return next.startCall(call, headers);
+      }
+      return Contexts.interceptCall(Context.current().withValue(CALLER, caller), call, headers, next);
+    }
+
+    private static WorkloadIdentity identityOf(SSLSession session) {
+      Object cached = session.getValue(SESSION_KEY);
+      if (cached instanceof WorkloadIdentity id) {
+        return id;
+      }
+      try {
+        Certificate[] peer = session.getPeerCertificates();
+        // verified by the trust manager during the handshake
+        WorkloadIdentity id = SpiffeCertificates.identityOf((X509Certificate) peer[0]);
+        session.putValue(SESSION_KEY, id);
+        return id;
+      } catch (SSLPeerUnverifiedException e) {
+        return null;
+      }
+    }
+  }
+}

@@ -1,0 +1,62 @@
+package io.meshup.grpc.internal.tls;
+
+import io.grpc.netty.GrpcSslContexts;
+import io.meshup.core.MeshClock;
+import io.meshup.core.spi.CertificateSource;
+import io.micrometer.core.instrument.MeterRegistry;
+import io.netty.handler.ssl.ClientAuth;
+import io.netty.handler.ssl.SslContext;
+import io.netty.handler.ssl.SslContextBuilder;
+import javax.net.ssl.SSLException;
+
+/**
+ * Netty TLS contexts whose key and trust managers read a {@link CertificateSource} at every
+ * handshake. A context is built once (per destination service, or per server) and follows
+ * rotations by itself. Stateless.
+ */
+public final class TlsContexts {
+  /**
+   * How long a server lets a TLS session be resumed, in seconds. MeshUp's clients never resume
+   * ({@link NoResumptionSslContext}); other clients may, and a resumed session skips the key and
+   * trust managers, keeping the identity and trust of its first handshake. This bounds that (the
+   * JDK's default is 24 hours).
+   */
+  static final long SESSION_TIMEOUT_SECONDS = 300;
+
+  private TlsContexts() {}
+
+  /**
+   * For connections to {@code service}: presents this workload's certificate and accepts only a
+   * server whose SPIFFE ID is {@code service} in this workload's trust domain. Sessions are never
+   * resumed, so every connection handshakes with the current credentials.
+   */
+  public static SslContext client(CertificateSource source, MeshClock clock, String service, MeterRegistry meters) {
+    try {
+      return new NoResumptionSslContext(GrpcSslContexts.configure(SslContextBuilder.forClient()
+          .keyManager(new MeshKeyManager(source))
+          .trustManager(new MeshTrustManager(source, clock, service, meters))
+          .sessionTimeout(SESSION_TIMEOUT_SECONDS))
+          .build());
+    } catch (SSLException e) {
+      throw new IllegalStateException("cannot build the TLS client context for " + service, e);
+    }
+  }
+
+  /**
+   * For a server: presents this workload's certificate and verifies callers of its trust domain;
+   * {@code requireClientCertificate} false lets callers without a certificate in (their identity is
+   * then unknown).
+   */
+  public static SslContext server(CertificateSource source, MeshClock clock, boolean requireClientCertificate,
+      MeterRegistry meters) {
+    try {
+      return GrpcSslContexts.configure(SslContextBuilder.forServer(new MeshKeyManager(source))
+          .trustManager(new MeshTrustManager(source, clock, null, meters))
+          .clientAuth(requireClientCertificate ? ClientAuth.REQUIRE : ClientAuth.OPTIONAL)
+          .sessionTimeout(SESSION_TIMEOUT_SECONDS))
+          .build();
+    } catch (SSLException e) {
+      throw new IllegalStateException("cannot build the TLS server context", e);
+    }
+  }
+}
