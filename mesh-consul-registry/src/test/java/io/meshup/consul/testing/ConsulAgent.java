@@ -100,6 +100,7 @@ public final class ConsulAgent implements BeforeAllCallback, AfterAllCallback, A
   private Path logFile;
   private int starts;
   private Thread shutdownHook;
+  private List<String> extraArgs = List.of();
 
   /** An agent that this class always starts itself (ignores {@code CONSUL_HTTP_ADDR}). */
   public ConsulAgent() {
@@ -116,6 +117,15 @@ public final class ConsulAgent implements BeforeAllCallback, AfterAllCallback, A
     this.reuseExternal = reuseExternal;
     this.nodeName =
         "meshup-test-" + SEQUENCE.incrementAndGet() + "-" + UUID.randomUUID().toString().substring(0, 8);
+  }
+
+  /**
+   * Adds agent command-line arguments (for example {@code -hcl} settings for HTTPS); call before
+   * the agent starts.
+   */
+  public synchronized ConsulAgent withArgs(String... args) {
+    this.extraArgs = List.of(args);
+    return this;
   }
 
   // ---------------------------------------------------------------- JUnit
@@ -331,7 +341,7 @@ public final class ConsulAgent implements BeforeAllCallback, AfterAllCallback, A
   }
 
   private List<String> command() {
-    return List.of(
+    List<String> command = new java.util.ArrayList<>(List.of(
         binary.toString(), "agent", "-dev",
         "-bind", LOOPBACK, "-client", LOOPBACK,
         "-node", nodeName,
@@ -340,7 +350,9 @@ public final class ConsulAgent implements BeforeAllCallback, AfterAllCallback, A
         "-serf-lan-port", Integer.toString(ports.serfLan),
         "-serf-wan-port", Integer.toString(ports.serfWan),
         "-server-port", Integer.toString(ports.server),
-        "-grpc-port", Integer.toString(ports.grpc));
+        "-grpc-port", Integer.toString(ports.grpc)));
+    command.addAll(extraArgs);
+    return command;
   }
 
   /** Polls {@code /v1/status/leader} with a short backoff until a leader is reported. */
