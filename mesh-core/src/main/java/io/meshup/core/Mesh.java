@@ -4,6 +4,7 @@ import io.meshup.core.identity.DevCertificateAuthority;
 import io.meshup.core.identity.MtlsMode;
 import io.meshup.core.identity.PemFileCertificateSource;
 import io.meshup.core.identity.WorkloadIdentity;
+import io.meshup.core.internal.authz.Authorizer;
 import io.meshup.core.internal.config.ConfigNode;
 import io.meshup.core.internal.config.TlsSettings;
 import io.meshup.core.spi.CertificateContext;
@@ -61,6 +62,7 @@ public final class Mesh implements AutoCloseable {
   private final CertificateSource certificates;
   private final boolean ownsCertificates;
   private final MtlsMode mtlsMode;
+  private final Authorizer authorizer;
 
   private Mesh(Builder b, MeshSettings settings) {
     this.serviceName = settings.service();
@@ -89,7 +91,8 @@ public final class Mesh implements AutoCloseable {
     } else {
       registry = createRegistry(settings, b.clock, deferred);
     }
-    this.runtime = new MeshRuntime(b.clock, new Metrics(meterRegistry), settings.defaults(), registry);
+    this.runtime = new MeshRuntime(serviceName, b.clock, new Metrics(meterRegistry), settings.defaults(), registry);
+    this.authorizer = new Authorizer(runtime::inbound);
     try {
       // inline and files not named in mesh.policy.order rank lowest; then the named ones in order;
       // sources that are neither rank above all, in the order they first deliver documents
@@ -381,6 +384,15 @@ public final class Mesh implements AutoCloseable {
    */
   public MtlsMode mtlsMode() {
     return mtlsMode;
+  }
+
+  /**
+   * Authorizes this service's inbound calls against the AuthorizationPolicy and PeerAuthentication
+   * documents in force at each call. For MeshUp's transports ({@code MeshServers}); an internal
+   * type, not a stable API.
+   */
+  public Authorizer authorizer() {
+    return authorizer;
   }
 
   /** The scheduler for timers (retry backoff, injected delays); never runs blocking work. */

@@ -7,11 +7,14 @@ import io.grpc.Metadata;
 import io.grpc.ServerCall;
 import io.grpc.ServerCallHandler;
 import io.grpc.ServerInterceptor;
+import io.grpc.Status;
 import io.grpc.netty.NettyServerBuilder;
 import io.meshup.core.Mesh;
 import io.meshup.core.identity.MtlsMode;
 import io.meshup.core.identity.SpiffeCertificates;
 import io.meshup.core.identity.WorkloadIdentity;
+import io.meshup.core.internal.authz.AuthzDecision;
+import io.meshup.core.internal.authz.Authorizer;
 import io.meshup.core.spi.CertificateSource;
 import io.meshup.grpc.internal.tls.PermissiveNegotiator;
 import io.meshup.grpc.internal.tls.TlsContexts;
@@ -19,6 +22,7 @@ import java.net.InetSocketAddress;
 import java.net.SocketAddress;
 import java.security.cert.Certificate;
 import java.security.cert.X509Certificate;
+import java.util.concurrent.ConcurrentHashMap;
 import javax.net.ssl.SSLPeerUnverifiedException;
 import javax.net.ssl.SSLSession;
 
@@ -37,6 +41,15 @@ import javax.net.ssl.SSLSession;
  * domain; PERMISSIVE accepts those and plaintext connections on the same port (told apart by
  * their first bytes); DISABLE accepts plaintext only. Certificates are read from
  * {@link Mesh#certificates()} at every handshake, so rotation needs no restart.
+ *
+ * <p>In every mode, each call is authorized against the mesh's AuthorizationPolicy and
+ * PeerAuthentication documents in force at that moment, before the application's handler runs:
+ * a refused call ends with
+ * {@code PERMISSION_DENIED} ({@code UNAUTHENTICATED} for a plaintext caller under a STRICT
+ * PeerAuthentication) and a description naming the policy and rule, and counts in
+ * {@code mesh.authz.denials{policy,rule}}. The call's path is {@code /package.Service/Method}, its
+ * method {@code POST}. Interceptors added to the builder later run before this one, as grpc-java
+ * runs the last added first.
  */
 public final class MeshServers {
   /**
@@ -60,7 +73,7 @@ public final class MeshServers {
    * @throws IllegalStateException when the mode needs TLS and the mesh has no certificates
    */
   public static NettyServerBuilder forAddress(Mesh mesh, SocketAddress address, MtlsMode mode) {
-    NettyServerBuilder b = NettyServerBuilder.forAddress(address);
+    NettyServerBuilder b = NettyServerBuilder.forAddress(address).intercept(new AuthorizingInterceptor(mesh.authorizer()));
     if (mode == MtlsMode.DISABLE) {
       return b;
     }
@@ -71,16 +84,44 @@ public final class MeshServers {
     } else {
       b.protocolNegotiator(new PermissiveNegotiator(TlsContexts.server(source, mesh.clock(), true, mesh.meterRegistry())));
     }
-    return b.intercept(new CallerInterceptor());
+    return b;
   }
 
-  /** Puts the TLS peer's identity into each call's context under {@link #CALLER}. */
-  private static final class CallerInterceptor implements ServerInterceptor {
+  /**
+   * Authorizes each call against the mesh's current AuthorizationPolicy and PeerAuthentication
+   * documents before the handler runs, refusing it with PERMISSION_DENIED (or UNAUTHENTICATED for a
+   * plaintext caller under STRICT) and a description naming the policy and rule; then puts the TLS
+   * peer's identity into the call's context under {@link #CALLER}.
+   */
+  private static final class AuthorizingInterceptor implements ServerInterceptor {
+    private static final String METHOD = "POST";
+    private static final ServerCall.Listener<Object> REFUSED = new ServerCall.Listener<>() {};
+
+    private final Authorizer authorizer;
+    /** "/" + full method name, per registered method (bounded by the server's methods). */
+    private final ConcurrentHashMap<String, String> paths = new ConcurrentHashMap<>();
+
+    AuthorizingInterceptor(Authorizer authorizer) {
+      this.authorizer = authorizer;
+    }
+
     @Override
+    @SuppressWarnings("unchecked")
     public <ReqT, RespT> ServerCall.Listener<ReqT> interceptCall(ServerCall<ReqT, RespT> call, Metadata headers,
         ServerCallHandler<ReqT, RespT> next) {
       SSLSession session = call.getAttributes().get(Grpc.TRANSPORT_ATTR_SSL_SESSION);
       WorkloadIdentity caller = session == null ? null : identityOf(session);
+      String name = call.getMethodDescriptor().getFullMethodName();
+      String path = paths.get(name);
+      if (path == null) {
+        path = paths.computeIfAbsent(name, n -> "/" + n);
+      }
+      AuthzDecision decision = authorizer.authorize(caller, path, METHOD);
+      if (!decision.allowed()) {
+        Status status = decision.kind() == AuthzDecision.Kind.UNAUTHENTICATED ? Status.UNAUTHENTICATED : Status.PERMISSION_DENIED;
+        call.close(status.withDescription(decision.message()), new Metadata());
+        return (ServerCall.Listener<ReqT>) REFUSED;
+      }
       if (caller == null) {
         return next.startCall(call, headers);
       }

@@ -28,12 +28,14 @@ public final class WorkloadIdentity {
   private final String namespace;
   private final String datacenter;
   private final String service;
+  private final String principal;
 
   private WorkloadIdentity(String trustDomain, String namespace, String datacenter, String service) {
     this.trustDomain = trustDomain;
     this.namespace = namespace;
     this.datacenter = datacenter;
     this.service = service;
+    this.principal = trustDomain + "/ns/" + namespace + "/dc/" + datacenter + "/svc/" + service;
   }
 
   /**
@@ -131,6 +133,14 @@ public final class WorkloadIdentity {
     return this.trustDomain.equalsIgnoreCase(trustDomain) && this.service.equals(service);
   }
 
+  /**
+   * The SPIFFE ID without its scheme, {@code <trust-domain>/ns/<ns>/dc/<dc>/svc/<service>}, as
+   * AuthorizationPolicy {@code principals} name it. Computed once; never allocates.
+   */
+  public String principal() {
+    return principal;
+  }
+
   /** The SPIFFE ID as a URI. */
   public URI toUri() {
     return URI.create(toString());
@@ -139,7 +149,7 @@ public final class WorkloadIdentity {
   /** The SPIFFE ID, {@code spiffe://<trust-domain>/ns/<ns>/dc/<dc>/svc/<service>}. */
   @Override
   public String toString() {
-    return "spiffe://" + trustDomain + "/ns/" + namespace + "/dc/" + datacenter + "/svc/" + service;
+    return "spiffe://" + principal;
   }
 
   @Override

@@ -7,7 +7,10 @@ import java.time.Duration;
 import java.util.List;
 import java.util.Map;
 
-/** The parsed, validated policy documents: Istio-style VirtualService and DestinationRule. */
+/**
+ * The parsed, validated policy documents: Istio-style VirtualService, DestinationRule,
+ * AuthorizationPolicy and PeerAuthentication.
+ */
 public final class PolicyModel {
   private PolicyModel() {}
 
@@ -90,4 +93,31 @@ public final class PolicyModel {
     public static final CircuitBreaker DEFAULT = new CircuitBreaker(true, 50f, 100f,
         Duration.ofSeconds(10), 100, 20, Duration.ofSeconds(10), 5);
   }
+
+  /** What an AuthorizationPolicy does with a request one of its rules matches. */
+  public enum AuthzAction {
+    ALLOW,
+    DENY
+  }
+
+  /**
+   * An AuthorizationPolicy. {@code app} is the service its {@code selector.matchLabels.app} names,
+   * or null when it has no selector (it then applies to this service's servers).
+   */
+  public record AuthorizationPolicy(String name, String origin, AuthzAction action, String app,
+      List<AuthzRule> rules) {}
+
+  /** One {@code rules[i]}: it matches when any {@code from} and any {@code to} entry match; an empty list means any. */
+  public record AuthzRule(List<AuthzSource> from, List<AuthzOperation> to) {}
+
+  /** One {@code from[j].source}: every non-empty list must be satisfied. Values are Istio wildcards. */
+  public record AuthzSource(List<String> principals, List<String> notPrincipals, List<String> namespaces,
+      List<String> notNamespaces) {}
+
+  /** One {@code to[k].operation}: every non-empty list must be satisfied. Values are Istio wildcards. */
+  public record AuthzOperation(List<String> paths, List<String> notPaths, List<String> methods,
+      List<String> notMethods) {}
+
+  /** A PeerAuthentication for this service; {@code mode} is null for UNSET (the transport's mode applies). */
+  public record PeerAuthentication(String name, String origin, io.meshup.core.identity.MtlsMode mode) {}
 }

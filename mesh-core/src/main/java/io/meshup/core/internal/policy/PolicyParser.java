@@ -1,6 +1,7 @@
 package io.meshup.core.internal.policy;
 
 import io.meshup.core.internal.config.ConfigNode;
+import io.meshup.core.internal.policy.PolicyModel.AuthorizationPolicy;
 import io.meshup.core.internal.policy.PolicyModel.BalancerKind;
 import io.meshup.core.internal.policy.PolicyModel.CircuitBreaker;
 import io.meshup.core.internal.policy.PolicyModel.ConnectionPool;
@@ -8,6 +9,7 @@ import io.meshup.core.internal.policy.PolicyModel.Destination;
 import io.meshup.core.internal.policy.PolicyModel.DestinationRule;
 import io.meshup.core.internal.policy.PolicyModel.HttpRoute;
 import io.meshup.core.internal.policy.PolicyModel.OutlierDetection;
+import io.meshup.core.internal.policy.PolicyModel.PeerAuthentication;
 import io.meshup.core.internal.policy.PolicyModel.RequestMatch;
 import io.meshup.core.internal.policy.PolicyModel.Subset;
 import io.meshup.core.internal.policy.PolicyModel.TrafficPolicy;
@@ -41,8 +43,12 @@ public final class PolicyParser {
       "FAILED_PRECONDITION", "ABORTED", "OUT_OF_RANGE", "UNIMPLEMENTED", "INTERNAL", "UNAVAILABLE",
       "DATA_LOSS", "UNAUTHENTICATED");
 
-  /** A parsed document: exactly one of the two is set. */
-  public record Document(VirtualService virtualService, DestinationRule destinationRule) {}
+  /** API versions of the security documents, AuthorizationPolicy and PeerAuthentication. */
+  private static final Set<String> SECURITY_API_VERSIONS = Set.of("security.istio.io/v1", "security.istio.io/v1beta1");
+
+  /** A parsed document: exactly one member is set. */
+  public record Document(VirtualService virtualService, DestinationRule destinationRule,
+      AuthorizationPolicy authorizationPolicy, PeerAuthentication peerAuthentication) {}
 
   /** Parses one document; {@code doc.source()} names its file or key. */
   public Document parse(ConfigNode doc) {
@@ -53,16 +59,32 @@ public final class PolicyParser {
     String name = meta.required("name").nonEmpty();
     String origin = doc.source() + ": " + kind + " " + name;
     ConfigNode d = doc.relabel(origin);
-    if (!API_VERSIONS.contains(apiVersion)) {
-      throw d.get("apiVersion").error("'" + apiVersion + "' is not supported; expected one of " + API_VERSIONS);
+    Set<String> versions;
+    switch (kind) {
+      case "VirtualService":
+      case "DestinationRule":
+        versions = API_VERSIONS;
+        break;
+      case "AuthorizationPolicy":
+      case "PeerAuthentication":
+        versions = SECURITY_API_VERSIONS;
+        break;
+      default:
+        throw d.get("kind").error("'" + kind + "' is not a supported kind; expected VirtualService, DestinationRule,"
+            + " AuthorizationPolicy or PeerAuthentication");
+    }
+    if (!versions.contains(apiVersion)) {
+      throw d.get("apiVersion").error("'" + apiVersion + "' is not supported; expected one of " + new java.util.TreeSet<>(versions));
     }
     switch (kind) {
       case "VirtualService":
-        return new Document(virtualService(name, origin, d.required("spec")), null);
+        return new Document(virtualService(name, origin, d.required("spec")), null, null, null);
       case "DestinationRule":
-        return new Document(null, destinationRule(name, origin, d.required("spec")));
+        return new Document(null, destinationRule(name, origin, d.required("spec")), null, null);
+      case "AuthorizationPolicy":
+        return new Document(null, null, AuthzParser.authorizationPolicy(name, origin, d.required("spec")), null);
       default:
-        throw d.get("kind").error("'" + kind + "' is not a supported kind; expected VirtualService or DestinationRule");
+        return new Document(null, null, null, AuthzParser.peerAuthentication(name, origin, d.required("spec")));
     }
   }
 

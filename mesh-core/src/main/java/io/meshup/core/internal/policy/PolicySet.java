@@ -2,9 +2,11 @@ package io.meshup.core.internal.policy;
 
 import io.meshup.core.MeshConfigException;
 import io.meshup.core.internal.config.ConfigNode;
+import io.meshup.core.internal.policy.PolicyModel.AuthorizationPolicy;
 import io.meshup.core.internal.policy.PolicyModel.Destination;
 import io.meshup.core.internal.policy.PolicyModel.DestinationRule;
 import io.meshup.core.internal.policy.PolicyModel.HttpRoute;
+import io.meshup.core.internal.policy.PolicyModel.PeerAuthentication;
 import io.meshup.core.internal.policy.PolicyModel.Subset;
 import io.meshup.core.internal.policy.PolicyModel.VirtualService;
 import java.util.ArrayList;
@@ -22,15 +24,20 @@ import java.util.function.Predicate;
  */
 public final class PolicySet {
   /** No documents at all: every service routes to all its endpoints with the defaults. */
-  public static final PolicySet EMPTY = new PolicySet(Map.of(), Map.of(), List.of());
+  public static final PolicySet EMPTY = new PolicySet(Map.of(), Map.of(), Map.of(), null, List.of());
 
   private final Map<String, VirtualService> virtualServices;
   private final Map<String, DestinationRule> destinationRules;
+  private final List<AuthorizationPolicy> authorizationPolicies;
+  private final PeerAuthentication peerAuthentication;
   private final List<String> origins;
 
-  private PolicySet(Map<String, VirtualService> vs, Map<String, DestinationRule> dr, List<String> origins) {
+  private PolicySet(Map<String, VirtualService> vs, Map<String, DestinationRule> dr,
+      Map<String, AuthorizationPolicy> authz, PeerAuthentication peer, List<String> origins) {
     this.virtualServices = Map.copyOf(vs);
     this.destinationRules = Map.copyOf(dr);
+    this.authorizationPolicies = List.copyOf(authz.values());
+    this.peerAuthentication = peer;
     this.origins = List.copyOf(origins);
   }
 
@@ -40,7 +47,8 @@ public final class PolicySet {
   /**
    * Parses and validates the documents of several sources as one unit. Within a source, two
    * documents of a kind for one host are an error; across sources, the later source's document
-   * for a host replaces the earlier one's.
+   * for a host replaces the earlier one's. AuthorizationPolicies are keyed by name the same way,
+   * and a later source's PeerAuthentication replaces an earlier one's.
    *
    * @param sources the sources, in precedence order, lowest first
    * @param knownService tells whether a destination host exists; with a static registry only the
@@ -50,10 +58,19 @@ public final class PolicySet {
   public static PolicySet of(List<Source> sources, Predicate<String> knownService) {
     Map<String, VirtualService> vs = new LinkedHashMap<>();
     Map<String, DestinationRule> dr = new LinkedHashMap<>();
+    Map<String, AuthorizationPolicy> authz = new LinkedHashMap<>();
+    PeerAuthentication peer = null;
     for (Source source : sources) {
       PolicySet one = parseOne(source.docs());
       vs.putAll(one.virtualServices);
       dr.putAll(one.destinationRules);
+      for (AuthorizationPolicy a : one.authorizationPolicies) {
+        authz.remove(a.name());
+        authz.put(a.name(), a);
+      }
+      if (one.peerAuthentication != null) {
+        peer = one.peerAuthentication;
+      }
     }
     List<String> origins = new ArrayList<>();
     for (VirtualService v : new java.util.LinkedHashSet<>(vs.values())) {
@@ -62,17 +79,39 @@ public final class PolicySet {
     for (DestinationRule r : dr.values()) {
       origins.add(r.origin());
     }
+    for (AuthorizationPolicy a : authz.values()) {
+      origins.add(a.origin());
+    }
+    if (peer != null) {
+      origins.add(peer.origin());
+    }
     validate(vs, dr, knownService);
-    return new PolicySet(vs, dr, origins);
+    return new PolicySet(vs, dr, authz, peer, origins);
   }
 
   private static PolicySet parseOne(List<ConfigNode> docs) {
     PolicyParser parser = new PolicyParser();
     Map<String, VirtualService> vs = new LinkedHashMap<>();
     Map<String, DestinationRule> dr = new LinkedHashMap<>();
+    Map<String, AuthorizationPolicy> authz = new LinkedHashMap<>();
+    PeerAuthentication peer = null;
     for (ConfigNode doc : docs) {
       PolicyParser.Document d = parser.parse(doc);
-      if (d.virtualService() != null) {
+      if (d.authorizationPolicy() != null) {
+        AuthorizationPolicy a = d.authorizationPolicy();
+        AuthorizationPolicy prior = authz.putIfAbsent(a.name(), a);
+        if (prior != null) {
+          throw new MeshConfigException(a.origin(), "metadata.name",
+              "AuthorizationPolicy '" + a.name() + "' is defined twice (also " + prior.origin() + "); names must be unique");
+        }
+      } else if (d.peerAuthentication() != null) {
+        PeerAuthentication pa = d.peerAuthentication();
+        if (peer != null) {
+          throw new MeshConfigException(pa.origin(), "kind",
+              "this service already has a PeerAuthentication (" + peer.origin() + "); one PeerAuthentication per source");
+        }
+        peer = pa;
+      } else if (d.virtualService() != null) {
         VirtualService v = d.virtualService();
         for (String host : v.hosts()) {
           VirtualService prior = vs.putIfAbsent(host, v);
@@ -90,7 +129,7 @@ public final class PolicySet {
         }
       }
     }
-    return new PolicySet(vs, dr, List.of());
+    return new PolicySet(vs, dr, authz, peer, List.of());
   }
 
   private static void validate(Map<String, VirtualService> vs, Map<String, DestinationRule> dr,
@@ -131,6 +170,16 @@ public final class PolicySet {
 
   public Optional<DestinationRule> destinationRule(String host) {
     return Optional.ofNullable(destinationRules.get(host));
+  }
+
+  /** The AuthorizationPolicies in force, whichever service they select, in source order. */
+  public List<AuthorizationPolicy> authorizationPolicies() {
+    return authorizationPolicies;
+  }
+
+  /** The PeerAuthentication in force, if any. */
+  public Optional<PeerAuthentication> peerAuthentication() {
+    return Optional.ofNullable(peerAuthentication);
   }
 
   /** Every host any document names, as VirtualService host, route destination or DestinationRule host. */

@@ -2,6 +2,7 @@ package io.meshup.core.internal.routing;
 
 import io.meshup.core.MeshClock;
 import io.meshup.core.MeshConfigException;
+import io.meshup.core.internal.authz.InboundPolicy;
 import io.meshup.core.internal.config.ConfigNode;
 import io.meshup.core.internal.policy.PolicySet;
 import io.meshup.core.spi.ServiceRegistry;
@@ -30,9 +31,13 @@ public final class MeshRuntime implements AutoCloseable {
   private final Map<String, ServiceRuntime> runtimes = new ConcurrentHashMap<>();
   private final List<ServiceRegistry.Watch> watches = new CopyOnWriteArrayList<>();
   private final LinkedHashMap<String, List<ConfigNode>> sources = new LinkedHashMap<>();
+  private final String service;
   private volatile PolicySet policy = PolicySet.EMPTY;
+  private volatile InboundPolicy inbound = InboundPolicy.EMPTY;
 
-  public MeshRuntime(MeshClock clock, Metrics metrics, Defaults defaults, ServiceRegistry registry) {
+  /** A runtime for service {@code service}, whose inbound policy it compiles. */
+  public MeshRuntime(String service, MeshClock clock, Metrics metrics, Defaults defaults, ServiceRegistry registry) {
+    this.service = service;
     this.clock = clock;
     this.metrics = metrics;
     this.defaults = defaults;
@@ -57,6 +62,11 @@ public final class MeshRuntime implements AutoCloseable {
 
   public PolicySet policy() {
     return policy;
+  }
+
+  /** What this service's servers accept, compiled from the policy in force. */
+  public InboundPolicy inbound() {
+    return inbound;
   }
 
   /**
@@ -131,9 +141,12 @@ public final class MeshRuntime implements AutoCloseable {
       LinkedHashMap<String, List<ConfigNode>> next = new LinkedHashMap<>(sources);
       next.put(source, List.copyOf(docs));
       PolicySet set;
+      InboundPolicy in;
       try {
         set = PolicySet.of(new ArrayList<>(next.entrySet()).stream()
             .map(e -> new PolicySet.Source(e.getKey(), e.getValue())).toList(), registry::isKnown);
+        in = InboundPolicy.compile(set.authorizationPolicies(), set.peerAuthentication().orElse(null), service,
+            metrics::authzDenials);
       } catch (MeshConfigException e) {
         rejected(source, e);
         throw e;
@@ -141,6 +154,7 @@ public final class MeshRuntime implements AutoCloseable {
       sources.clear();
       sources.putAll(next);
       policy = set;
+      inbound = in;
       for (String host : set.hosts()) {
         runtimeLocked(host);
       }

@@ -22,6 +22,9 @@ public final class Metrics {
   /** Policy update counter: tags source, result (accepted|rejected). */
   public static final String POLICY_UPDATES = "mesh.policy.updates";
 
+  /** Refused inbound calls: tags policy (a policy name, or none), rule (rules[i], none or mtls). */
+  public static final String AUTHZ_DENIALS = "mesh.authz.denials";
+
   private final MeterRegistry registry;
 
   public Metrics(MeterRegistry registry) {
@@ -62,5 +65,14 @@ public final class Metrics {
         .tags("source", source, "result", accepted ? "accepted" : "rejected")
         .register(registry)
         .increment();
+  }
+
+  /** The counter of inbound calls refused by {@code rule} of {@code policy}. */
+  public Counter authzDenials(String policy, String rule) {
+    return Counter.builder(AUTHZ_DENIALS)
+        .description("Inbound calls refused by authorization policy")
+        .baseUnit("calls")
+        .tags("policy", policy, "rule", rule)
+        .register(registry);
   }
 }

@@ -1,0 +1,70 @@
+package io.meshup.core.internal.authz;
+
+import io.micrometer.core.instrument.Counter;
+
+/**
+ * The outcome of authorizing one call. Every decision is built when the policy is compiled, so
+ * deciding allocates nothing. Immutable; thread-safe.
+ */
+public final class AuthzDecision {
+  /** What the transport does with the call. */
+  public enum Kind {
+    /** Let the call through. */
+    ALLOW,
+    /** Refuse it: gRPC {@code PERMISSION_DENIED}, HTTP 403. */
+    DENY,
+    /** Refuse it because the caller is not authenticated: gRPC {@code UNAUTHENTICATED}, HTTP 401. */
+    UNAUTHENTICATED
+  }
+
+  /** The decision to let a call through. */
+  public static final AuthzDecision ALLOW = new AuthzDecision(Kind.ALLOW, "", "", "", null);
+
+  private final Kind kind;
+  private final String policy;
+  private final String rule;
+  private final String message;
+  private final Counter counter;
+
+  AuthzDecision(Kind kind, String policy, String rule, String message, Counter counter) {
+    this.kind = kind;
+    this.policy = policy;
+    this.rule = rule;
+    this.message = message;
+    this.counter = counter;
+  }
+
+  public Kind kind() {
+    return kind;
+  }
+
+  public boolean allowed() {
+    return kind == Kind.ALLOW;
+  }
+
+  /** The policy that refused the call ({@code none} when no ALLOW rule matched); empty when allowed. */
+  public String policy() {
+    return policy;
+  }
+
+  /** The rule that refused the call, such as {@code rules[0]}; empty when allowed. */
+  public String rule() {
+    return rule;
+  }
+
+  /** The message for the caller, naming the policy and rule; empty when allowed. */
+  public String message() {
+    return message;
+  }
+
+  void count() {
+    if (counter != null) {
+      counter.increment();
+    }
+  }
+
+  @Override
+  public String toString() {
+    return allowed() ? "ALLOW" : kind + ": " + message;
+  }
+}
