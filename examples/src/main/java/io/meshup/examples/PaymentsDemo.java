@@ -4,12 +4,15 @@ import io.grpc.ManagedChannel;
 import io.grpc.Server;
 import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
-import io.grpc.netty.NettyServerBuilder;
 import io.grpc.stub.StreamObserver;
 import io.grpc.testing.protobuf.SimpleRequest;
 import io.grpc.testing.protobuf.SimpleResponse;
 import io.grpc.testing.protobuf.SimpleServiceGrpc;
 import io.meshup.core.Mesh;
+import io.meshup.core.identity.DevCertificateAuthority;
+import io.meshup.core.identity.MtlsMode;
+import io.meshup.core.identity.WorkloadIdentity;
+import io.meshup.grpc.MeshServers;
 import io.meshup.grpc.MeshChannels;
 import java.io.IOException;
 import java.io.InputStream;
@@ -34,6 +37,8 @@ import java.util.concurrent.atomic.AtomicBoolean;
  */
 public final class PaymentsDemo {
   private static final int CALLERS = 4;
+  private static final java.util.concurrent.atomic.AtomicReference<WorkloadIdentity> CALLER_SEEN =
+      new java.util.concurrent.atomic.AtomicReference<>();
   private static final SimpleRequest CHARGE = SimpleRequest.newBuilder().setRequestMessage("charge 42").build();
 
   private PaymentsDemo() {}
@@ -47,29 +52,36 @@ public final class PaymentsDemo {
     AtomicBoolean v2Broken = new AtomicBoolean();
     List<Server> servers = new ArrayList<>();
     List<AutoCloseable> instances = new ArrayList<>();
-    Server v1a = start("payments-v1-a", new AtomicBoolean(), servers);
-    Server v1b = start("payments-v1-b", new AtomicBoolean(), servers);
-    Server v2 = start("payments-v2", v2Broken, servers);
+    // mTLS on by default: a development CA inside the library issues each side a SPIFFE identity
+    DevCertificateAuthority ca = DevCertificateAuthority.create("meshup.demo");
+    Mesh serverMesh = Mesh.builder().service("payments").certificates(ca.source("payments")).build();
+    instances.add(serverMesh);
+    Server v1a = start("payments-v1-a", new AtomicBoolean(), servers, serverMesh);
+    Server v1b = start("payments-v1-b", new AtomicBoolean(), servers, serverMesh);
+    Server v2 = start("payments-v2", v2Broken, servers, serverMesh);
     say("Started payments v1 on 127.0.0.1:%d and 127.0.0.1:%d, v2 on 127.0.0.1:%d",
         v1a.getPort(), v1b.getPort(), v2.getPort());
     String policy = resource("payments-policy.yaml");
     Mesh.Builder client;
+    AutoCloseable v2Registration = null;
     if (consul == null) {
       Map<String, String> env = Map.of(
           "PAYMENTS_V1A_PORT", String.valueOf(v1a.getPort()),
           "PAYMENTS_V1B_PORT", String.valueOf(v1b.getPort()),
           "PAYMENTS_V2_PORT", String.valueOf(v2.getPort()));
       client = Mesh.builder().yaml(resource("payments-demo.yaml")).env(n -> env.getOrDefault(n, System.getenv(n)))
-          .policies("payments-policy.yaml", policy);
+          .policies("payments-policy.yaml", policy).certificates(ca.source("checkout"));
     } else {
       say("Consul mode: agent at %s", consul);
       instances.add(registerInstance(consul, "payments-v1-a", v1a.getPort(), "v1"));
       instances.add(registerInstance(consul, "payments-v1-b", v1b.getPort(), "v1"));
-      instances.add(registerInstance(consul, "payments-v2", v2.getPort(), "v2"));
+      v2Registration = registerInstance(consul, "payments-v2", v2.getPort(), "v2");
+      instances.add(v2Registration);
       putKv(consul, "meshup/config/payments.yaml", policy);
       say("Each instance registered itself; the policy is in Consul KV at meshup/config/payments.yaml");
       Map<String, String> env = Map.of("CONSUL_HTTP_ADDR", consul);
-      client = Mesh.builder().yaml(resource("payments-demo-consul.yaml")).env(n -> env.getOrDefault(n, System.getenv(n)));
+      client = Mesh.builder().yaml(resource("payments-demo-consul.yaml")).env(n -> env.getOrDefault(n, System.getenv(n)))
+          .certificates(ca.source("checkout"));
     }
 
     try (Mesh mesh = client.build()) {
@@ -81,8 +93,12 @@ public final class PaymentsDemo {
       ManagedChannel channel = MeshChannels.forService(mesh, "payments");
       SimpleServiceGrpc.SimpleServiceBlockingStub payments = SimpleServiceGrpc.newBlockingStub(channel);
 
+      say("mTLS (%s): the client is %s; the servers are %s", serverMesh.mtlsMode(),
+          mesh.certificates().orElseThrow().current().identity(), serverMesh.certificates().orElseThrow().current().identity());
+
       say("%n1. 5,000 calls through the 80/20 VirtualService");
       report(run(payments, 5_000));
+      say("   the payments servers saw the caller as %s (verified from its certificate)", CALLER_SEEN.get());
 
       say("%n2. payments-v2 starts failing (INTERNAL); 300 more calls");
       v2Broken.set(true);
@@ -111,7 +127,8 @@ public final class PaymentsDemo {
           TimeUnit.MILLISECONDS.sleep(10);
         }
         say("   policy in force: %s", mesh.policyOrigins());
-        instances.remove(2).close();
+        instances.remove(v2Registration);
+        v2Registration.close();
         awaitEndpoints(mesh, 2);
         report(run(payments, 1_000));
       }
@@ -167,11 +184,12 @@ public final class PaymentsDemo {
         .gauges().stream().filter(g -> g.value() == 1).map(g -> g.getId().getTag("state")).findFirst().orElse("unknown");
   }
 
-  private static Server start(String id, AtomicBoolean broken, List<Server> servers) throws IOException {
-    Server s = NettyServerBuilder.forAddress(new InetSocketAddress("127.0.0.1", 0))
+  private static Server start(String id, AtomicBoolean broken, List<Server> servers, Mesh mesh) throws IOException {
+    Server s = MeshServers.forAddress(mesh, new InetSocketAddress("127.0.0.1", 0), MtlsMode.STRICT)
         .addService(new SimpleServiceGrpc.SimpleServiceImplBase() {
           @Override
           public void unaryRpc(SimpleRequest request, StreamObserver<SimpleResponse> out) {
+            CALLER_SEEN.compareAndSet(null, MeshServers.CALLER.get());
             if (broken.get()) {
               out.onError(Status.INTERNAL.withDescription(id + " is failing").asRuntimeException());
               return;
