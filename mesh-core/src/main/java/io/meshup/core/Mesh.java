@@ -142,33 +142,7 @@ public final class Mesh implements AutoCloseable {
     String type = tls.certificates();
     for (CertificateSourceProvider p : ServiceLoader.load(CertificateSourceProvider.class, Mesh.class.getClassLoader())) {
       if (p.type().equals(type)) {
-        NodeSettings section = new NodeSettings(tls.providerSettings());
-        return p.create(new CertificateContext() {
-          @Override
-          public String serviceName() {
-            return serviceName;
-          }
-
-          @Override
-          public Settings settings() {
-            return section;
-          }
-
-          @Override
-          public MeshClock clock() {
-            return clock;
-          }
-
-          @Override
-          public ScheduledExecutorService scheduler() {
-            return scheduler;
-          }
-
-          @Override
-          public MeterRegistry meterRegistry() {
-            return meterRegistry;
-          }
-        });
+        return p.create(pluginContext(new NodeSettings(tls.providerSettings()), clock, null));
       }
     }
     throw new MeshConfigException("mesh.tls", "certificates", "no certificate source provider for type '" + type
@@ -179,43 +153,21 @@ public final class Mesh implements AutoCloseable {
     String type = settings.registryType();
     for (ServiceRegistryProvider p : ServiceLoader.load(ServiceRegistryProvider.class, Mesh.class.getClassLoader())) {
       if (p.type().equals(type)) {
-        NodeSettings section = new NodeSettings(settings.registrySettings());
-        return p.create(new RegistryContext() {
-          @Override
-          public String serviceName() {
-            return settings.service();
-          }
-
-          @Override
-          public Settings settings() {
-            return section;
-          }
-
-          @Override
-          public MeshClock clock() {
-            return clock;
-          }
-
-          @Override
-          public ScheduledExecutorService scheduler() {
-            return scheduler;
-          }
-
-          @Override
-          public MeterRegistry meterRegistry() {
-            return meterRegistry;
-          }
-
-          @Override
-          public PolicySink policies() {
-            return policies;
-          }
-        });
+        return p.create(pluginContext(new NodeSettings(settings.registrySettings()), clock, policies));
       }
     }
     throw new MeshConfigException("mesh.registry", "type", "no registry provider for type '" + type
         + "' on the classpath; for Consul add the io.meshup:mesh-consul-registry dependency");
   }
+
+  private PluginContext pluginContext(Settings section, MeshClock clock, PolicySink policies) {
+    return new PluginContext(serviceName, section, clock, scheduler, meterRegistry, policies);
+  }
+
+  /** What a plug-in (registry or certificate source) is given: its settings and the mesh's shared parts. */
+  private record PluginContext(String serviceName, Settings settings, MeshClock clock,
+      ScheduledExecutorService scheduler, MeterRegistry meterRegistry, PolicySink policies)
+      implements RegistryContext, CertificateContext {}
 
   /** Holds policy updates a registry delivers while the mesh is still being built. */
   private static final class DeferredPolicies implements PolicySink {
