@@ -49,6 +49,12 @@ final class ConsulOps {
     put("/v1/config", json);
   }
 
+  /** Creates a Connect intention. */
+  void intention(String source, String destination, String action) {
+    send(HttpRequest.newBuilder(uri("/v1/connect/intentions")).POST(HttpRequest.BodyPublishers.ofString(
+        "{\"SourceName\":\"" + source + "\",\"DestinationName\":\"" + destination + "\",\"Action\":\"" + action + "\"}")).build());
+  }
+
   void kvDelete(String key) {
     send(HttpRequest.newBuilder(uri("/v1/kv/" + key)).DELETE().build());
   }

@@ -259,6 +259,38 @@ class ConsulRegistryTest {
     assertThat(viaEntries.policySources().keySet()).containsSubsequence("inline", "consul-config-entries", "consul-kv");
   }
 
+  @Test
+  void intentionsFromTheAgentAllowAndDenyCallersOfThisService() {
+    Mesh mesh = Mesh.fromYamlString("""
+        mesh:
+          service: %s
+          registry:
+            type: consul
+            consul: { address: %s, waitTime: 10s, configEntries: { enabled: false } }
+        """.formatted(service, consul.httpAddress()));
+    closers.add(mesh);
+    ops.intention("web", service, "deny");
+    await().atMost(Duration.ofSeconds(5)).until(() -> !allowed(mesh, "web"));
+    assertThat(mesh.authorizer().authorize(caller("web"), "/pkg.Db/Query", "POST").message())
+        .contains("consul-intentions-deny rules[0]");
+    assertThat(allowed(mesh, "api")).isTrue();
+
+    ops.intention("*", service, "deny");
+    ops.intention("api", service, "allow");
+    await().atMost(Duration.ofSeconds(5)).until(() -> !allowed(mesh, "other"));
+    assertThat(allowed(mesh, "api")).as("an exact source beats the wildcard").isTrue();
+    assertThat(allowed(mesh, "web")).isFalse();
+    assertThat(mesh.policySources().keySet()).containsSubsequence("consul-config-entries", "consul-intentions", "consul-kv");
+  }
+
+  static io.meshup.core.identity.WorkloadIdentity caller(String svc) {
+    return io.meshup.core.identity.WorkloadIdentity.of("meshup.test", svc);
+  }
+
+  static boolean allowed(Mesh mesh, String svc) {
+    return mesh.authorizer().authorize(caller(svc), "/pkg.Db/Query", "POST").allowed();
+  }
+
   static double rejected(Mesh mesh) {
     var c = mesh.meterRegistry().find("mesh.policy.updates").tags("source", "consul-kv", "result", "rejected").counter();
     return c == null ? 0 : c.count();

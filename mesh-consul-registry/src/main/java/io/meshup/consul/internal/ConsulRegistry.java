@@ -50,6 +50,8 @@ public final class ConsulRegistry implements ServiceRegistry {
   private static final Logger log = LoggerFactory.getLogger(ConsulRegistry.class);
   /** The KV policy source's name, as it appears in {@code Mesh.policySources()}. */
   public static final String KV_SOURCE = "consul-kv";
+  /** The intentions' policy source's name; it ranks between config entries and KV. */
+  public static final String INTENTIONS_SOURCE = "consul-intentions";
   /** The config entries' policy source's name; it ranks below the KV source. */
   public static final String ENTRIES_SOURCE = "consul-config-entries";
   private static final List<String> ENTRY_KINDS = List.of("service-router", "service-splitter", "service-resolver");
@@ -98,7 +100,24 @@ public final class ConsulRegistry implements ServiceRegistry {
 
   /** Registers this service and starts the policy watches. */
   public void start() {
-    context.policies().declare(List.of(ENTRIES_SOURCE, KV_SOURCE));
+    context.policies().declare(List.of(ENTRIES_SOURCE, INTENTIONS_SOURCE, KV_SOURCE));
+    if (settings.intentions()) {
+      startWatch(new BlockingWatch<com.google.gson.JsonElement>("intentions", context.meterRegistry()) {
+        @Override
+        ConsulApi.Result<com.google.gson.JsonElement> fetch(long index) {
+          return api.get("/v1/connect/intentions", index);
+        }
+
+        @Override
+        void deliver(com.google.gson.JsonElement value) {
+          try {
+            context.policies().update(INTENTIONS_SOURCE, Intentions.translate(context.serviceName(), value));
+          } catch (MeshConfigException e) {
+            // logged and counted by the mesh; the last good policy keeps serving
+          }
+        }
+      });
+    }
     if (settings.configEntries()) {
       for (String kind : ENTRY_KINDS) {
         startWatch(new BlockingWatch<com.google.gson.JsonElement>("config:" + kind, context.meterRegistry()) {

@@ -20,9 +20,11 @@ import java.util.function.Function;
  * @param registration this service's registration, or null when it does not register
  * @param kvPrefix KV prefix holding policy documents, or null when KV policy is off
  * @param configEntries whether Consul's service-router, -splitter and -resolver entries are read
+ * @param intentions whether Connect intentions are read as authorization policy for this service
  */
 public record ConsulSettings(String scheme, String host, int port, String token, String datacenter,
-    Duration waitTime, Tls tls, Registration registration, String kvPrefix, boolean configEntries) {
+    Duration waitTime, Tls tls, Registration registration, String kvPrefix, boolean configEntries,
+    boolean intentions) {
 
   /** Key and trust stores (PKCS12 or JKS) for HTTPS to the agent. */
   public record Tls(String trustStore, String trustStorePassword, String keyStore, String keyStorePassword,
@@ -37,7 +39,7 @@ public record ConsulSettings(String scheme, String host, int port, String token,
       Duration deregisterCriticalServiceAfter) {}
 
   public static ConsulSettings read(Settings s, String serviceName, Function<String, String> env) {
-    s.allowOnly("address", "token", "datacenter", "waitTime", "tls", "registration", "kv", "configEntries");
+    s.allowOnly("address", "token", "datacenter", "waitTime", "tls", "registration", "kv", "configEntries", "intentions");
     String fallbackAddress = env.apply("CONSUL_HTTP_ADDR");
     String address = s.string("address", fallbackAddress == null || fallbackAddress.isBlank() ? "127.0.0.1:8500" : fallbackAddress).trim();
     if (!address.contains("://")) {
@@ -102,8 +104,14 @@ public record ConsulSettings(String scheme, String host, int port, String token,
       ce.allowOnly("enabled");
       entries = ce.bool("enabled", true);
     }
+    boolean intentions = true;
+    if (s.has("intentions")) {
+      Settings in = s.section("intentions");
+      in.allowOnly("enabled");
+      intentions = in.bool("enabled", true);
+    }
     return new ConsulSettings(uri.getScheme(), uri.getHost(), port, token, s.string("datacenter", ""), wait, tls, reg,
-        prefix, entries);
+        prefix, entries, intentions);
   }
 
   private static Check check(Settings c, boolean present) {
