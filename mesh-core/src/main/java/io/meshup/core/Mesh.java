@@ -5,6 +5,7 @@ import io.meshup.core.identity.MtlsMode;
 import io.meshup.core.identity.PemFileCertificateSource;
 import io.meshup.core.identity.WorkloadIdentity;
 import io.meshup.core.internal.authz.Authorizer;
+import io.meshup.core.route.InboundAuthorizer;
 import io.meshup.core.internal.config.ConfigNode;
 import io.meshup.core.internal.config.TlsSettings;
 import io.meshup.core.spi.CertificateContext;
@@ -340,11 +341,16 @@ public final class Mesh implements AutoCloseable {
 
   /**
    * Authorizes this service's inbound calls against the AuthorizationPolicy and PeerAuthentication
-   * documents in force at each call. For MeshUp's transports ({@code MeshServers}); an internal
-   * type, not a stable API.
+   * documents (and Consul intentions) in force at each call; transports such as
+   * {@code MeshServers} call it before the application's handler runs.
    */
-  public Authorizer authorizer() {
+  public InboundAuthorizer authorizer() {
     return authorizer;
+  }
+
+  /** The compiled inbound policy in force, for this package's tests. */
+  io.meshup.core.internal.authz.InboundPolicy inboundPolicy() {
+    return authorizer.policy();
   }
 
   /** The scheduler for timers (retry backoff, injected delays); never runs blocking work. */

@@ -5,7 +5,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import io.meshup.core.identity.MtlsMode;
 import io.meshup.core.identity.WorkloadIdentity;
-import io.meshup.core.internal.authz.AuthzDecision;
+import io.meshup.core.route.InboundAuthorizer;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -119,8 +119,8 @@ class AuthorizationPolicyConfigTest {
     try (Mesh mesh = Mesh.builder().service("payments").policies("docs.yaml", yaml).build()) {
       assertThat(mesh.policyOrigins()).containsExactly("docs.yaml: AuthorizationPolicy allow-nothing",
           "docs.yaml: AuthorizationPolicy deny-method-get", "docs.yaml: PeerAuthentication default");
-      assertThat(mesh.authorizer().policy().policies()).containsExactly("allow-nothing", "deny-method-get");
-      assertThat(mesh.authorizer().policy().peerMode()).isNull();
+      assertThat(mesh.inboundPolicy().policies()).containsExactly("allow-nothing", "deny-method-get");
+      assertThat(mesh.inboundPolicy().peerMode()).isNull();
     }
   }
 
@@ -130,7 +130,7 @@ class AuthorizationPolicyConfigTest {
       assertThat(mesh.authorizer().authorize(LEGACY, "/a.B/C", "POST").allowed()).isTrue();
 
       mesh.updatePolicies("kv", ap("deny-legacy", "action: DENY\nrules:\n- from: [{ source: { principals: [\"*/svc/legacy\"] } }]"));
-      AuthzDecision d = mesh.authorizer().authorize(LEGACY, "/a.B/C", "POST");
+      InboundAuthorizer.Decision d = mesh.authorizer().authorize(LEGACY, "/a.B/C", "POST");
       assertThat(d.message()).isEqualTo("meshup: denied by AuthorizationPolicy deny-legacy rules[0]");
 
       assertThatThrownBy(() -> mesh.updatePolicies("kv", ap("deny-legacy", "action: DENY\nrules:\n- when: []")))
@@ -144,7 +144,7 @@ class AuthorizationPolicyConfigTest {
 
       mesh.updatePolicies("kv", pa("mtls: { mode: STRICT }"));
       assertThat(mesh.authorizer().authorize(LEGACY, "/a.B/C", "POST").allowed()).isTrue();
-      assertThat(mesh.authorizer().policy().peerMode()).isEqualTo(MtlsMode.STRICT);
+      assertThat(mesh.inboundPolicy().peerMode()).isEqualTo(MtlsMode.STRICT);
     }
   }
 }

@@ -13,8 +13,7 @@ import io.meshup.core.Mesh;
 import io.meshup.core.identity.MtlsMode;
 import io.meshup.core.identity.SpiffeCertificates;
 import io.meshup.core.identity.WorkloadIdentity;
-import io.meshup.core.internal.authz.AuthzDecision;
-import io.meshup.core.internal.authz.Authorizer;
+import io.meshup.core.route.InboundAuthorizer;
 import io.meshup.core.spi.CertificateSource;
 import io.meshup.grpc.internal.tls.PermissiveNegotiator;
 import io.meshup.grpc.internal.tls.TlsContexts;
@@ -97,11 +96,11 @@ public final class MeshServers {
     private static final String METHOD = "POST";
     private static final ServerCall.Listener<Object> REFUSED = new ServerCall.Listener<>() {};
 
-    private final Authorizer authorizer;
+    private final InboundAuthorizer authorizer;
     /** "/" + full method name, per registered method (bounded by the server's methods). */
     private final ConcurrentHashMap<String, String> paths = new ConcurrentHashMap<>();
 
-    AuthorizingInterceptor(Authorizer authorizer) {
+    AuthorizingInterceptor(InboundAuthorizer authorizer) {
       this.authorizer = authorizer;
     }
 
@@ -116,9 +115,9 @@ public final class MeshServers {
       if (path == null) {
         path = paths.computeIfAbsent(name, n -> "/" + n);
       }
-      AuthzDecision decision = authorizer.authorize(caller, path, METHOD);
+      InboundAuthorizer.Decision decision = authorizer.authorize(caller, path, METHOD);
       if (!decision.allowed()) {
-        Status status = decision.kind() == AuthzDecision.Kind.UNAUTHENTICATED ? Status.UNAUTHENTICATED : Status.PERMISSION_DENIED;
+        Status status = decision.kind() == InboundAuthorizer.Kind.UNAUTHENTICATED ? Status.UNAUTHENTICATED : Status.PERMISSION_DENIED;
         call.close(status.withDescription(decision.message()), new Metadata());
         return (ServerCall.Listener<ReqT>) REFUSED;
       }

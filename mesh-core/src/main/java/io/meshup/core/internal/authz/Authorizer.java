@@ -1,6 +1,7 @@
 package io.meshup.core.internal.authz;
 
 import io.meshup.core.identity.WorkloadIdentity;
+import io.meshup.core.route.InboundAuthorizer;
 import java.util.Objects;
 import java.util.function.Supplier;
 
@@ -12,7 +13,7 @@ import java.util.function.Supplier;
  * <p>Transports call it once per call, before the application's handler runs, with the caller's
  * verified identity (null for plaintext), the request path and method.
  */
-public final class Authorizer {
+public final class Authorizer implements InboundAuthorizer {
   private final Supplier<InboundPolicy> policy;
 
   /** An authorizer that reads the policy from {@code policy} at every call. */
@@ -27,6 +28,7 @@ public final class Authorizer {
    * @param path the request path, {@code /package.Service/Method} for gRPC
    * @param method the request method, {@code POST} for gRPC
    */
+  @Override
   public AuthzDecision authorize(WorkloadIdentity caller, String path, String method) {
     AuthzDecision d = policy.get().evaluate(caller, path, method);
     if (!d.allowed()) {

@@ -1,21 +1,14 @@
 package io.meshup.core.internal.authz;
 
+import io.meshup.core.route.InboundAuthorizer;
+import io.meshup.core.route.InboundAuthorizer.Kind;
 import io.micrometer.core.instrument.Counter;
 
 /**
  * The outcome of authorizing one call. Every decision is built when the policy is compiled, so
  * deciding allocates nothing. Immutable; thread-safe.
  */
-public final class AuthzDecision {
-  /** What the transport does with the call. */
-  public enum Kind {
-    /** Let the call through. */
-    ALLOW,
-    /** Refuse it: gRPC {@code PERMISSION_DENIED}, HTTP 403. */
-    DENY,
-    /** Refuse it because the caller is not authenticated: gRPC {@code UNAUTHENTICATED}, HTTP 401. */
-    UNAUTHENTICATED
-  }
+public final class AuthzDecision implements InboundAuthorizer.Decision {
 
   /** The decision to let a call through. */
   public static final AuthzDecision ALLOW = new AuthzDecision(Kind.ALLOW, "", "", "", null);
@@ -34,25 +27,30 @@ public final class AuthzDecision {
     this.counter = counter;
   }
 
+  @Override
   public Kind kind() {
     return kind;
   }
 
+  @Override
   public boolean allowed() {
     return kind == Kind.ALLOW;
   }
 
   /** The policy that refused the call ({@code none} when no ALLOW rule matched); empty when allowed. */
+  @Override
   public String policy() {
     return policy;
   }
 
   /** The rule that refused the call, such as {@code rules[0]}; empty when allowed. */
+  @Override
   public String rule() {
     return rule;
   }
 
   /** The message for the caller, naming the policy and rule; empty when allowed. */
+  @Override
   public String message() {
     return message;
   }

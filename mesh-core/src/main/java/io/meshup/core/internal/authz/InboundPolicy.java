@@ -1,5 +1,7 @@
 package io.meshup.core.internal.authz;
 
+import io.meshup.core.route.InboundAuthorizer;
+
 import io.meshup.core.identity.MtlsMode;
 import io.meshup.core.identity.WorkloadIdentity;
 import io.meshup.core.internal.policy.PolicyModel.AuthorizationPolicy;
@@ -72,7 +74,7 @@ public final class InboundPolicy {
         String rule = "rules[" + i + "]";
         AuthzDecision denial = null;
         if (p.action() == AuthzAction.DENY) {
-          denial = new AuthzDecision(AuthzDecision.Kind.DENY, p.name(), rule,
+          denial = new AuthzDecision(InboundAuthorizer.Kind.DENY, p.name(), rule,
               "meshup: denied by AuthorizationPolicy " + p.name() + " " + rule, counter(denials, p.name(), rule));
         }
         (p.action() == AuthzAction.DENY ? deny : allow).add(new Rule(p.rules().get(i), denial));
@@ -80,14 +82,14 @@ public final class InboundPolicy {
     }
     AuthzDecision noAllow = null;
     if (!allowNames.isEmpty()) {
-      noAllow = new AuthzDecision(AuthzDecision.Kind.DENY, "none", "none",
+      noAllow = new AuthzDecision(InboundAuthorizer.Kind.DENY, "none", "none",
           "meshup: no ALLOW rule of AuthorizationPolicy " + String.join(", ", allowNames) + " matches",
           counter(denials, "none", "none"));
     }
     AuthzDecision plaintext = null;
     MtlsMode mode = peer == null ? null : peer.mode();
     if (mode == MtlsMode.STRICT) {
-      plaintext = new AuthzDecision(AuthzDecision.Kind.UNAUTHENTICATED, peer.name(), "mtls",
+      plaintext = new AuthzDecision(InboundAuthorizer.Kind.UNAUTHENTICATED, peer.name(), "mtls",
           "meshup: PeerAuthentication " + peer.name() + " requires mutual TLS (mode STRICT); the call came in plaintext",
           counter(denials, peer.name(), "mtls"));
     }
