@@ -2,6 +2,8 @@ package io.meshup.grpc.internal.tls;
 
 import io.grpc.netty.GrpcSslContexts;
 import io.meshup.core.MeshClock;
+import io.meshup.core.internal.tls.MeshKeyManager;
+import io.meshup.core.internal.tls.MeshTrustManager;
 import io.meshup.core.spi.CertificateSource;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.netty.handler.ssl.ClientAuth;
@@ -21,7 +23,7 @@ public final class TlsContexts {
    * trust managers, keeping the identity and trust of its first handshake. This bounds that (the
    * JDK's default is 24 hours).
    */
-  static final long SESSION_TIMEOUT_SECONDS = 300;
+  static final long SESSION_TIMEOUT_SECONDS = io.meshup.core.internal.tls.JdkTlsContexts.SESSION_TIMEOUT_SECONDS;
 
   private TlsContexts() {}
 

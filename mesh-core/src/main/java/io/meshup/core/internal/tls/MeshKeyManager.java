@@ -1,4 +1,4 @@
-package io.meshup.grpc.internal.tls;
+package io.meshup.core.internal.tls;
 
 import io.meshup.core.identity.Credentials;
 import io.meshup.core.spi.CertificateSource;
@@ -15,13 +15,13 @@ import javax.net.ssl.X509ExtendedKeyManager;
  * serial), so the chain and key a handshake reads always belong together even when a rotation
  * lands between the JDK's calls. Thread-safe.
  */
-final class MeshKeyManager extends X509ExtendedKeyManager {
+public final class MeshKeyManager extends X509ExtendedKeyManager {
   private final CertificateSource source;
   /** The last two snapshots handed out; a handshake asks for its alias's parts right after choosing it. */
   private volatile Credentials latest;
   private volatile Credentials previous;
 
-  MeshKeyManager(CertificateSource source) {
+  public MeshKeyManager(CertificateSource source) {
     this.source = source;
   }
 

@@ -1,4 +1,4 @@
-package io.meshup.grpc.internal.tls;
+package io.meshup.core.internal.tls;
 
 import io.meshup.core.MeshClock;
 import io.meshup.core.identity.Credentials;
@@ -37,7 +37,7 @@ import javax.net.ssl.X509ExtendedTrustManager;
  * workload's trust domain; and, on a client, it must name the destination service. Host names are
  * never checked. Each rejection counts in {@code mesh.tls.rejections{side, reason}}. Thread-safe.
  */
-final class MeshTrustManager extends X509ExtendedTrustManager {
+public final class MeshTrustManager extends X509ExtendedTrustManager {
   private static final String SERVER_AUTH = "1.3.6.1.5.5.7.3.1";
   private static final String CLIENT_AUTH = "1.3.6.1.5.5.7.3.2";
 
@@ -65,7 +65,7 @@ final class MeshTrustManager extends X509ExtendedTrustManager {
    * @param expectedService on a client, the destination service the server must be; null on a
    *     server, which accepts any service of its trust domain
    */
-  MeshTrustManager(CertificateSource source, MeshClock clock, String expectedService, MeterRegistry meters) {
+  public MeshTrustManager(CertificateSource source, MeshClock clock, String expectedService, MeterRegistry meters) {
     this.source = source;
     this.clock = clock;
     this.expectedService = expectedService;

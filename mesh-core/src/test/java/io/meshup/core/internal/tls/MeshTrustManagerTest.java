@@ -1,4 +1,4 @@
-package io.meshup.grpc.internal.tls;
+package io.meshup.core.internal.tls;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
