@@ -15,7 +15,7 @@ import io.meshup.core.identity.SpiffeCertificates;
 import io.meshup.core.identity.WorkloadIdentity;
 import io.meshup.core.route.InboundAuthorizer;
 import io.meshup.core.spi.CertificateSource;
-import io.meshup.grpc.internal.tls.PermissiveNegotiator;
+import io.meshup.grpc.internal.tls.ModeNegotiator;
 import io.meshup.grpc.internal.tls.TlsContexts;
 import java.net.InetSocketAddress;
 import java.net.SocketAddress;
@@ -40,6 +40,13 @@ import javax.net.ssl.SSLSession;
  * domain; PERMISSIVE accepts those and plaintext connections on the same port (told apart by
  * their first bytes); DISABLE accepts plaintext only. Certificates are read from
  * {@link Mesh#certificates()} at every handshake, so rotation needs no restart.
+ *
+ * <p>The mode is decided when each connection opens: a PeerAuthentication in force for this
+ * service (from any policy source, hot-reloaded) overrides the mode the server was built with, so
+ * a policy update moves a running server between STRICT, PERMISSIVE and DISABLE without a
+ * restart. Connections already open keep their transport; on a plaintext one, a STRICT
+ * PeerAuthentication refuses each call with {@code UNAUTHENTICATED}. A mesh without certificates
+ * builds a plaintext-only server.
  *
  * <p>In every mode, each call is authorized against the mesh's AuthorizationPolicy and
  * PeerAuthentication documents in force at that moment, before the application's handler runs:
@@ -72,18 +79,18 @@ public final class MeshServers {
    * @throws IllegalStateException when the mode needs TLS and the mesh has no certificates
    */
   public static NettyServerBuilder forAddress(Mesh mesh, SocketAddress address, MtlsMode mode) {
-    NettyServerBuilder b = NettyServerBuilder.forAddress(address).intercept(new AuthorizingInterceptor(mesh.authorizer()));
-    if (mode == MtlsMode.DISABLE) {
+    InboundAuthorizer authorizer = mesh.authorizer();
+    NettyServerBuilder b = NettyServerBuilder.forAddress(address).intercept(new AuthorizingInterceptor(authorizer));
+    if (mesh.certificates().isEmpty()) {
+      if (mode != MtlsMode.DISABLE) {
+        throw new IllegalStateException(
+            "mTLS mode " + mode + " needs certificates; set mesh.tls.certificates or Mesh.Builder.certificates(...)");
+      }
       return b;
     }
-    CertificateSource source = mesh.certificates().orElseThrow(() -> new IllegalStateException(
-        "mTLS mode " + mode + " needs certificates; set mesh.tls.certificates or Mesh.Builder.certificates(...)"));
-    if (mode == MtlsMode.STRICT) {
-      b.sslContext(TlsContexts.server(source, mesh.clock(), true, mesh.meterRegistry()));
-    } else {
-      b.protocolNegotiator(new PermissiveNegotiator(TlsContexts.server(source, mesh.clock(), true, mesh.meterRegistry())));
-    }
-    return b;
+    CertificateSource source = mesh.certificates().get();
+    return b.protocolNegotiator(new ModeNegotiator(TlsContexts.server(source, mesh.clock(), true, mesh.meterRegistry()),
+        mode, authorizer, mesh.meterRegistry()));
   }
 
   /**

@@ -230,6 +230,53 @@ class MutualTlsTest {
     assertThat(e.getStatus().getCode()).isEqualTo(Status.Code.UNAVAILABLE);
   }
 
+  static String peerAuthentication(String mode) {
+    return """
+        apiVersion: security.istio.io/v1beta1
+        kind: PeerAuthentication
+        metadata: { name: payments-mtls }
+        spec: { mtls: { mode: %s } }
+        """.formatted(mode);
+  }
+
+  static double refusedConnections(Mesh mesh, String mode, String transport) {
+    return mesh.meterRegistry().counter("mesh.server.connections.refused", "mode", mode, "transport", transport).count();
+  }
+
+  @Test
+  void peerAuthenticationMovesARunningServerBetweenModesForNewConnections() throws Exception {
+    TlsTestServers.Running server = server(ca.source("payments"), MtlsMode.STRICT);
+    Mesh mtls = client(server, ca.source("checkout"));
+    Mesh plaintext = client(server, null);
+    assertThat(call(mtls)).isEqualTo("spiffe://dev.test/ns/default/dc/dc1/svc/checkout");
+    assertThat(failure(() -> call(plaintext)).getStatus().getCode()).isEqualTo(Status.Code.UNAVAILABLE);
+    assertThat(refusedConnections(server.mesh, "STRICT", "plaintext")).isGreaterThanOrEqualTo(1.0);
+
+    server.mesh.updatePolicies("peer", peerAuthentication("PERMISSIVE"));
+    assertThat(call(plaintext)).isEqualTo("anonymous");
+    assertThat(call(mtls)).isEqualTo("spiffe://dev.test/ns/default/dc/dc1/svc/checkout");
+
+    server.mesh.updatePolicies("peer", peerAuthentication("DISABLE"));
+    assertThat(call(plaintext)).isEqualTo("anonymous");
+    assertThat(failure(() -> call(mtls)).getStatus().getCode()).isEqualTo(Status.Code.UNAVAILABLE);
+    assertThat(refusedConnections(server.mesh, "DISABLE", "tls")).isGreaterThanOrEqualTo(1.0);
+
+    double strictRefusals = refusedConnections(server.mesh, "STRICT", "plaintext");
+    server.mesh.updatePolicies("peer", "");  // no PeerAuthentication: the server's own STRICT again
+    assertThat(call(mtls)).isEqualTo("spiffe://dev.test/ns/default/dc/dc1/svc/checkout");
+    assertThat(failure(() -> call(plaintext)).getStatus().getCode()).isEqualTo(Status.Code.UNAVAILABLE);
+    assertThat(refusedConnections(server.mesh, "STRICT", "plaintext")).isGreaterThan(strictRefusals);
+  }
+
+  @Test
+  void unsetPeerAuthenticationKeepsTheServersOwnMode() throws Exception {
+    TlsTestServers.Running server = server(ca.source("payments"), MtlsMode.PERMISSIVE);
+    server.mesh.updatePolicies("peer", peerAuthentication("UNSET"));
+
+    assertThat(call(client(server, null))).isEqualTo("anonymous");
+    assertThat(call(client(server, ca.source("checkout")))).isEqualTo("spiffe://dev.test/ns/default/dc/dc1/svc/checkout");
+  }
+
   @Test
   void leafRotationAppliesToNewConnectionsWithoutFailedCalls() throws Exception {
     DevCertificateAuthority.Source serverSource = ca.source("payments");

@@ -1,5 +1,6 @@
 package io.meshup.core.route;
 
+import io.meshup.core.identity.MtlsMode;
 import io.meshup.core.identity.WorkloadIdentity;
 
 /**
@@ -19,6 +20,17 @@ public interface InboundAuthorizer {
    * @param method the request method, {@code POST} for gRPC
    */
   Decision authorize(WorkloadIdentity caller, String path, String method);
+
+  /**
+   * The mutual TLS mode that a PeerAuthentication in force sets for this service's servers, or
+   * null when there is none or it says UNSET; servers then keep the mode they were built with.
+   * Transports read it for each new connection, so a policy update changes what the next
+   * connection may be (connections already open keep theirs, and their calls are still refused
+   * per call when a STRICT mode meets a plaintext caller).
+   */
+  default MtlsMode peerAuthenticationMode() {
+    return null;
+  }
 
   /** What the transport does with the call. */
   enum Kind {

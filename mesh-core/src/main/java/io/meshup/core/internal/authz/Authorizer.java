@@ -1,5 +1,6 @@
 package io.meshup.core.internal.authz;
 
+import io.meshup.core.identity.MtlsMode;
 import io.meshup.core.identity.WorkloadIdentity;
 import io.meshup.core.route.InboundAuthorizer;
 import java.util.Objects;
@@ -35,6 +36,11 @@ public final class Authorizer implements InboundAuthorizer {
       d.count();
     }
     return d;
+  }
+
+  @Override
+  public MtlsMode peerAuthenticationMode() {
+    return policy.get().peerMode();
   }
 
   /** The policy in force now. */
