@@ -122,8 +122,19 @@ public final class Mesh implements AutoCloseable {
   private CertificateSource certificatesFrom(TlsSettings tls, MeshClock clock) {
     if ("dev".equals(tls.certificates())) {
       WorkloadIdentity id = tls.identity();
-      return DevCertificateAuthority.create(id.trustDomain(), clock, DevCertificateAuthority.DEFAULT_LEAF_LIFETIME)
-          .source(WorkloadIdentity.of(id.trustDomain(), id.namespace(), id.datacenter(), serviceName));
+      DevCertificateAuthority ca;
+      if (tls.devCaDirectory() == null) {
+        ca = DevCertificateAuthority.create(id.trustDomain(), clock, DevCertificateAuthority.DEFAULT_LEAF_LIFETIME);
+      } else {
+        try {
+          ca = DevCertificateAuthority.shared(tls.devCaDirectory(), id.trustDomain(), clock,
+              DevCertificateAuthority.DEFAULT_LEAF_LIFETIME);
+        } catch (IllegalArgumentException | java.io.UncheckedIOException e) {
+          throw new MeshConfigException("mesh.tls", "caDirectory", e.getMessage(), e);
+        }
+      }
+      return ca.source(WorkloadIdentity.of(id.trustDomain(), id.namespace(), id.datacenter(), serviceName))
+          .renewing(scheduler);
     }
     if ("files".equals(tls.certificates())) {
       try {

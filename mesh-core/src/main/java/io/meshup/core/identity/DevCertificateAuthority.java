@@ -3,6 +3,7 @@ package io.meshup.core.identity;
 import io.meshup.core.MeshClock;
 import io.meshup.core.spi.CertificateSource;
 import java.math.BigInteger;
+import java.nio.file.Path;
 import java.security.GeneralSecurityException;
 import java.security.KeyPair;
 import java.security.KeyPairGenerator;
@@ -16,6 +17,10 @@ import java.util.Date;
 import java.util.List;
 import java.util.Objects;
 import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.ScheduledFuture;
+import java.util.concurrent.TimeUnit;
+import org.slf4j.LoggerFactory;
 import javax.security.auth.x500.X500Principal;
 import org.bouncycastle.asn1.x509.BasicConstraints;
 import org.bouncycastle.asn1.x509.Extension;
@@ -34,8 +39,10 @@ import org.bouncycastle.operator.jcajce.JcaContentSignerBuilder;
 
 /**
  * A certificate authority for local runs and tests: an EC P-256 root for one trust domain that
- * issues short-lived leaf certificates whose only URI SAN is the workload's SPIFFE ID. Keys never
- * leave memory, so only workloads in this process trust each other. Not for production.
+ * issues short-lived leaf certificates whose only URI SAN is the workload's SPIFFE ID. Leaf keys
+ * never leave memory. A CA from {@link #create} keeps its root in memory too, so only workloads of
+ * this process trust each other; one from {@link #shared} keeps its root in a folder (readable by
+ * its owner only), so the processes of one user on one machine share it. Not for production.
  *
  * <pre>{@code
  * DevCertificateAuthority ca = DevCertificateAuthority.create("dev.meshup.local");
@@ -74,7 +81,46 @@ public final class DevCertificateAuthority {
       throw new IllegalArgumentException("leaf lifetime " + leafLifetime + " must be positive");
     }
     this.leafLifetime = leafLifetime;
+  }
+
+  /**
+   * A CA for {@code trustDomain} whose root lives in {@code directory/<trustDomain>/} as
+   * {@code root.pem} and {@code root-key.pem}: read when present and valid for at least another
+   * day, else created (and replaced when it is about to expire). Processes that name the same
+   * folder and trust domain trust each other's leaves. Creation is guarded by a file lock, so
+   * processes starting together agree on one root. The folder and key are made readable by their
+   * owner only where the file system supports POSIX permissions.
+   *
+   * @throws IllegalArgumentException when the trust domain is malformed, the lifetime not positive,
+   *     or the folder holds a root of another trust domain or a key that does not match it
+   * @throws java.io.UncheckedIOException when the folder cannot be read or written
+   */
+  public static DevCertificateAuthority shared(Path directory, String trustDomain, MeshClock clock,
+      Duration leafLifetime) {
+    DevCertificateAuthority ca = new DevCertificateAuthority(trustDomain, clock, leafLifetime);
+    SharedRoot.loadOrCreate(ca, directory.resolve(ca.trustDomain));
+    return ca;
+  }
+
+  /** Generates a fresh root; for {@link SharedRoot} and the in-memory factory. */
+  void generateRoot() {
     newRoot(List.of());
+  }
+
+  /** Installs a root read from disk. */
+  synchronized void installRoot(KeyPair key, X509Certificate cert) {
+    this.rootKey = key;
+    this.root = cert;
+    this.bundle = List.of(cert);
+  }
+
+  /** The root's key pair, for writing it to disk. */
+  synchronized KeyPair rootKeyPair() {
+    return rootKey;
+  }
+
+  MeshClock clock() {
+    return clock;
   }
 
   /** A CA for {@code trustDomain} on the system clock, issuing one-hour leaves. */
@@ -88,7 +134,14 @@ public final class DevCertificateAuthority {
    * @throws IllegalArgumentException when the trust domain is malformed or the lifetime not positive
    */
   public static DevCertificateAuthority create(String trustDomain, MeshClock clock, Duration leafLifetime) {
-    return new DevCertificateAuthority(trustDomain, clock, leafLifetime);
+    DevCertificateAuthority ca = new DevCertificateAuthority(trustDomain, clock, leafLifetime);
+    ca.generateRoot();
+    return ca;
+  }
+
+  /** How long this CA's leaves live. */
+  public Duration leafLifetime() {
+    return leafLifetime;
   }
 
   /** The trust domain, lower case. */
@@ -238,6 +291,7 @@ public final class DevCertificateAuthority {
     private final DevCertificateAuthority ca;
     private final WorkloadIdentity identity;
     private final RotatingCredentials credentials;
+    private volatile ScheduledFuture<?> renewal;
 
     private Source(DevCertificateAuthority ca, WorkloadIdentity identity, Credentials initial) {
       this.ca = ca;
@@ -262,6 +316,28 @@ public final class DevCertificateAuthority {
       return next;
     }
 
+    /**
+     * Issues a new leaf every two thirds of the CA's leaf lifetime, on {@code scheduler}, until
+     * this source is closed; a failed renewal is logged and retried at the next period while the
+     * current leaf keeps serving. Returns this source.
+     */
+    public Source renewing(ScheduledExecutorService scheduler) {
+      long period = Math.max(1, ca.leafLifetime.toMillis() * 2 / 3);
+      ScheduledFuture<?> previous = renewal;
+      if (previous != null) {
+        previous.cancel(false);
+      }
+      renewal = scheduler.scheduleAtFixedRate(() -> {
+        try {
+          rotate();
+        } catch (RuntimeException e) {
+          LoggerFactory.getLogger(DevCertificateAuthority.class)
+              .warn("Development CA: cannot renew the leaf of {}: {}", identity, e.toString());
+        }
+      }, period, period, TimeUnit.MILLISECONDS);
+      return this;
+    }
+
     private void trust(List<X509Certificate> bundle) {
       Credentials c = credentials.current();
       credentials.replace(new Credentials(c.privateKey(), c.chain(), bundle));
@@ -274,6 +350,10 @@ public final class DevCertificateAuthority {
 
     @Override
     public void close() {
+      ScheduledFuture<?> r = renewal;
+      if (r != null) {
+        r.cancel(false);
+      }
       ca.sources.remove(this);
     }
 

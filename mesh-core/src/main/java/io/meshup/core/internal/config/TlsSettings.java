@@ -16,11 +16,22 @@ import java.time.Duration;
  * @param trustBundle with {@code files}: the roots PEM
  * @param refreshInterval with {@code files}: how often the files are checked for changes
  * @param providerSettings with a plug-in's type: the {@code mesh.tls.<type>} section (NULL node when absent)
+ * @param devCaDirectory with {@code dev}: the folder holding the shared development root, or null
+ *     for a root in memory (only this mesh trusts it)
  */
 public record TlsSettings(MtlsMode mode, String certificates, WorkloadIdentity identity, Path certChain,
-    Path privateKey, Path trustBundle, Duration refreshInterval, ConfigNode providerSettings) {
+    Path privateKey, Path trustBundle, Duration refreshInterval, ConfigNode providerSettings, Path devCaDirectory) {
   /** No TLS. */
-  public static final TlsSettings NONE = new TlsSettings(MtlsMode.DISABLE, null, null, null, null, null, null, null);
+  public static final TlsSettings NONE = new TlsSettings(MtlsMode.DISABLE, null, null, null, null, null, null, null, null);
+
+  /** The system property that sets the default of {@code mesh.tls.caDirectory} (test builds point it into target/). */
+  public static final String DEV_CA_PROPERTY = "meshup.dev-ca.directory";
+
+  /** The default folder of the shared development CA: the property above, else ~/.meshup/dev-ca. */
+  static Path defaultDevCaDirectory() {
+    String p = System.getProperty(DEV_CA_PROPERTY);
+    return p != null && !p.isBlank() ? Path.of(p) : Path.of(System.getProperty("user.home"), ".meshup", "dev-ca");
+  }
 
   /** Whether the certificates come from a plug-in rather than being built in. */
   public boolean fromProvider() {
@@ -36,7 +47,7 @@ public record TlsSettings(MtlsMode mode, String certificates, WorkloadIdentity i
     }
     String certs = tls.has("certificates") ? tls.get("certificates").nonEmpty().trim() : null;
     if (certs == null || certs.equals("dev") || certs.equals("files")) {
-      tls.keys("mode", "certificates", "trustDomain", "namespace", "datacenter", "files");
+      tls.keys("mode", "certificates", "trustDomain", "namespace", "datacenter", "caDirectory", "files");
     } else {
       tls.keys("mode", "certificates", "trustDomain", "namespace", "datacenter", "files", certs);
     }
@@ -51,7 +62,7 @@ public record TlsSettings(MtlsMode mode, String certificates, WorkloadIdentity i
       throw tls.get("files").error("is only read when certificates is files");
     }
     if (!"dev".equals(certs)) {
-      for (String k : new String[] {"trustDomain", "namespace", "datacenter"}) {
+      for (String k : new String[] {"trustDomain", "namespace", "datacenter", "caDirectory"}) {
         if (tls.has(k)) {
           throw tls.get(k).error("is only read when certificates is dev (files and Consul carry the identity in the certificate)");
         }
@@ -71,14 +82,19 @@ public record TlsSettings(MtlsMode mode, String certificates, WorkloadIdentity i
       } catch (IllegalArgumentException e) {
         throw tls.error(e.getMessage());
       }
-      return new TlsSettings(mode, certs, id, null, null, null, null, null);
+      Path caDir = defaultDevCaDirectory();
+      if (tls.has("caDirectory")) {
+        String d = tls.get("caDirectory").nonEmpty().trim();
+        caDir = d.equals("none") ? null : baseDir == null ? Path.of(d) : baseDir.resolve(d);
+      }
+      return new TlsSettings(mode, certs, id, null, null, null, null, null, caDir);
     }
     if ("files".equals(certs)) {
       ConfigNode f = tls.required("files").keys("certChain", "privateKey", "trustBundle", "refreshInterval");
       return new TlsSettings(mode, certs, null, path(f.required("certChain"), baseDir), path(f.required("privateKey"), baseDir),
-          path(f.required("trustBundle"), baseDir), f.get("refreshInterval").positiveDuration(DEFAULT_REFRESH), null);
+          path(f.required("trustBundle"), baseDir), f.get("refreshInterval").positiveDuration(DEFAULT_REFRESH), null, null);
     }
-    return new TlsSettings(mode, certs, null, null, null, null, null, certs == null ? null : tls.get(certs));
+    return new TlsSettings(mode, certs, null, null, null, null, null, certs == null ? null : tls.get(certs), null);
   }
 
   private static Path path(ConfigNode n, Path baseDir) {

@@ -1,0 +1,126 @@
+package io.meshup.core.identity;
+
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.channels.FileChannel;
+import java.nio.channels.FileLock;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.FileSystems;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.nio.file.StandardOpenOption;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.security.GeneralSecurityException;
+import java.security.KeyPair;
+import java.security.PrivateKey;
+import java.security.Signature;
+import java.security.cert.X509Certificate;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.Base64;
+import java.util.List;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Reads and writes a {@link DevCertificateAuthority}'s root in a folder shared by the processes of
+ * one user, under an exclusive file lock. Stateless.
+ */
+final class SharedRoot {
+  private static final Logger log = LoggerFactory.getLogger(SharedRoot.class);
+  /** A root closer than this to its end is replaced. */
+  static final Duration MIN_REMAINING = Duration.ofDays(1);
+  static final String CERT = "root.pem";
+  static final String KEY = "root-key.pem";
+
+  private SharedRoot() {}
+
+  static void loadOrCreate(DevCertificateAuthority ca, Path dir) {
+    try {
+      createPrivateDirectories(dir);
+      try (FileChannel lockFile = FileChannel.open(dir.resolve(".lock"), StandardOpenOption.CREATE, StandardOpenOption.WRITE);
+          FileLock lock = lockFile.lock()) {
+        Path certFile = dir.resolve(CERT);
+        Path keyFile = dir.resolve(KEY);
+        if (Files.exists(certFile) && Files.exists(keyFile)) {
+          X509Certificate cert = PemFileCertificateSource.certificates(certFile, Files.readAllBytes(certFile)).get(0);
+          PrivateKey key = PemFileCertificateSource.privateKey(keyFile, Files.readAllBytes(keyFile));
+          check(ca, certFile, cert, keyFile, key);
+          Instant now = Instant.ofEpochMilli(ca.clock().currentTimeMillis());
+          if (cert.getNotAfter().toInstant().isAfter(now.plus(MIN_REMAINING))) {
+            ca.installRoot(new KeyPair(cert.getPublicKey(), key), cert);
+            log.debug("Development CA for {}: root {} from {}", ca.trustDomain(), cert.getSerialNumber().toString(16), certFile);
+            return;
+          }
+          log.warn("Development CA for {}: the root in {} expires {}; replacing it (processes holding the old root must restart)",
+              ca.trustDomain(), certFile, cert.getNotAfter().toInstant());
+        }
+        ca.generateRoot();
+        write(keyFile, pem("PRIVATE KEY", ca.rootKeyPair().getPrivate().getEncoded()), true);
+        write(certFile, pem("CERTIFICATE", ca.root().getEncoded()), false);
+        log.info("Development CA for {}: created a root in {}", ca.trustDomain(), certFile);
+      }
+    } catch (IOException e) {
+      throw new UncheckedIOException("cannot read or create the development CA in " + dir + ": " + e.getMessage(), e);
+    } catch (GeneralSecurityException e) {
+      throw new IllegalStateException("cannot encode the development CA's root for " + dir, e);
+    }
+  }
+
+  private static void check(DevCertificateAuthority ca, Path certFile, X509Certificate cert, Path keyFile, PrivateKey key)
+      throws GeneralSecurityException {
+    List<String> uris = new java.util.ArrayList<>();
+    if (cert.getSubjectAlternativeNames() != null) {
+      for (List<?> san : cert.getSubjectAlternativeNames()) {
+        if (san.size() >= 2 && Integer.valueOf(6).equals(san.get(0))) {
+          uris.add(String.valueOf(san.get(1)));
+        }
+      }
+    }
+    String expected = "spiffe://" + ca.trustDomain();
+    if (!uris.contains(expected)) {
+      throw new IllegalArgumentException(certFile + ": is a root for " + uris + ", not for " + expected
+          + "; use another folder or remove it");
+    }
+    byte[] probe = "meshup".getBytes(StandardCharsets.US_ASCII);
+    Signature signer = Signature.getInstance("SHA256withECDSA");
+    signer.initSign(key);
+    signer.update(probe);
+    byte[] sig = signer.sign();
+    Signature verifier = Signature.getInstance("SHA256withECDSA");
+    verifier.initVerify(cert.getPublicKey());
+    verifier.update(probe);
+    if (!verifier.verify(sig)) {
+      throw new IllegalArgumentException(keyFile + ": is not the key of " + certFile + "; remove both to start a new CA");
+    }
+  }
+
+  private static void createPrivateDirectories(Path dir) throws IOException {
+    if (Files.isDirectory(dir)) {
+      return;
+    }
+    if (FileSystems.getDefault().supportedFileAttributeViews().contains("posix")) {
+      Files.createDirectories(dir, PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rwx------")));
+    } else {
+      Files.createDirectories(dir);
+    }
+  }
+
+  /** Writes through a temporary file and a rename, so a reader never sees half a file. */
+  private static void write(Path file, String content, boolean secret) throws IOException {
+    Path tmp = file.resolveSibling(file.getFileName() + ".tmp");
+    Files.deleteIfExists(tmp);
+    if (secret && FileSystems.getDefault().supportedFileAttributeViews().contains("posix")) {
+      Files.createFile(tmp, PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rw-------")));
+    }
+    Files.writeString(tmp, content, StandardCharsets.US_ASCII);
+    Files.move(tmp, file, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
+  }
+
+  private static String pem(String type, byte[] der) {
+    return "-----BEGIN " + type + "-----\n"
+        + Base64.getMimeEncoder(64, new byte[] {'\n'}).encodeToString(der)
+        + "\n-----END " + type + "-----\n";
+  }
+}
