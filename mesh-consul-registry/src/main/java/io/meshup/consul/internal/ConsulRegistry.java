@@ -11,17 +11,12 @@ import io.meshup.core.Endpoint;
 import io.meshup.core.MeshConfigException;
 import io.meshup.core.spi.RegistryContext;
 import io.meshup.core.spi.ServiceRegistry;
-import java.io.FileInputStream;
 import java.io.IOException;
-import java.io.InputStream;
-import java.security.GeneralSecurityException;
-import java.security.KeyStore;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.Objects;
 import java.util.TreeMap;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.ExecutorService;
@@ -29,11 +24,7 @@ import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
-import javax.net.ssl.SSLContext;
-import org.apache.http.client.config.RequestConfig;
 import org.apache.http.impl.client.CloseableHttpClient;
-import org.apache.http.impl.client.HttpClientBuilder;
-import org.apache.http.ssl.SSLContextBuilder;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -70,19 +61,7 @@ public final class ConsulRegistry implements ServiceRegistry {
   public ConsulRegistry(ConsulSettings settings, RegistryContext context) {
     this.settings = settings;
     this.context = context;
-    long waitMs = settings.waitTime().toMillis();
-    this.http = HttpClientBuilder.create()
-        .setDefaultRequestConfig(RequestConfig.custom()
-            .setConnectTimeout(2_000)
-            .setConnectionRequestTimeout(2_000)
-            // a blocking query answers within wait + wait/16 of jitter; past that the agent hangs
-            .setSocketTimeout((int) Math.min(Integer.MAX_VALUE, waitMs + waitMs / 16 + 5_000))
-            .build())
-        .disableAutomaticRetries() // the watches retry themselves, with backoff
-        .setMaxConnPerRoute(1_000)
-        .setMaxConnTotal(1_000)
-        .setSSLContext(sslContext(settings.tls()))
-        .build();
+    this.http = ConsulHttp.client(settings.tls(), settings.waitTime(), "mesh.registry.consul");
     ConsulRawClient raw = new ConsulRawClient(settings.scheme() + "://" + settings.host(), settings.port(), http);
     this.client = new ConsulClient(raw);
     this.api = new ConsulApi(raw, settings.token(), settings.datacenter(), Math.max(settings.waitTime().toSeconds(), 1));
@@ -340,32 +319,5 @@ public final class ConsulRegistry implements ServiceRegistry {
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
     }
-  }
-
-  private static SSLContext sslContext(ConsulSettings.Tls tls) {
-    if (tls == null) {
-      return null;
-    }
-    try {
-      SSLContextBuilder b = SSLContextBuilder.create();
-      if (tls.trustStore() != null) {
-        b.loadTrustMaterial(load(tls.trustStore(), tls.trustStorePassword(), tls.storeType()), null);
-      }
-      if (tls.keyStore() != null) {
-        char[] pw = tls.keyStorePassword().toCharArray();
-        b.loadKeyMaterial(load(tls.keyStore(), tls.keyStorePassword(), tls.storeType()), pw);
-      }
-      return b.build();
-    } catch (GeneralSecurityException | IOException e) {
-      throw new MeshConfigException("mesh.registry.consul", "tls", "cannot load the key or trust store: " + e.getMessage(), e);
-    }
-  }
-
-  private static KeyStore load(String path, String password, String type) throws GeneralSecurityException, IOException {
-    KeyStore ks = KeyStore.getInstance(Objects.requireNonNull(type));
-    try (InputStream in = new FileInputStream(path)) {
-      ks.load(in, password.toCharArray());
-    }
-    return ks;
   }
 }

@@ -1,7 +1,6 @@
 package io.meshup.consul.internal;
 
 import io.meshup.core.spi.Settings;
-import java.net.URI;
 import java.time.Duration;
 import java.util.List;
 import java.util.Map;
@@ -40,36 +39,10 @@ public record ConsulSettings(String scheme, String host, int port, String token,
 
   public static ConsulSettings read(Settings s, String serviceName, Function<String, String> env) {
     s.allowOnly("address", "token", "datacenter", "waitTime", "tls", "registration", "kv", "configEntries", "intentions");
-    String fallbackAddress = env.apply("CONSUL_HTTP_ADDR");
-    String address = s.string("address", fallbackAddress == null || fallbackAddress.isBlank() ? "127.0.0.1:8500" : fallbackAddress).trim();
-    if (!address.contains("://")) {
-      address = "http://" + address;
-    }
-    URI uri;
-    try {
-      uri = URI.create(address);
-    } catch (IllegalArgumentException e) {
-      throw s.error("address", "'" + address + "' is not an address; expected host:port or http(s)://host:port");
-    }
-    if (uri.getHost() == null || !(uri.getScheme().equals("http") || uri.getScheme().equals("https"))) {
-      throw s.error("address", "'" + address + "' is not an address; expected host:port or http(s)://host:port");
-    }
-    int port = uri.getPort() > 0 ? uri.getPort() : (uri.getScheme().equals("https") ? 8501 : 8500);
-    String token = s.string("token", "");
-    if (token.isBlank()) {
-      String t = env.apply("CONSUL_HTTP_TOKEN");
-      token = t == null ? "" : t.trim();
-    }
+    AgentSettings agent = AgentSettings.read(s, env);
     Duration wait = s.duration("waitTime", Duration.ofSeconds(30));
     if (wait.compareTo(Duration.ofSeconds(1)) < 0 || wait.compareTo(Duration.ofMinutes(10)) > 0) {
       throw s.error("waitTime", wait + " is out of range; must be 1s..10m");
-    }
-    Tls tls = null;
-    Settings t = s.section("tls");
-    if (s.has("tls")) {
-      t.allowOnly("trustStore", "trustStorePassword", "keyStore", "keyStorePassword", "storeType");
-      tls = new Tls(t.string("trustStore", null), t.string("trustStorePassword", ""), t.string("keyStore", null),
-          t.string("keyStorePassword", ""), t.string("storeType", "PKCS12"));
     }
     Registration reg = null;
     if (s.has("registration")) {
@@ -110,7 +83,8 @@ public record ConsulSettings(String scheme, String host, int port, String token,
       in.allowOnly("enabled");
       intentions = in.bool("enabled", true);
     }
-    return new ConsulSettings(uri.getScheme(), uri.getHost(), port, token, s.string("datacenter", ""), wait, tls, reg,
+    return new ConsulSettings(agent.scheme(), agent.host(), agent.port(), agent.token(), s.string("datacenter", ""), wait,
+        agent.tls(), reg,
         prefix, entries, intentions);
   }
 
