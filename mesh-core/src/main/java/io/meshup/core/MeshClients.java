@@ -38,7 +38,9 @@ import java.util.ServiceLoader;
  *
  * <p>With a framework: the same annotation on a bean's fields is honoured by calling
  * {@link #inject} from the framework's post-processing hook. In Spring ({@code Mesh} is final, so
- * take it through an {@code ObjectProvider} rather than a {@code @Lazy} proxy):
+ * take it through an {@code ObjectProvider} rather than a {@code @Lazy} proxy, and ask for it only
+ * for beans that declare {@code @MeshClient} fields, so the mesh's own dependencies do not wait
+ * for it; {@code SpringInjectionTest} in mesh-grpc runs this class):
  *
  * <pre>{@code
  * @Component
@@ -49,7 +51,7 @@ import java.util.ServiceLoader;
  *
  *   @Override
  *   public Object postProcessBeforeInitialization(Object bean, String beanName) {
- *     return bean instanceof Mesh ? bean : MeshClients.inject(mesh.getObject(), bean);
+ *     return MeshClients.declaresMeshClients(bean.getClass()) ? MeshClients.inject(mesh.getObject(), bean) : bean;
  *   }
  * }
  * }</pre>
@@ -87,6 +89,22 @@ public final class MeshClients {
    */
   public static <T> T create(Mesh mesh, Class<T> type) {
     return new ClientWiring(mesh, MeshClients::providers).create(type);
+  }
+
+  /**
+   * Whether {@code type} or one of its superclasses declares a {@link MeshClient} field: what a
+   * framework's post-processor checks before it asks for the {@link Mesh}, so that beans without
+   * such fields (the mesh's own dependencies among them) never wait for the mesh.
+   */
+  public static boolean declaresMeshClients(Class<?> type) {
+    for (Class<?> c = type; c != null && c != Object.class; c = c.getSuperclass()) {
+      for (java.lang.reflect.Field f : c.getDeclaredFields()) {
+        if (f.isAnnotationPresent(MeshClient.class)) {
+          return true;
+        }
+      }
+    }
+    return false;
   }
 
   private static Iterable<ClientProvider> providers() {
