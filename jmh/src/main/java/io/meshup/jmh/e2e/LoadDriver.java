@@ -1,0 +1,239 @@
+package io.meshup.jmh.e2e;
+
+import io.meshup.core.identity.DevCertificateAuthority;
+import java.io.BufferedReader;
+import java.io.IOException;
+import java.io.InputStreamReader;
+import java.io.PrintWriter;
+import java.net.ServerSocket;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * One end-to-end run: starts the echo servers in a JVM of their own, the two HAProxy sidecar pairs
+ * (plaintext and TLS between the proxies), then, one after another, one client JVM per
+ * configuration ({@link ClientRun}), and finally {@link io.meshup.jmh.MeshFootprint}. Writes
+ * {@code <out>.json} (every figure) and {@code <out>.txt} (the log).
+ *
+ * <p>Arguments ({@code --name value}): out (path without extension), haproxy (binary; without it
+ * the sidecar configurations are skipped), configs (comma-separated, default all), warmup, closed,
+ * open (seconds per configuration), concurrency, rate, instances, clkTck.
+ */
+public final class LoadDriver {
+  static final List<String> ALL = List.of("grpc-plain", "mesh-plain", "mesh-mtls", "sidecar-plain", "sidecar-tls",
+      "http-plain", "http-mesh");
+
+  private LoadDriver() {}
+
+  public static void main(String[] argv) throws Exception {
+    Map<String, String> a = args(argv);
+    Path out = Path.of(a.getOrDefault("out", "jmh/results/e2e"));
+    String haproxy = a.getOrDefault("haproxy", "");
+    List<String> configs = List.of(a.getOrDefault("configs", String.join(",", ALL)).split(","));
+    String warmup = a.getOrDefault("warmup", "5");
+    String closed = a.getOrDefault("closed", "8");
+    String open = a.getOrDefault("open", "8");
+    String concurrency = a.getOrDefault("concurrency", "16");
+    String rate = a.getOrDefault("rate", "1000");
+    int instances = Integer.parseInt(a.getOrDefault("instances", "3"));
+    String clkTck = a.getOrDefault("clkTck", "100");
+
+    Path work = Files.createTempDirectory("meshup-e2e");
+    Files.createDirectories(out.toAbsolutePath().getParent());
+    try (PrintWriter log = new PrintWriter(Files.newBufferedWriter(Path.of(out + ".txt")), true)) {
+      Map<String, Object> run = new LinkedHashMap<>();
+      run.put("started", Instant.now().toString());
+      run.put("machine", machine());
+      Map<String, Object> params = new LinkedHashMap<>();
+      params.put("warmup_s", warmup);
+      params.put("closed_s", closed);
+      params.put("open_s", open);
+      params.put("concurrency", concurrency);
+      params.put("rate_rps", rate);
+      params.put("instances", instances);
+      params.put("payload_bytes", Echo.PAYLOAD_BYTES);
+      run.put("params", params);
+      say(log, "run " + out + ": " + params + ", work folder " + work);
+
+      DevCertificateAuthority ca = DevCertificateAuthority.create(Certs.TRUST_DOMAIN);
+      for (String s : List.of(Echo.SERVICE, Clients.CLIENT, "proxy-local", "proxy-remote")) {
+        Certs.write(ca, s, work);
+      }
+      Certs.writeBundle(ca, work);
+
+      Process server = java("-Xms1g", "-Xmx1g", EchoServers.class.getName(), work.toString(),
+          Integer.toString(instances)).start();
+      BufferedReader sout = new BufferedReader(new InputStreamReader(server.getInputStream(), StandardCharsets.UTF_8));
+      String ready = null;
+      for (String line; (line = sout.readLine()) != null; ) {
+        log.println("[servers] " + line);
+        if (line.startsWith("READY ")) {
+          ready = line;
+          break;
+        }
+      }
+      if (ready == null) {
+        throw new IllegalStateException("the servers' JVM exited before it was ready; see " + out + ".txt");
+      }
+      drain(sout, log, "[servers] ");
+      Map<String, String> ports = new LinkedHashMap<>();
+      for (String kv : ready.substring(6).split(" ")) {
+        String[] p = kv.split("=");
+        ports.put(p[0], p[1]);
+      }
+      run.put("server_pid", server.pid());
+
+      Haproxy plainPair = null;
+      Haproxy tlsPair = null;
+      List<Object> results = new ArrayList<>();
+      try {
+        if (!haproxy.isEmpty()) {
+          int[] grpcPorts = ClientRun.ports(ports.get("grpc"));
+          plainPair = Haproxy.start(haproxy, work, "sidecar-plain", false, grpcPorts, work);
+          tlsPair = Haproxy.start(haproxy, work, "sidecar-tls", true, grpcPorts, work);
+          run.put("haproxy", version(haproxy));
+        }
+        for (String config : configs) {
+          boolean sidecar = config.startsWith("sidecar-");
+          if (sidecar && plainPair == null) {
+            say(log, config + ": skipped, no haproxy");
+            results.add(Map.of("config", config, "skipped", "no haproxy binary"));
+            continue;
+          }
+          Haproxy pair = config.equals("sidecar-tls") ? tlsPair : plainPair;
+          List<String> cmd = new ArrayList<>(List.of("-Xms512m", "-Xmx512m", ClientRun.class.getName(),
+              "--config", config, "--grpc", ports.get("grpc"), "--mtls", ports.get("mtls"), "--http", ports.get("http"),
+              "--certs", work.toString(), "--warmup", warmup, "--closed", closed, "--open", open,
+              "--concurrency", concurrency, "--rate", rate, "--serverPid", Long.toString(server.pid()),
+              "--clkTck", clkTck));
+          if (sidecar) {
+            cmd.addAll(List.of("--sidecarPlain", Integer.toString(plainPair.port), "--sidecarTls",
+                Integer.toString(tlsPair.port), "--proxyPids", pair.pids()));
+          }
+          say(log, config + ": running");
+          Object r = child(cmd, log, config);
+          results.add(r);
+          say(log, config + ": " + r);
+        }
+        say(log, "footprint: running");
+        Object fp = child(List.of("-Xms1g", "-Xmx1g", io.meshup.jmh.MeshFootprint.class.getName()), log,
+            "footprint");
+        run.put("footprint", fp);
+        say(log, "footprint: " + fp);
+      } finally {
+        if (plainPair != null) {
+          plainPair.close();
+        }
+        if (tlsPair != null) {
+          tlsPair.close();
+        }
+        server.getOutputStream().close();
+        server.waitFor();
+      }
+      run.put("results", results);
+      run.put("finished", Instant.now().toString());
+      run.put("load_after", Files.readString(Path.of("/proc/loadavg")).trim());
+      Files.writeString(Path.of(out + ".json"), Json.write(run) + "\n");
+      say(log, "wrote " + out + ".json");
+    }
+  }
+
+  /** Runs a child JVM to its end and returns the map of its {@code RESULT} line. */
+  private static Object child(List<String> cmd, PrintWriter log, String tag)
+      throws IOException, InterruptedException {
+    Process p = java(cmd.toArray(String[]::new)).redirectErrorStream(true).start();
+    String result = null;
+    try (BufferedReader r = new BufferedReader(new InputStreamReader(p.getInputStream(), StandardCharsets.UTF_8))) {
+      for (String line; (line = r.readLine()) != null; ) {
+        if (line.startsWith("RESULT ")) {
+          result = line.substring(7);
+        } else {
+          log.println("[" + tag + "] " + line);
+        }
+      }
+    }
+    int rc = p.waitFor();
+    if (result == null) {
+      say(log, tag + ": failed (exit " + rc + "); see the log");
+      Map<String, Object> failed = new LinkedHashMap<>();
+      failed.put("config", tag);
+      failed.put("failed", "exit " + rc);
+      return failed;
+    }
+    log.println("[" + tag + "] RESULT " + result);
+    return new Json.Raw(result);
+  }
+
+  private static ProcessBuilder java(String... args) {
+    String javaBin = ProcessHandle.current().info().command().orElse("java");
+    List<String> cmd = new ArrayList<>();
+    cmd.add(javaBin);
+    cmd.add("-cp");
+    cmd.add(System.getProperty("java.class.path"));
+    cmd.addAll(List.of(args));
+    return new ProcessBuilder(cmd);
+  }
+
+  private static void drain(BufferedReader r, PrintWriter log, String prefix) {
+    Thread t = new Thread(() -> {
+      try {
+        for (String line; (line = r.readLine()) != null; ) {
+          log.println(prefix + line);
+        }
+      } catch (IOException ignored) {
+        // the process ended
+      }
+    }, "drain");
+    t.setDaemon(true);
+    t.start();
+  }
+
+  private static Map<String, Object> machine() throws IOException {
+    Map<String, Object> m = new LinkedHashMap<>();
+    m.put("cpus", Runtime.getRuntime().availableProcessors());
+    String model = Files.readAllLines(Path.of("/proc/cpuinfo")).stream().filter(l -> l.startsWith("model name"))
+        .findFirst().map(l -> l.substring(l.indexOf(':') + 1).trim()).orElse("?");
+    m.put("cpu", model);
+    m.put("kernel", Files.readString(Path.of("/proc/sys/kernel/osrelease")).trim());
+    m.put("java", System.getProperty("java.vm.name") + " " + System.getProperty("java.runtime.version"));
+    m.put("mem_total", Files.readAllLines(Path.of("/proc/meminfo")).get(0).replaceAll("\\s+", " "));
+    m.put("load_before", Files.readString(Path.of("/proc/loadavg")).trim());
+    return m;
+  }
+
+  private static String version(String haproxy) throws IOException, InterruptedException {
+    Process p = new ProcessBuilder(haproxy, "-v").redirectErrorStream(true).start();
+    String v = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8).lines().findFirst().orElse("?");
+    p.waitFor();
+    return v;
+  }
+
+  private static void say(PrintWriter log, String line) {
+    log.println(line);
+    System.err.println("e2e: " + line);
+  }
+
+  static int freePort() throws IOException {
+    try (ServerSocket s = new ServerSocket(0)) {
+      return s.getLocalPort();
+    }
+  }
+
+  /** {@code --name value} pairs. */
+  static Map<String, String> args(String[] argv) {
+    Map<String, String> m = new LinkedHashMap<>();
+    for (int i = 0; i + 1 < argv.length; i += 2) {
+      if (!argv[i].startsWith("--")) {
+        throw new IllegalArgumentException("expected --name value, got " + argv[i]);
+      }
+      m.put(argv[i].substring(2), argv[i + 1]);
+    }
+    return m;
+  }
+}
