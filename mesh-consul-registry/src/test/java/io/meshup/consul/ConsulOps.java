@@ -69,6 +69,50 @@ final class ConsulOps {
     return send(HttpRequest.newBuilder(uri("/v1/health/service/" + service + "?passing")).GET().build()).replaceAll("\\s", "");
   }
 
+  /** The agent's CA roots, as {@code /v1/agent/connect/ca/roots} returns them. */
+  @SuppressWarnings("deprecation")
+  com.google.gson.JsonObject connectRoots() {
+    return new com.google.gson.JsonParser().parse(send(HttpRequest.newBuilder(uri("/v1/agent/connect/ca/roots")).GET().build()))
+        .getAsJsonObject();
+  }
+
+  /** The Connect trust domain, such as {@code <uuid>.consul}. */
+  String trustDomain() {
+    return connectRoots().get("TrustDomain").getAsString();
+  }
+
+  /** The active root's certificate PEM. */
+  String activeRootPem() {
+    com.google.gson.JsonObject roots = connectRoots();
+    String active = roots.get("ActiveRootID").getAsString();
+    for (com.google.gson.JsonElement r : roots.getAsJsonArray("Roots")) {
+      if (r.getAsJsonObject().get("ID").getAsString().equals(active)) {
+        return r.getAsJsonObject().get("RootCert").getAsString();
+      }
+    }
+    throw new IllegalStateException("no active root in " + roots);
+  }
+
+  /** {@code PUT /v1/connect/ca/configuration} with this JSON body. */
+  void caConfiguration(String json) {
+    put("/v1/connect/ca/configuration", json);
+  }
+
+  /** Deletes every intention. */
+  void deleteIntentions() {
+    @SuppressWarnings("deprecation")
+    com.google.gson.JsonElement all = new com.google.gson.JsonParser().parse(
+        send(HttpRequest.newBuilder(uri("/v1/connect/intentions")).GET().build()));
+    for (com.google.gson.JsonElement i : all.getAsJsonArray()) {
+      send(HttpRequest.newBuilder(uri("/v1/connect/intentions/" + i.getAsJsonObject().get("ID").getAsString())).DELETE().build());
+    }
+  }
+
+  /** Registers a service with a Connect sidecar proxy of the built-in kind, as {@code consul connect proxy -sidecar-for} reads it. */
+  void registerJson(String json) {
+    put("/v1/agent/service/register", json);
+  }
+
   private void put(String path, String body) {
     send(HttpRequest.newBuilder(uri(path)).PUT(HttpRequest.BodyPublishers.ofString(body)).build());
   }
