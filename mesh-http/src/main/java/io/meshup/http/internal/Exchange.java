@@ -168,7 +168,7 @@ final class Exchange<T> implements RequestAttributes {
   private void sendAsync(Attempt a) {
     CompletableFuture<HttpResponse<T>> f;
     try {
-      f = transport.client(target.connectionSettings()).sendAsync(a.request, a);
+      f = transport.client(service, target.connectionSettings()).sendAsync(a.request, a);
     } catch (RuntimeException e) {
       target.record(a.endpoint, a.startNanos, Outcome.CANCELLED);
       result.completeExceptionally(e);
@@ -209,7 +209,7 @@ final class Exchange<T> implements RequestAttributes {
     current = a;
     HttpResponse<T> response;
     try {
-      response = transport.client(target.connectionSettings()).send(a.request, a);
+      response = transport.client(service, target.connectionSettings()).send(a.request, a);
     } catch (InterruptedException e) {
       result.cancel(false);
       finish(a, null, new CancellationException("interrupted"));
@@ -340,7 +340,7 @@ final class Exchange<T> implements RequestAttributes {
     URI u = request.uri();
     String path = u.getRawPath();
     String query = u.getRawQuery();
-    StringBuilder s = new StringBuilder(64).append("http://").append(endpoint.endpoint().authority());
+    StringBuilder s = new StringBuilder(64).append(transport.scheme()).append(endpoint.endpoint().authority());
     if (path != null) {
       s.append(path);
     }

@@ -1,9 +1,11 @@
 package io.meshup.http.internal;
 
 import io.meshup.core.Mesh;
+import io.meshup.core.internal.tls.JdkTlsContexts;
 import io.meshup.core.route.ConnectionSettings;
 import io.meshup.core.route.RouteTarget;
 import io.meshup.core.route.ServiceRouter;
+import io.meshup.core.spi.CertificateSource;
 import io.meshup.http.MeshNoRouteException;
 import java.io.IOException;
 import java.net.URI;
@@ -15,27 +17,52 @@ import java.util.Map;
 import java.util.Objects;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
+import javax.net.ssl.SSLContext;
+import javax.net.ssl.SSLParameters;
 
 /**
  * What a {@code MeshHttpClient} holds: the mesh, a router per destination (resolved once), and the
- * {@link HttpClient}s attempts are sent with, either the one the application passed or one of its
- * own per connect timeout. Thread-safe.
+ * {@link HttpClient}s attempts are sent with: the one the application passed, or its own. Its own
+ * are one per connect timeout in plaintext; with mutual TLS (the mesh has certificates) one per
+ * destination service and connect timeout, because each verifies that the server is that service.
+ * Thread-safe.
+ *
+ * <p>JDK 17's {@code HttpClient} has no {@code close()}: a client's selector thread ends once the
+ * client is unreachable, so these clients end with the {@code MeshHttpClient} that holds them.
  */
 public final class HttpTransport {
   private static final Duration NO_CONNECT_TIMEOUT = Duration.ZERO;
 
   private final Mesh mesh;
   private final HttpClient given;
+  /** This workload's certificates when attempts use mutual TLS, else null. */
+  private final CertificateSource certificates;
+  private final String scheme;
   private final Map<Duration, HttpClient> owned = new ConcurrentHashMap<>();
+  private final Map<String, TlsClients> tlsClients = new ConcurrentHashMap<>();
   private final Map<String, ServiceRouter> routers = new ConcurrentHashMap<>();
 
   /**
    * @param httpClient the client to send every attempt with, or null to create clients per
-   *     destination connect timeout
+   *     destination connect timeout (and per destination service with mutual TLS)
+   * @throws IllegalArgumentException when a client is given but the mesh has certificates: that
+   *     client could not present them nor verify the server's SPIFFE ID
    */
   public HttpTransport(Mesh mesh, HttpClient httpClient) {
     this.mesh = mesh;
     this.given = httpClient;
+    this.certificates = mesh.certificates().orElse(null);
+    if (httpClient != null && certificates != null) {
+      throw new IllegalArgumentException("meshup: mesh " + mesh.serviceName() + " has certificates (mutual TLS), so"
+          + " MeshHttp.client(mesh, httpClient) cannot be used: the given HttpClient would neither present this"
+          + " workload's certificate nor verify each server's SPIFFE ID; use MeshHttp.client(mesh)");
+    }
+    this.scheme = certificates != null ? "https://" : "http://";
+  }
+
+  /** {@code https://} when attempts use mutual TLS, else {@code http://}. */
+  String scheme() {
+    return scheme;
   }
 
   Mesh mesh() {
@@ -78,26 +105,66 @@ public final class HttpTransport {
     return r != null ? r : routers.computeIfAbsent(service, mesh::router);
   }
 
-  /** The client for an attempt to a destination with these connection settings. */
-  HttpClient client(ConnectionSettings settings) {
+  /** The client for an attempt to {@code service} with these connection settings. */
+  HttpClient client(String service, ConnectionSettings settings) {
     if (given != null) {
       return given;
     }
     Duration connect = settings.connectTimeout() != null ? settings.connectTimeout() : NO_CONNECT_TIMEOUT;
+    if (certificates != null) {
+      TlsClients t = tlsClients.get(service);
+      if (t == null) {
+        t = tlsClients.computeIfAbsent(service, this::newTlsClients);
+      }
+      return t.client(connect);
+    }
     HttpClient c = owned.get(connect);
-    return c != null ? c : owned.computeIfAbsent(connect, HttpTransport::newClient);
+    return c != null ? c : owned.computeIfAbsent(connect, timeout -> newClient(timeout, null));
   }
 
-  private static HttpClient newClient(Duration connectTimeout) {
-    // HTTP/1.1: endpoints are plaintext, and an h2c upgrade attempt on every new connection buys
-    // nothing from most servers. Redirects are the caller's business: following one could leave the mesh.
+  private TlsClients newTlsClients(String service) {
+    return new TlsClients(new NoResumptionSslContext(
+        JdkTlsContexts.client(certificates, mesh.clock(), service, mesh.meterRegistry())));
+  }
+
+  /**
+   * @param tls the TLS context for mutual TLS to one destination service, or null for plaintext
+   */
+  private static HttpClient newClient(Duration connectTimeout, SSLContext tls) {
+    // HTTP/1.1: in plaintext an h2c upgrade attempt on every new connection buys nothing from most
+    // servers, and both server adapters of mesh-http speak HTTP/1.1. Redirects are the caller's
+    // business: following one could leave the mesh.
     HttpClient.Builder b = HttpClient.newBuilder()
         .version(HttpClient.Version.HTTP_1_1)
         .followRedirects(HttpClient.Redirect.NEVER);
     if (!connectTimeout.isZero()) {
       b.connectTimeout(connectTimeout);
     }
+    if (tls != null) {
+      // The JDK client asks for endpoint identification ("HTTPS") on every engine, whatever these
+      // parameters say; MeshTrustManager is an X509ExtendedTrustManager, and the JDK leaves the
+      // host name check to such a trust manager, which checks the SPIFFE ID instead. No global
+      // property (jdk.internal.httpclient.disableHostnameVerification) is needed.
+      SSLParameters params = tls.getDefaultSSLParameters();
+      params.setEndpointIdentificationAlgorithm(null);
+      b.sslContext(tls).sslParameters(params);
+    }
     return b.build();
+  }
+
+  /** The clients to one destination service over mutual TLS: one TLS context, a client per connect timeout. */
+  private static final class TlsClients {
+    private final SSLContext context;
+    private final Map<Duration, HttpClient> byConnectTimeout = new ConcurrentHashMap<>(2);
+
+    TlsClients(SSLContext context) {
+      this.context = context;
+    }
+
+    HttpClient client(Duration connectTimeout) {
+      HttpClient c = byConnectTimeout.get(connectTimeout);
+      return c != null ? c : byConnectTimeout.computeIfAbsent(connectTimeout, t -> newClient(t, context));
+    }
   }
 
   /** The service a mesh URI names, or an {@link IllegalArgumentException} saying what is wrong with it. */
@@ -105,7 +172,7 @@ public final class HttpTransport {
     String scheme = uri.getScheme();
     if (scheme == null || !scheme.equalsIgnoreCase("http")) {
       throw new IllegalArgumentException("meshup: " + uri + ": only http://<service>/... URIs are routed"
-          + " (endpoints are reached in plaintext; the scheme was " + scheme + ")");
+          + " (the mesh itself chooses plaintext or mutual TLS to each endpoint; the scheme was " + scheme + ")");
     }
     String host = uri.getHost();
     if (host == null || host.isEmpty()) {
@@ -121,6 +188,6 @@ public final class HttpTransport {
 
   @Override
   public String toString() {
-    return "mesh " + mesh.serviceName() + (given != null ? ", " + given : "");
+    return "mesh " + mesh.serviceName() + (certificates != null ? ", mutual TLS" : "") + (given != null ? ", " + given : "");
   }
 }

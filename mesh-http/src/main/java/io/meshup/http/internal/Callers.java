@@ -1,0 +1,46 @@
+package io.meshup.http.internal;
+
+import io.meshup.core.identity.SpiffeCertificates;
+import io.meshup.core.identity.WorkloadIdentity;
+import java.security.cert.Certificate;
+import java.security.cert.X509Certificate;
+import javax.net.ssl.SSLPeerUnverifiedException;
+import javax.net.ssl.SSLSession;
+
+/**
+ * The peer identity of a TLS session, read once per session from the leaf's URI SAN and kept in
+ * the session. The chain was verified by {@code MeshTrustManager} during the handshake. Stateless;
+ * thread-safe.
+ */
+public final class Callers {
+  private static final String SESSION_KEY = "io.meshup.peer";
+
+  private Callers() {}
+
+  /** The peer's identity, or null when {@code session} is null or its peer presented no certificate. */
+  public static WorkloadIdentity identityOf(SSLSession session) {
+    if (session == null) {
+      return null;
+    }
+    Object cached = session.getValue(SESSION_KEY);
+    if (cached instanceof WorkloadIdentity id) {
+      return id;
+    }
+    Certificate[] peer;
+    try {
+      peer = session.getPeerCertificates();
+    } catch (SSLPeerUnverifiedException e) {
+      return null;
+    }
+    if (peer.length == 0 || !(peer[0] instanceof X509Certificate leaf)) {
+      return null;
+    }
+    WorkloadIdentity id = SpiffeCertificates.identityOf(leaf);
+    try {
+      session.putValue(SESSION_KEY, id);
+    } catch (UnsupportedOperationException e) {
+      // HttpResponse.sslSession() is a read-only view; such a caller asks once per response
+    }
+    return id;
+  }
+}
