@@ -1,0 +1,92 @@
+package io.meshup.http;
+
+import io.meshup.core.Mesh;
+import io.meshup.core.identity.MtlsMode;
+import io.meshup.core.identity.WorkloadIdentity;
+import io.meshup.http.internal.NettyAdapter;
+import io.netty.channel.Channel;
+import io.netty.channel.ChannelHandler;
+import java.util.Objects;
+
+/**
+ * Inbound HTTP/1.1 on a Netty server, with the mesh's mutual TLS and authorization. Needs
+ * {@code io.netty:netty-handler} and {@code io.netty:netty-codec-http} on the class path (optional
+ * dependencies of mesh-http). Create one per server, then one handler per connection, placed right
+ * after the HTTP codec:
+ *
+ * <pre>{@code
+ * MeshNettyHttp meshHttp = MeshNettyHttp.create(mesh);   // once: builds the TLS context
+ * new ServerBootstrap().childHandler(new ChannelInitializer<SocketChannel>() {
+ *   protected void initChannel(SocketChannel ch) {
+ *     ch.pipeline().addLast(new HttpServerCodec(), meshHttp.newHandler(), new YourHandler());
+ *   }
+ * });
+ * // in YourHandler:
+ * WorkloadIdentity caller = MeshNettyHttp.caller(ctx.channel());   // or null for plaintext
+ * }</pre>
+ *
+ * <p>The handler installs the transport at the head of its pipeline when added; the pipeline must
+ * have no {@code SslHandler} of its own. Per {@link MtlsMode}: STRICT installs an
+ * {@code SslHandler} that presents this workload's certificate and requires each client's, which
+ * must verify against the mesh's current trust bundle and carry a SPIFFE ID of its trust domain;
+ * PERMISSIVE looks at the first five bytes of each connection and installs that
+ * {@code SslHandler} when they open a TLS record, else serves it in plaintext (both on one port);
+ * DISABLE installs nothing. Certificates are read at every handshake, so rotation needs no
+ * restart. A failed handshake closes the connection (logged at debug, counted in
+ * {@code mesh.tls.rejections}).
+ *
+ * <p>Each {@code HttpRequest} is authorized against the mesh's AuthorizationPolicy and
+ * PeerAuthentication documents (and Consul intentions) in force at that moment, with its raw path
+ * (no query) and method. An allowed request and its content go on unchanged. A refused one goes no
+ * further, nor does its content: the handler answers 403 (401 for a plaintext caller under a
+ * STRICT PeerAuthentication) with a {@code text/plain} body naming the policy and rule
+ * ({@code meshup: denied by AuthorizationPolicy deny-legacy rules[0]}) and the headers
+ * {@value io.meshup.http.internal.Denials#POLICY_HEADER} and
+ * {@value io.meshup.http.internal.Denials#RULE_HEADER}, keeping the connection open when the
+ * request allows; it counts in {@code mesh.authz.denials{policy,rule}}.
+ *
+ * <p>Thread-safe; each handler runs on its connection's event loop and never blocks.
+ */
+public final class MeshNettyHttp {
+  private final NettyAdapter adapter;
+
+  private MeshNettyHttp(NettyAdapter adapter) {
+    this.adapter = adapter;
+  }
+
+  /**
+   * An adapter in the mesh's {@link Mesh#mtlsMode()}.
+   *
+   * @throws IllegalStateException when the mode needs TLS and the mesh has no certificates
+   */
+  public static MeshNettyHttp create(Mesh mesh) {
+    return create(mesh, mesh.mtlsMode());
+  }
+
+  /**
+   * An adapter in {@code mode}.
+   *
+   * @throws IllegalStateException when {@code mode} needs TLS and the mesh has no certificates
+   */
+  public static MeshNettyHttp create(Mesh mesh, MtlsMode mode) {
+    return new MeshNettyHttp(new NettyAdapter(Objects.requireNonNull(mesh, "mesh"), Objects.requireNonNull(mode, "mode")));
+  }
+
+  /** The mode its handlers serve. */
+  public MtlsMode mode() {
+    return adapter.mode();
+  }
+
+  /** A new handler for one connection, to be placed right after the HTTP server codec; not sharable. */
+  public ChannelHandler newHandler() {
+    return adapter.newHandler();
+  }
+
+  /**
+   * The verified SPIFFE identity of the channel's TLS peer, or null when the connection is
+   * plaintext. Read from its TLS session (once per session).
+   */
+  public static WorkloadIdentity caller(Channel channel) {
+    return NettyAdapter.caller(channel);
+  }
+}

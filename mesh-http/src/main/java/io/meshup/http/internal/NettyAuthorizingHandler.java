@@ -1,0 +1,150 @@
+package io.meshup.http.internal;
+
+import io.meshup.core.identity.MtlsMode;
+import io.meshup.core.identity.WorkloadIdentity;
+import io.meshup.core.route.InboundAuthorizer;
+import io.netty.buffer.Unpooled;
+import io.netty.channel.ChannelFuture;
+import io.netty.channel.ChannelFutureListener;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.ChannelInboundHandlerAdapter;
+import io.netty.channel.ChannelPipeline;
+import io.netty.handler.codec.DecoderException;
+import io.netty.handler.codec.http.DefaultFullHttpResponse;
+import io.netty.handler.codec.http.FullHttpResponse;
+import io.netty.handler.codec.http.HttpContent;
+import io.netty.handler.codec.http.HttpHeaderNames;
+import io.netty.handler.codec.http.HttpHeaderValues;
+import io.netty.handler.codec.http.HttpMethod;
+import io.netty.handler.codec.http.HttpRequest;
+import io.netty.handler.codec.http.HttpResponseStatus;
+import io.netty.handler.codec.http.HttpUtil;
+import io.netty.handler.codec.http.LastHttpContent;
+import io.netty.handler.ssl.NotSslRecordException;
+import io.netty.handler.ssl.SslContext;
+import io.netty.handler.ssl.SslHandler;
+import io.netty.util.ReferenceCountUtil;
+import java.net.URI;
+import javax.net.ssl.SSLException;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The per-connection handler of {@code MeshNettyHttp}, placed after the HTTP codec. When added it
+ * installs the transport at the head of the pipeline: an {@link SslHandler} (STRICT), a
+ * {@link NettyTls.Sniffer} (PERMISSIVE) or nothing (DISABLE). Then it authorizes each
+ * {@link HttpRequest}: an allowed one goes on unchanged; a refused one is answered per
+ * {@link Denials} and neither it nor its body goes further. TLS handshake failures are logged at
+ * debug and close the connection. Runs on the connection's event loop; not sharable.
+ */
+final class NettyAuthorizingHandler extends ChannelInboundHandlerAdapter {
+  private static final Logger log = LoggerFactory.getLogger(NettyAuthorizingHandler.class);
+
+  private final InboundAuthorizer authorizer;
+  private final MtlsMode mode;
+  private final SslContext ssl;
+  /** The body of a refused request is being dropped. */
+  private boolean dropping;
+  /** The caller, read from the TLS session at the first request of the connection. */
+  private WorkloadIdentity caller;
+  private boolean callerKnown;
+
+  NettyAuthorizingHandler(InboundAuthorizer authorizer, MtlsMode mode, SslContext ssl) {
+    this.authorizer = authorizer;
+    this.mode = mode;
+    this.ssl = ssl;
+  }
+
+  @Override
+  public void handlerAdded(ChannelHandlerContext ctx) {
+    ChannelPipeline p = ctx.pipeline();
+    if (p.get(SslHandler.class) != null) {
+      throw new IllegalStateException("meshup: the pipeline of " + ctx.channel() + " has an SslHandler already;"
+          + " MeshNettyHttp installs its own (mode " + mode + ") at the head, so remove yours");
+    }
+    if (mode == MtlsMode.STRICT) {
+      p.addFirst(NettyTls.HANDLER_NAME, ssl.newHandler(ctx.alloc()));
+    } else if (mode == MtlsMode.PERMISSIVE) {
+      p.addFirst(NettyTls.HANDLER_NAME, new NettyTls.Sniffer(ssl));
+    }
+  }
+
+  /** The verified identity of the TLS peer of this pipeline, or null when it is plaintext. */
+  static WorkloadIdentity callerOf(ChannelPipeline pipeline) {
+    SslHandler h = pipeline.get(SslHandler.class);
+    return h == null ? null : Callers.identityOf(h.engine().getSession());
+  }
+
+  @Override
+  public void channelRead(ChannelHandlerContext ctx, Object msg) {
+    if (msg instanceof HttpRequest request) {
+      if (!callerKnown) {
+        caller = callerOf(ctx.pipeline());
+        callerKnown = true;
+      }
+      InboundAuthorizer.Decision d = authorizer.authorize(caller, path(request.uri()), request.method().name());
+      if (d.allowed()) {
+        dropping = false;
+        ctx.fireChannelRead(msg);
+        return;
+      }
+      try {
+        refuse(ctx, request, d);
+      } finally {
+        dropping = !(msg instanceof LastHttpContent);
+        ReferenceCountUtil.release(msg);
+      }
+      return;
+    }
+    if (dropping && msg instanceof HttpContent) {
+      dropping = !(msg instanceof LastHttpContent);
+      ReferenceCountUtil.release(msg);
+      return;
+    }
+    ctx.fireChannelRead(msg);
+  }
+
+  private static void refuse(ChannelHandlerContext ctx, HttpRequest request, InboundAuthorizer.Decision d) {
+    byte[] body = Denials.body(d);
+    boolean head = request.method().equals(HttpMethod.HEAD);
+    // a client waiting for 100 Continue sends no body; closing spares guessing where the next request starts
+    boolean keepAlive = HttpUtil.isKeepAlive(request) && !HttpUtil.is100ContinueExpected(request);
+    FullHttpResponse r = new DefaultFullHttpResponse(request.protocolVersion(), HttpResponseStatus.valueOf(Denials.status(d)),
+        head ? Unpooled.EMPTY_BUFFER : Unpooled.wrappedBuffer(body));
+    r.headers()
+        .set(HttpHeaderNames.CONTENT_TYPE, Denials.CONTENT_TYPE)
+        .set(HttpHeaderNames.CONTENT_LENGTH, body.length)
+        .set(Denials.POLICY_HEADER, d.policy())
+        .set(Denials.RULE_HEADER, d.rule());
+    HttpUtil.setKeepAlive(r, keepAlive);
+    ChannelFuture f = ctx.writeAndFlush(r);
+    if (!keepAlive) {
+      f.addListener(ChannelFutureListener.CLOSE);
+    }
+  }
+
+  /** The raw path of a request target (origin form {@code /a/b?q}, or absolute form), without its query. */
+  static String path(String uri) {
+    if (!uri.isEmpty() && uri.charAt(0) == '/') {
+      int q = uri.indexOf('?');
+      return q < 0 ? uri : uri.substring(0, q);
+    }
+    try {
+      String p = URI.create(uri).getRawPath();
+      return p == null || p.isEmpty() ? "/" : p;
+    } catch (IllegalArgumentException e) {
+      return uri;
+    }
+  }
+
+  @Override
+  public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
+    Throwable c = cause instanceof DecoderException && cause.getCause() != null ? cause.getCause() : cause;
+    if (c instanceof SSLException || c instanceof NotSslRecordException) {
+      log.debug("TLS handshake with {} failed (mTLS mode {}): {}", ctx.channel().remoteAddress(), mode, c.toString());
+      ctx.close();
+      return;
+    }
+    ctx.fireExceptionCaught(cause);
+  }
+}

@@ -1,0 +1,72 @@
+package io.meshup.http.internal;
+
+import io.meshup.core.MeshClock;
+import io.meshup.core.internal.tls.JdkTlsContexts;
+import io.meshup.core.internal.tls.MeshKeyManager;
+import io.meshup.core.internal.tls.MeshTrustManager;
+import io.meshup.core.spi.CertificateSource;
+import io.micrometer.core.instrument.MeterRegistry;
+import io.netty.buffer.ByteBuf;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.handler.codec.ByteToMessageDecoder;
+import io.netty.handler.ssl.ClientAuth;
+import io.netty.handler.ssl.SslContext;
+import io.netty.handler.ssl.SslContextBuilder;
+import io.netty.handler.ssl.SslHandler;
+import io.netty.handler.ssl.SslProvider;
+import java.util.List;
+import javax.net.ssl.SSLException;
+
+/** The TLS side of the Netty adapter: the server context and the PERMISSIVE sniffer. Stateless. */
+final class NettyTls {
+  /** The name of the handler installed at the head of the pipeline. */
+  static final String HANDLER_NAME = "meshup-tls";
+  /** A TLS record header is five bytes; an HTTP/1.1 request line is longer. */
+  private static final int SNIFF_BYTES = 5;
+
+  private NettyTls() {}
+
+  /**
+   * A server context (JDK provider) whose managers read {@code source} at every handshake and that
+   * requires a client certificate of the mesh's trust domain.
+   */
+  static SslContext server(CertificateSource source, MeshClock clock, MeterRegistry meters) {
+    try {
+      return SslContextBuilder.forServer(new MeshKeyManager(source))
+          .trustManager(new MeshTrustManager(source, clock, null, meters))
+          .clientAuth(ClientAuth.REQUIRE)
+          .sslProvider(SslProvider.JDK)
+          .sessionTimeout(JdkTlsContexts.SESSION_TIMEOUT_SECONDS)
+          .build();
+    } catch (SSLException e) {
+      throw new IllegalStateException("meshup: cannot build the TLS server context for the Netty adapter", e);
+    }
+  }
+
+  /**
+   * PERMISSIVE: looks at the first bytes of a connection and puts an {@link SslHandler} in its
+   * place when they open a TLS record, or leaves plaintext alone; the bytes read so far go on to
+   * whichever follows. One per connection; runs on its event loop.
+   */
+  static final class Sniffer extends ByteToMessageDecoder {
+    private final SslContext context;
+
+    Sniffer(SslContext context) {
+      this.context = context;
+    }
+
+    @Override
+    protected void decode(ChannelHandlerContext ctx, ByteBuf in, List<Object> out) {
+      if (in.readableBytes() < SNIFF_BYTES) {
+        return;
+      }
+      @SuppressWarnings("deprecation")
+      boolean encrypted = SslHandler.isEncrypted(in);
+      if (encrypted) {
+        ctx.pipeline().addAfter(ctx.name(), null, context.newHandler(ctx.alloc()));
+      }
+      // hands the bytes read so far on to the handler that follows
+      ctx.pipeline().remove(this);
+    }
+  }
+}
