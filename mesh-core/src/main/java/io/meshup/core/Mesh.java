@@ -1,30 +1,21 @@
 package io.meshup.core;
 
-import io.meshup.core.identity.DevCertificateAuthority;
 import io.meshup.core.identity.MtlsMode;
-import io.meshup.core.identity.PemFileCertificateSource;
-import io.meshup.core.identity.WorkloadIdentity;
 import io.meshup.core.internal.authz.Authorizer;
-import io.meshup.core.route.InboundAuthorizer;
+import io.meshup.core.internal.bootstrap.DeferredPolicies;
+import io.meshup.core.internal.bootstrap.Plugins;
 import io.meshup.core.internal.config.ConfigNode;
-import io.meshup.core.internal.config.TlsSettings;
-import io.meshup.core.spi.CertificateContext;
-import io.meshup.core.spi.CertificateSource;
-import io.meshup.core.spi.CertificateSourceProvider;
 import io.meshup.core.internal.config.MeshSettings;
-import io.meshup.core.internal.config.NodeSettings;
-import io.meshup.core.spi.PolicySink;
-import io.meshup.core.spi.RegistryContext;
-import io.meshup.core.spi.ServiceRegistryProvider;
-import io.meshup.core.spi.Settings;
-import java.util.ServiceLoader;
+import io.meshup.core.internal.config.TlsSettings;
 import io.meshup.core.internal.config.YamlReader;
 import io.meshup.core.internal.registry.StaticRegistry;
 import io.meshup.core.internal.routing.Defaults;
 import io.meshup.core.internal.routing.MeshRuntime;
 import io.meshup.core.internal.routing.Metrics;
 import io.meshup.core.internal.routing.ServiceRuntime;
+import io.meshup.core.route.InboundAuthorizer;
 import io.meshup.core.route.ServiceRouter;
+import io.meshup.core.spi.CertificateSource;
 import io.meshup.core.spi.ServiceRegistry;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
@@ -69,12 +60,13 @@ public final class Mesh implements AutoCloseable {
     this.serviceName = settings.service();
     this.meterRegistry = b.meterRegistry != null ? b.meterRegistry : new SimpleMeterRegistry();
     this.ownsScheduler = b.scheduler == null;
-    this.scheduler = b.scheduler != null ? b.scheduler : defaultScheduler();
+    this.scheduler = b.scheduler != null ? b.scheduler : Plugins.defaultScheduler();
+    Plugins plugins = new Plugins(settings.service(), b.clock, scheduler, meterRegistry);
     this.yaml = new YamlReader(b.env);
     TlsSettings tls = settings.tls();
     this.ownsCertificates = b.certificates == null && tls.certificates() != null;
     try {
-      this.certificates = b.certificates != null ? b.certificates : certificatesFrom(tls, b.clock);
+      this.certificates = b.certificates != null ? b.certificates : plugins.certificates(tls);
     } catch (RuntimeException e) {
       if (ownsScheduler) {
         scheduler.shutdownNow();
@@ -90,7 +82,7 @@ public final class Mesh implements AutoCloseable {
     } else if (settings.registryType().equals("static")) {
       registry = new StaticRegistry(settings.staticServices());
     } else {
-      registry = createRegistry(settings, b.clock, deferred);
+      registry = plugins.registry(settings.registryType(), settings.registrySettings(), deferred);
     }
     this.runtime = new MeshRuntime(serviceName, b.clock, new Metrics(meterRegistry), settings.defaults(), registry);
     this.authorizer = new Authorizer(runtime::inbound);
@@ -112,134 +104,11 @@ public final class Mesh implements AutoCloseable {
       for (Map.Entry<String, String> p : b.policyYaml.entrySet()) {
         runtime.updatePolicySource(p.getKey(), yaml.readAll(p.getKey(), p.getValue()));
       }
-      deferred.attach(this);
+      deferred.attach(runtime::orderSources, this::updatePolicies);
     } catch (RuntimeException e) {
       close();
       throw e;
     }
-  }
-
-  private CertificateSource certificatesFrom(TlsSettings tls, MeshClock clock) {
-    if ("dev".equals(tls.certificates())) {
-      WorkloadIdentity id = tls.identity();
-      DevCertificateAuthority ca;
-      if (tls.devCaDirectory() == null) {
-        ca = DevCertificateAuthority.create(id.trustDomain(), clock, DevCertificateAuthority.DEFAULT_LEAF_LIFETIME);
-      } else {
-        try {
-          ca = DevCertificateAuthority.shared(tls.devCaDirectory(), id.trustDomain(), clock,
-              DevCertificateAuthority.DEFAULT_LEAF_LIFETIME);
-        } catch (IllegalArgumentException | java.io.UncheckedIOException e) {
-          throw new MeshConfigException("mesh.tls", "caDirectory", e.getMessage(), e);
-        }
-      }
-      return ca.source(WorkloadIdentity.of(id.trustDomain(), id.namespace(), id.datacenter(), serviceName))
-          .renewing(scheduler);
-    }
-    if ("files".equals(tls.certificates())) {
-      try {
-        return PemFileCertificateSource.load(tls.certChain(), tls.privateKey(), tls.trustBundle())
-            .start(scheduler, tls.refreshInterval());
-      } catch (IllegalArgumentException e) {
-        throw new MeshConfigException("mesh.tls", "files", e.getMessage(), e);
-      }
-    }
-    if (tls.fromProvider()) {
-      return providedCertificates(tls, clock);
-    }
-    return null;
-  }
-
-  private CertificateSource providedCertificates(TlsSettings tls, MeshClock clock) {
-    String type = tls.certificates();
-    for (CertificateSourceProvider p : ServiceLoader.load(CertificateSourceProvider.class, Mesh.class.getClassLoader())) {
-      if (p.type().equals(type)) {
-        return p.create(pluginContext(new NodeSettings(tls.providerSettings()), clock, null));
-      }
-    }
-    throw new MeshConfigException("mesh.tls", "certificates", "no certificate source provider for type '" + type
-        + "' on the classpath; built in are dev and files");
-  }
-
-  private ServiceRegistry createRegistry(MeshSettings settings, MeshClock clock, PolicySink policies) {
-    String type = settings.registryType();
-    for (ServiceRegistryProvider p : ServiceLoader.load(ServiceRegistryProvider.class, Mesh.class.getClassLoader())) {
-      if (p.type().equals(type)) {
-        return p.create(pluginContext(new NodeSettings(settings.registrySettings()), clock, policies));
-      }
-    }
-    throw new MeshConfigException("mesh.registry", "type", "no registry provider for type '" + type
-        + "' on the classpath; for Consul add the io.meshup:mesh-consul-registry dependency");
-  }
-
-  private PluginContext pluginContext(Settings section, MeshClock clock, PolicySink policies) {
-    return new PluginContext(serviceName, section, clock, scheduler, meterRegistry, policies);
-  }
-
-  /** What a plug-in (registry or certificate source) is given: its settings and the mesh's shared parts. */
-  private record PluginContext(String serviceName, Settings settings, MeshClock clock,
-      ScheduledExecutorService scheduler, MeterRegistry meterRegistry, PolicySink policies)
-      implements RegistryContext, CertificateContext {}
-
-  /** Holds policy updates a registry delivers while the mesh is still being built. */
-  private static final class DeferredPolicies implements PolicySink {
-    private final Map<String, Map<String, String>> pending = new LinkedHashMap<>();
-    private final List<String> declared = new ArrayList<>();
-    private Mesh mesh;
-
-    @Override
-    public synchronized void declare(List<String> sourcesLowestFirst) {
-      declared.addAll(sourcesLowestFirst);
-    }
-
-    @Override
-    public void update(String source, String yamlDocuments) {
-      update(source, Map.of(source, yamlDocuments));
-    }
-
-    @Override
-    public void update(String source, Map<String, String> yamlByOrigin) {
-      Mesh m;
-      synchronized (this) {
-        m = mesh;
-        if (m == null) {
-          pending.put(source, new LinkedHashMap<>(yamlByOrigin));
-          return;
-        }
-      }
-      m.updatePolicies(source, yamlByOrigin);
-    }
-
-    void attach(Mesh m) {
-      Map<String, Map<String, String>> todo;
-      synchronized (this) {
-        mesh = m;
-        todo = new LinkedHashMap<>(pending);
-        pending.clear();
-        m.runtime.orderSources(declared);
-      }
-      for (Map.Entry<String, Map<String, String>> u : todo.entrySet()) {
-        try {
-          m.updatePolicies(u.getKey(), u.getValue());
-        } catch (MeshConfigException e) {
-          // logged and counted by the runtime; the last good policy keeps serving
-        }
-      }
-    }
-  }
-
-  /**
-   * One daemon thread; cancelled timers leave the queue at once (every request with a route
-   * timeout schedules one and cancels it on completion).
-   */
-  private static ScheduledExecutorService defaultScheduler() {
-    java.util.concurrent.ScheduledThreadPoolExecutor s = new java.util.concurrent.ScheduledThreadPoolExecutor(1, r -> {
-      Thread t = new Thread(r, "meshup-scheduler");
-      t.setDaemon(true);
-      return t;
-    });
-    s.setRemoveOnCancelPolicy(true);
-    return s;
   }
 
   /**
