@@ -2,6 +2,7 @@ package io.meshup.core;
 
 import io.meshup.core.identity.MtlsMode;
 import io.meshup.core.internal.authz.Authorizer;
+import io.meshup.core.internal.bootstrap.CertificateExpiry;
 import io.meshup.core.internal.bootstrap.DeferredPolicies;
 import io.meshup.core.internal.bootstrap.Plugins;
 import io.meshup.core.internal.config.ConfigNode;
@@ -53,6 +54,7 @@ public final class Mesh implements AutoCloseable {
   private final YamlReader yaml;
   private final CertificateSource certificates;
   private final boolean ownsCertificates;
+  private final CertificateExpiry expiry;
   private final MtlsMode mtlsMode;
   private final Authorizer authorizer;
 
@@ -73,16 +75,24 @@ public final class Mesh implements AutoCloseable {
       }
       throw e;
     }
+    String builtIn = b.certificates != null ? "application" : tls.fromProvider() ? null : tls.certificates();
+    this.expiry = certificates == null || builtIn == null ? null
+        : new CertificateExpiry(certificates, builtIn, settings.service(), b.clock, scheduler, meterRegistry);
     this.mtlsMode = b.mtlsMode != null ? b.mtlsMode
         : b.certificates != null && tls.certificates() == null ? MtlsMode.STRICT : tls.mode();
     DeferredPolicies deferred = new DeferredPolicies();
     ServiceRegistry registry;
-    if (b.registry != null) {
-      registry = b.registry;
-    } else if (settings.registryType().equals("static")) {
-      registry = new StaticRegistry(settings.staticServices());
-    } else {
-      registry = plugins.registry(settings.registryType(), settings.registrySettings(), deferred);
+    try {
+      if (b.registry != null) {
+        registry = b.registry;
+      } else if (settings.registryType().equals("static")) {
+        registry = new StaticRegistry(settings.staticServices());
+      } else {
+        registry = plugins.registry(settings.registryType(), settings.registrySettings(), deferred);
+      }
+    } catch (RuntimeException e) {
+      closeCertificatesAndScheduler();
+      throw e;
     }
     this.runtime = new MeshRuntime(serviceName, b.clock, new Metrics(meterRegistry), settings.defaults(), registry);
     this.authorizer = new Authorizer(runtime::inbound);
@@ -255,6 +265,13 @@ public final class Mesh implements AutoCloseable {
   public void close() {
     runtime.close();
     runtime.registry().close();
+    closeCertificatesAndScheduler();
+  }
+
+  private void closeCertificatesAndScheduler() {
+    if (expiry != null) {
+      expiry.close();
+    }
     if (ownsCertificates && certificates != null) {
       certificates.close();
     }
