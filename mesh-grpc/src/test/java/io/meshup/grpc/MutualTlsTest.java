@@ -277,6 +277,56 @@ class MutualTlsTest {
     assertThat(call(client(server, ca.source("checkout")))).isEqualTo("spiffe://dev.test/ns/default/dc/dc1/svc/checkout");
   }
 
+  static String destinationTls(String mode) {
+    return """
+        apiVersion: networking.istio.io/v1
+        kind: DestinationRule
+        metadata: { name: payments }
+        spec:
+          host: payments
+          trafficPolicy: { tls: { mode: %s } }
+        """.formatted(mode);
+  }
+
+  @Test
+  void destinationRuleTlsDisableReachesAPlaintextServiceFromAMeshWithCertificates() throws Exception {
+    TlsTestServers.Running legacy = server(null, MtlsMode.DISABLE);
+    Mesh checkout = client(legacy, ca.source("checkout"));
+    assertThat(failure(() -> call(checkout)).getStatus().getCode()).isEqualTo(Status.Code.UNAVAILABLE);
+
+    checkout.updatePolicies("rules", destinationTls("DISABLE"));
+
+    assertThat(call(checkout)).isEqualTo("anonymous");
+  }
+
+  @Test
+  void changingTheDestinationsTlsModeReplacesTheConnectionOnTheNextCall() throws Exception {
+    TlsTestServers.Running server = server(ca.source("payments"), MtlsMode.PERMISSIVE);
+    Mesh checkout = client(server, ca.source("checkout"));
+    checkout.updatePolicies("rules", destinationTls("DISABLE"));
+    ManagedChannel ch = MeshChannels.forService(checkout, "payments");
+    closers.add(() -> ch.shutdownNow().awaitTermination(5, TimeUnit.SECONDS));
+    var stub = SimpleServiceGrpc.newBlockingStub(ch);
+    assertThat(stub.withDeadlineAfter(10, TimeUnit.SECONDS).unaryRpc(REQ).getResponseMessage()).isEqualTo("anonymous");
+
+    checkout.updatePolicies("rules", destinationTls("ISTIO_MUTUAL"));
+
+    assertThat(stub.withDeadlineAfter(10, TimeUnit.SECONDS).unaryRpc(REQ).getResponseMessage())
+        .isEqualTo("spiffe://dev.test/ns/default/dc/dc1/svc/checkout");
+  }
+
+  @Test
+  void istioMutualWithoutCertificatesFailsTheCallSayingWhy() throws Exception {
+    TlsTestServers.Running server = server(null, MtlsMode.DISABLE);
+    Mesh checkout = client(server, null);
+    checkout.updatePolicies("rules", destinationTls("ISTIO_MUTUAL"));
+
+    StatusRuntimeException e = failure(() -> call(checkout));
+    assertThat(e.getStatus().getCode()).isEqualTo(Status.Code.UNAVAILABLE);
+    assertThat(e.getStatus().getDescription()).isEqualTo("meshup: payments: the DestinationRule sets "
+        + "trafficPolicy.tls.mode ISTIO_MUTUAL but this mesh has no certificates (set mesh.tls.certificates)");
+  }
+
   @Test
   void leafRotationAppliesToNewConnectionsWithoutFailedCalls() throws Exception {
     DevCertificateAuthority.Source serverSource = ca.source("payments");

@@ -10,9 +10,14 @@ import java.time.Duration;
  * @param idleTimeout {@code http.idleTimeout}: close a connection idle this long
  * @param keepaliveTime {@code tcp.tcpKeepalive.time}: ping an idle connection this often
  * @param maxRequestsPerConnection {@code http.maxRequestsPerConnection}; 0 for no limit (HTTP/1 only)
+ * @param tls {@code trafficPolicy.tls.mode}: whether connections use the mesh's mutual TLS; never null
  */
 public record ConnectionSettings(Duration connectTimeout, Duration idleTimeout, Duration keepaliveTime,
-    int maxRequestsPerConnection) {
+    int maxRequestsPerConnection, ClientTls tls) {
   /** The transport's defaults. */
-  public static final ConnectionSettings DEFAULT = new ConnectionSettings(null, null, null, 0);
+  public static final ConnectionSettings DEFAULT = new ConnectionSettings(null, null, null, 0, ClientTls.AUTO);
+
+  public ConnectionSettings {
+    java.util.Objects.requireNonNull(tls, "tls");
+  }
 }

@@ -172,6 +172,13 @@ final class MeshClientCall<ReqT, RespT> extends ClientCall<ReqT, RespT> implemen
       return;
     }
     ManagedChannel ch = channel.channelFor(endpoint, target.connectionSettings());
+    if (ch == null) {
+      target.release();
+      finish(Status.UNAVAILABLE.withDescription("meshup: " + target.describe()
+          + ": the DestinationRule sets trafficPolicy.tls.mode ISTIO_MUTUAL but this mesh has no certificates"
+          + " (set mesh.tls.certificates)"), new Metadata());
+      return;
+    }
     Deadline attemptDeadline = deadline;
     boolean perTry = false;
     long perTryNanos = target.route().retries().perTryTimeoutNanos();

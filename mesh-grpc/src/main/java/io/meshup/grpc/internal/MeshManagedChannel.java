@@ -30,9 +30,9 @@ public final class MeshManagedChannel extends ManagedChannel {
   private final Mesh mesh;
   private final ServiceRouter router;
   private final Consumer<NettyChannelBuilder> configurer;
-  /** Mutual TLS to every endpoint when the mesh has certificates; null for plaintext. */
+  /** Mutual TLS to this service's endpoints; null when the mesh has no certificates. */
   private final SslContext sslContext;
-  private final Map<EndpointHandle, ManagedChannel> endpointChannels = new ConcurrentHashMap<>();
+  private final Map<EndpointHandle, Connection> endpointChannels = new ConcurrentHashMap<>();
   private final Map<String, String> paths = new ConcurrentHashMap<>();
   private final Map<String, Metadata.Key<String>> keys = new ConcurrentHashMap<>();
   private final ExecutorService callbackExecutor;
@@ -86,20 +86,33 @@ public final class MeshManagedChannel extends ManagedChannel {
     return k;
   }
 
-  /** The connection to an endpoint, opened on first use. */
+  /**
+   * The connection to an endpoint, opened on first use with TLS or not per {@code settings.tls()};
+   * when a policy update changes that, the next call opens a new connection and the old one is
+   * shut down (calls in flight on it finish).
+   *
+   * @return null when the settings ask for mutual TLS and the mesh has no certificates
+   */
   ManagedChannel channelFor(EndpointHandle endpoint, ConnectionSettings settings) {
-    ManagedChannel ch = endpointChannels.get(endpoint);
-    if (ch != null) {
-      return ch;
+    boolean tls = settings.tls().usesTls(sslContext != null);
+    Connection c = endpointChannels.get(endpoint);
+    if (c != null && c.tls == tls) {
+      return c.channel;
+    }
+    if (tls && sslContext == null) {
+      return null;
     }
     synchronized (endpointChannels) {
-      ch = endpointChannels.get(endpoint);
-      if (ch != null) {
-        return ch;
+      c = endpointChannels.get(endpoint);
+      if (c != null && c.tls == tls) {
+        return c.channel;
+      }
+      if (c != null) {
+        c.channel.shutdown();
       }
       sweepRemoved();
       NettyChannelBuilder b = NettyChannelBuilder.forAddress(endpoint.endpoint().host(), endpoint.endpoint().port());
-      if (sslContext != null) {
+      if (tls) {
         b.sslContext(sslContext);
       } else {
         b.usePlaintext();
@@ -114,17 +127,20 @@ public final class MeshManagedChannel extends ManagedChannel {
         b.keepAliveTime(settings.keepaliveTime().toNanos(), TimeUnit.NANOSECONDS);
       }
       configurer.accept(b);
-      ch = b.build();
-      endpointChannels.put(endpoint, ch);
+      ManagedChannel ch = b.build();
+      endpointChannels.put(endpoint, new Connection(ch, tls));
       return ch;
     }
   }
+
+  /** One endpoint's connection and whether it uses TLS. */
+  private record Connection(ManagedChannel channel, boolean tls) {}
 
   /** Closes connections of endpoints that left the registry; calls in flight on them finish. */
   private void sweepRemoved() {
     endpointChannels.entrySet().removeIf(e -> {
       if (e.getKey().isRemoved()) {
-        e.getValue().shutdown();
+        e.getValue().channel().shutdown();
         return true;
       }
       return false;
@@ -161,7 +177,8 @@ public final class MeshManagedChannel extends ManagedChannel {
   @Override
   public ManagedChannel shutdown() {
     shutdown = true;
-    for (ManagedChannel ch : endpointChannels.values()) {
+    for (Connection c : endpointChannels.values()) {
+      ManagedChannel ch = c.channel();
       ch.shutdown();
     }
     callbackExecutor.shutdown();
@@ -178,7 +195,8 @@ public final class MeshManagedChannel extends ManagedChannel {
     if (!shutdown || activeCalls.get() > 0) {
       return false;
     }
-    for (ManagedChannel ch : endpointChannels.values()) {
+    for (Connection c : endpointChannels.values()) {
+      ManagedChannel ch = c.channel();
       if (!ch.isTerminated()) {
         return false;
       }
@@ -189,7 +207,8 @@ public final class MeshManagedChannel extends ManagedChannel {
   @Override
   public ManagedChannel shutdownNow() {
     shutdown = true;
-    for (ManagedChannel ch : endpointChannels.values()) {
+    for (Connection c : endpointChannels.values()) {
+      ManagedChannel ch = c.channel();
       ch.shutdownNow();
     }
     callbackExecutor.shutdownNow();
@@ -208,7 +227,8 @@ public final class MeshManagedChannel extends ManagedChannel {
         TimeUnit.NANOSECONDS.timedWait(terminationLock, left);
       }
     }
-    for (ManagedChannel ch : endpointChannels.values()) {
+    for (Connection c : endpointChannels.values()) {
+      ManagedChannel ch = c.channel();
       long left = deadline - System.nanoTime();
       if (!ch.awaitTermination(Math.max(left, 0), TimeUnit.NANOSECONDS)) {
         return false;

@@ -37,9 +37,9 @@ public final class PolicyModel {
 
   /** Settings for a destination; null members inherit. */
   public record TrafficPolicy(BalancerKind loadBalancer, ConnectionPool connectionPool,
-      OutlierDetection outlierDetection, CircuitBreaker circuitBreaker) {
+      OutlierDetection outlierDetection, CircuitBreaker circuitBreaker, io.meshup.core.route.ClientTls tls) {
     /** Nothing set. */
-    public static final TrafficPolicy EMPTY = new TrafficPolicy(null, null, null, null);
+    public static final TrafficPolicy EMPTY = new TrafficPolicy(null, null, null, null, null);
 
     /** This policy with unset members taken from {@code parent}. */
     public TrafficPolicy inherit(TrafficPolicy parent) {
@@ -50,7 +50,8 @@ public final class PolicyModel {
           loadBalancer != null ? loadBalancer : parent.loadBalancer,
           connectionPool != null ? connectionPool : parent.connectionPool,
           outlierDetection != null ? outlierDetection : parent.outlierDetection,
-          circuitBreaker != null ? circuitBreaker : parent.circuitBreaker);
+          circuitBreaker != null ? circuitBreaker : parent.circuitBreaker,
+          tls != null ? tls : parent.tls);
     }
   }
 

@@ -1,5 +1,6 @@
 package io.meshup.core.internal.policy;
 
+import io.meshup.core.route.ClientTls;
 import io.meshup.core.internal.config.ConfigNode;
 import io.meshup.core.internal.policy.PolicyModel.AuthorizationPolicy;
 import io.meshup.core.internal.policy.PolicyModel.BalancerKind;
@@ -325,16 +326,39 @@ public final class PolicyParser {
     if (t.isNull()) {
       return TrafficPolicy.EMPTY;
     }
-    t.unsupported("tls", "mutual TLS is configured with PeerAuthentication and the mesh's tls: section")
-        .unsupported("portLevelSettings", "per-port settings are not implemented")
+    t.unsupported("portLevelSettings", "per-port settings are not implemented")
         .unsupported("tunnel", "tunnels are not implemented")
         .unsupported("proxyProtocol", "the PROXY protocol does not apply in-process")
-        .keys("loadBalancer", "connectionPool", "outlierDetection", "circuitBreaker");
+        .keys("loadBalancer", "connectionPool", "outlierDetection", "circuitBreaker", "tls");
     return new TrafficPolicy(
         t.has("loadBalancer") ? loadBalancer(t.get("loadBalancer")) : null,
         t.has("connectionPool") ? connectionPool(t.get("connectionPool")) : null,
         t.has("outlierDetection") ? outlierDetection(t.get("outlierDetection")) : null,
-        t.has("circuitBreaker") ? circuitBreaker(t.get("circuitBreaker")) : null);
+        t.has("circuitBreaker") ? circuitBreaker(t.get("circuitBreaker")) : null,
+        t.has("tls") ? clientTls(t.get("tls")) : null);
+  }
+
+  /** Reads {@code trafficPolicy.tls}: the mesh's own mutual TLS, or none. */
+  private static ClientTls clientTls(ConfigNode tls) {
+    String own = "MeshUp clients present the mesh's certificates (mode ISTIO_MUTUAL) or none (DISABLE)";
+    tls.unsupported("clientCertificate", own)
+        .unsupported("privateKey", own)
+        .unsupported("caCertificates", own)
+        .unsupported("caCrl", own)
+        .unsupported("credentialName", own)
+        .unsupported("subjectAltNames", "the server is checked by the destination's SPIFFE ID")
+        .unsupported("sni", "the server is checked by the destination's SPIFFE ID; SNI is not sent")
+        .unsupported("insecureSkipVerify", "the server is always verified")
+        .keys("mode");
+    String mode = tls.required("mode").oneOf("DISABLE", "ISTIO_MUTUAL", "SIMPLE", "MUTUAL");
+    switch (mode) {
+      case "DISABLE":
+        return ClientTls.DISABLE;
+      case "ISTIO_MUTUAL":
+        return ClientTls.ISTIO_MUTUAL;
+      default:
+        throw tls.get("mode").error(mode + " is not supported; " + own);
+    }
   }
 
   private static BalancerKind loadBalancer(ConfigNode lb) {

@@ -20,7 +20,7 @@ public record Defaults(TrafficPolicy trafficPolicy, Duration timeout, Duration r
   /** MeshUp's built-ins (DESIGN.md): peak EWMA, no pool limit, 5 consecutive failures, 20 % + 10/s over 10 s. */
   public static final Defaults BUILT_IN = new Defaults(
       new TrafficPolicy(BalancerKind.PEAK_EWMA, null, PolicyModel.OutlierDetection.DEFAULT,
-          PolicyModel.CircuitBreaker.DEFAULT),
+          PolicyModel.CircuitBreaker.DEFAULT, io.meshup.core.route.ClientTls.AUTO),
       Duration.ZERO, Duration.ofSeconds(10), 0.2, 10);
 
   /** Fills what {@code p} leaves unset from these defaults and then the built-ins. */

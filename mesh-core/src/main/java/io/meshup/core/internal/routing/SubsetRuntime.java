@@ -5,6 +5,7 @@ import io.meshup.core.MeshClock;
 import io.meshup.core.internal.lb.Balancer;
 import io.meshup.core.internal.policy.PolicyModel.ConnectionPool;
 import io.meshup.core.internal.policy.PolicyModel.OutlierDetection;
+import io.meshup.core.route.ClientTls;
 import io.meshup.core.route.ConnectionSettings;
 import io.meshup.core.internal.policy.PolicyModel.TrafficPolicy;
 import io.meshup.core.internal.resilience.Breakers;
@@ -74,8 +75,9 @@ public final class SubsetRuntime {
     this.slowCallNanos = resolved.circuitBreaker().slowCallDurationThreshold().toNanos();
     this.ejections = metrics.ejections(service, name);
     ConnectionPool pool = resolved.connectionPool();
-    this.connectionSettings = pool == null ? ConnectionSettings.DEFAULT
-        : new ConnectionSettings(pool.connectTimeout(), pool.idleTimeout(), pool.keepaliveTime(), pool.maxRequestsPerConnection());
+    ClientTls tls = resolved.tls() == null ? ClientTls.AUTO : resolved.tls();
+    this.connectionSettings = pool == null ? new ConnectionSettings(null, null, null, 0, tls)
+        : new ConnectionSettings(pool.connectTimeout(), pool.idleTimeout(), pool.keepaliveTime(), pool.maxRequestsPerConnection(), tls);
   }
 
   ConnectionSettings connectionSettings() {
