@@ -11,7 +11,8 @@ import java.util.concurrent.CompletableFuture;
  * names the destination service as its host and has no port: {@code http://payments/charges/42}.
  * Each request is matched by path, method and headers against the service's VirtualService, sent
  * to a weighted subset through its circuit breaker and load balancer, rewritten to the picked
- * endpoint ({@code http://10.0.0.7:9001/charges/42}, path and query kept), bounded by the route
+ * endpoint ({@code http://10.0.0.7:9001/charges/42}, path and query kept; {@code https} with mutual
+ * TLS, see {@link MeshHttp#client(io.meshup.core.Mesh)}), bounded by the route
  * timeout (or the request's own {@link HttpRequest#timeout()} when earlier), and retried per the
  * route's policy within the destination's retry budget. The outcome of every attempt feeds the
  * breaker, the balancer, outlier detection and the {@code mesh.client.requests} timer.
