@@ -297,4 +297,55 @@ class HttpMutualTlsTest {
         .isInstanceOf(IllegalArgumentException.class)
         .hasMessageContaining("mesh checkout has certificates (mutual TLS)");
   }
+
+  static String tlsMode(String mode) {
+    return """
+        apiVersion: networking.istio.io/v1
+        kind: DestinationRule
+        metadata: { name: payments }
+        spec:
+          host: payments
+          trafficPolicy: { tls: { mode: %s } }
+        """.formatted(mode);
+  }
+
+  @ParameterizedTest
+  @EnumSource(Adapter.class)
+  void destinationRuleTlsDisableReachesAPlaintextServerFromAMeshWithCertificates(Adapter adapter) throws Exception {
+    Running server = server(adapter, null, MtlsMode.DISABLE);
+    Mesh checkout = client(server, ca.source("checkout"));
+    checkout.updatePolicies("dr", tlsMode("DISABLE"));
+
+    HttpResponse<String> r = call(checkout);
+
+    assertThat(r.body()).isEqualTo("anonymous");
+    assertThat(r.uri().getScheme()).isEqualTo("http");
+  }
+
+  @Test
+  void istioMutualWithoutCertificatesFailsTheCallSayingWhyAndSendsNothing() throws Exception {
+    Running server = server(Adapter.NETTY, ca.source("payments"), MtlsMode.PERMISSIVE);
+    Mesh checkout = client(server, null);
+    checkout.updatePolicies("dr", tlsMode("ISTIO_MUTUAL"));
+
+    IOException e = failure(() -> call(checkout));
+
+    assertThat(e).hasMessage("meshup: payments: the DestinationRule sets trafficPolicy.tls.mode ISTIO_MUTUAL"
+        + " but this mesh has no certificates (set mesh.tls.certificates)");
+    assertThat(server.handled).hasValue(0);
+  }
+
+  @Test
+  void policyUpdateMovesTheNextRequestBetweenMutualTlsAndPlaintext() throws Exception {
+    Running server = server(Adapter.NETTY, ca.source("payments"), MtlsMode.PERMISSIVE);
+    Mesh checkout = client(server, ca.source("checkout"));
+    MeshHttpClient http = MeshHttp.client(checkout);
+    assertThat(call(http).body()).isEqualTo(CHECKOUT);
+
+    checkout.updatePolicies("dr", tlsMode("DISABLE"));
+    assertThat(call(http).body()).isEqualTo("anonymous");
+
+    checkout.updatePolicies("dr", tlsMode("ISTIO_MUTUAL"));
+    assertThat(call(http).body()).isEqualTo(CHECKOUT);
+  }
 }

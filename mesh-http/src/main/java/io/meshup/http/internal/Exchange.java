@@ -1,6 +1,7 @@
 package io.meshup.http.internal;
 
 import io.meshup.core.MeshClock;
+import io.meshup.core.route.ConnectionSettings;
 import io.meshup.core.route.EndpointHandle;
 import io.meshup.core.route.FaultPolicy;
 import io.meshup.core.route.Outcome;
@@ -14,6 +15,7 @@ import io.meshup.http.internal.HttpOutcomes.Failure;
 import java.io.IOException;
 import java.net.ConnectException;
 import java.net.URI;
+import java.net.http.HttpClient;
 import java.net.http.HttpConnectTimeoutException;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
@@ -168,7 +170,7 @@ final class Exchange<T> implements RequestAttributes {
   private void sendAsync(Attempt a) {
     CompletableFuture<HttpResponse<T>> f;
     try {
-      f = transport.client(service, target.connectionSettings()).sendAsync(a.request, a);
+      f = a.client.sendAsync(a.request, a);
     } catch (RuntimeException e) {
       target.record(a.endpoint, a.startNanos, Outcome.CANCELLED);
       result.completeExceptionally(e);
@@ -209,7 +211,7 @@ final class Exchange<T> implements RequestAttributes {
     current = a;
     HttpResponse<T> response;
     try {
-      response = transport.client(service, target.connectionSettings()).send(a.request, a);
+      response = a.client.send(a.request, a);
     } catch (InterruptedException e) {
       result.cancel(false);
       finish(a, null, new CancellationException("interrupted"));
@@ -306,6 +308,13 @@ final class Exchange<T> implements RequestAttributes {
         return null;
       }
     }
+    // read once per attempt, so its URI scheme and its client agree across a policy update
+    ConnectionSettings settings = target.connectionSettings();
+    String unsendable = transport.cannotSend(settings);
+    if (unsendable != null) {
+      result.completeExceptionally(new IOException("meshup: " + target.describe() + ": " + unsendable));
+      return null;
+    }
     Rejection rejection = target.tryAcquire();
     if (rejection != null) {
       result.completeExceptionally(unavailable(rejection));
@@ -316,6 +325,7 @@ final class Exchange<T> implements RequestAttributes {
     long tryTimeout = perTry ? perTryNanos : remaining;
     EndpointHandle endpoint;
     HttpRequest rewritten;
+    HttpClient client;
     try {
       endpoint = target.pick(lastEndpoint);
       if (endpoint == null) {
@@ -324,7 +334,8 @@ final class Exchange<T> implements RequestAttributes {
         result.completeExceptionally(unavailable(Rejection.NO_ENDPOINTS));
         return null;
       }
-      rewritten = rewrite(endpoint, tryTimeout);
+      rewritten = rewrite(endpoint, transport.scheme(settings), tryTimeout);
+      client = transport.client(service, settings);
     } catch (RuntimeException e) {
       target.release();
       result.completeExceptionally(e);
@@ -332,15 +343,15 @@ final class Exchange<T> implements RequestAttributes {
     }
     lastEndpoint = endpoint;
     tries++;
-    return new Attempt(endpoint, rewritten, perTry, tryTimeout, target.begin(endpoint));
+    return new Attempt(endpoint, client, rewritten, perTry, tryTimeout, target.begin(endpoint));
   }
 
   /** The request with the endpoint's address in place of the service name, and this try's timeout. */
-  private HttpRequest rewrite(EndpointHandle endpoint, long tryTimeoutNanos) {
+  private HttpRequest rewrite(EndpointHandle endpoint, String scheme, long tryTimeoutNanos) {
     URI u = request.uri();
     String path = u.getRawPath();
     String query = u.getRawQuery();
-    StringBuilder s = new StringBuilder(64).append(transport.scheme()).append(endpoint.endpoint().authority());
+    StringBuilder s = new StringBuilder(64).append(scheme).append(endpoint.endpoint().authority());
     if (path != null) {
       s.append(path);
     }
@@ -530,6 +541,8 @@ final class Exchange<T> implements RequestAttributes {
    */
   private final class Attempt implements HttpResponse.BodyHandler<T> {
     final EndpointHandle endpoint;
+    /** The JDK client this attempt is sent with: TLS or not, as its request's scheme says. */
+    final HttpClient client;
     final HttpRequest request;
     final boolean perTry;
     final long tryTimeoutNanos;
@@ -543,8 +556,10 @@ final class Exchange<T> implements RequestAttributes {
     boolean retry;
     long backoffNanos;
 
-    Attempt(EndpointHandle endpoint, HttpRequest request, boolean perTry, long tryTimeoutNanos, long startNanos) {
+    Attempt(EndpointHandle endpoint, HttpClient client, HttpRequest request, boolean perTry, long tryTimeoutNanos,
+        long startNanos) {
       this.endpoint = endpoint;
+      this.client = client;
       this.request = request;
       this.perTry = perTry;
       this.tryTimeoutNanos = tryTimeoutNanos;

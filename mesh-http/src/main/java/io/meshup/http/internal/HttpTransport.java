@@ -23,9 +23,12 @@ import javax.net.ssl.SSLParameters;
 /**
  * What a {@code MeshHttpClient} holds: the mesh, a router per destination (resolved once), and the
  * {@link HttpClient}s attempts are sent with: the one the application passed, or its own. Its own
- * are one per connect timeout in plaintext; with mutual TLS (the mesh has certificates) one per
- * destination service and connect timeout, because each verifies that the server is that service.
- * Thread-safe.
+ * are one per connect timeout in plaintext; with mutual TLS one per destination service and
+ * connect timeout, because each verifies that the server is that service. Whether a destination
+ * is reached with mutual TLS is decided per attempt from its DestinationRule's
+ * {@code trafficPolicy.tls.mode} (by default: when the mesh has certificates), so a policy update
+ * applies to the next attempt; plaintext and TLS attempts use different clients, hence different
+ * connections. Thread-safe.
  *
  * <p>JDK 17's {@code HttpClient} has no {@code close()}: a client's selector thread ends once the
  * client is unreachable, so these clients end with the {@code MeshHttpClient} that holds them.
@@ -35,9 +38,8 @@ public final class HttpTransport {
 
   private final Mesh mesh;
   private final HttpClient given;
-  /** This workload's certificates when attempts use mutual TLS, else null. */
+  /** This workload's certificates, or null when the mesh has none (every attempt in plaintext). */
   private final CertificateSource certificates;
-  private final String scheme;
   private final Map<Duration, HttpClient> owned = new ConcurrentHashMap<>();
   private final Map<String, TlsClients> tlsClients = new ConcurrentHashMap<>();
   private final Map<String, ServiceRouter> routers = new ConcurrentHashMap<>();
@@ -57,12 +59,30 @@ public final class HttpTransport {
           + " MeshHttp.client(mesh, httpClient) cannot be used: the given HttpClient would neither present this"
           + " workload's certificate nor verify each server's SPIFFE ID; use MeshHttp.client(mesh)");
     }
-    this.scheme = certificates != null ? "https://" : "http://";
   }
 
-  /** {@code https://} when attempts use mutual TLS, else {@code http://}. */
-  String scheme() {
-    return scheme;
+  /**
+   * Whether attempts to a destination with these settings use mutual TLS: its DestinationRule's
+   * {@code trafficPolicy.tls.mode}, or by default whether the mesh has certificates.
+   */
+  boolean usesTls(ConnectionSettings settings) {
+    return settings.tls().usesTls(certificates != null);
+  }
+
+  /**
+   * Why attempts to a destination with these settings cannot be made, or null when they can: its
+   * DestinationRule asks for mutual TLS and the mesh has no certificates.
+   */
+  String cannotSend(ConnectionSettings settings) {
+    return certificates == null && usesTls(settings)
+        ? "the DestinationRule sets trafficPolicy.tls.mode ISTIO_MUTUAL but this mesh has no certificates"
+            + " (set mesh.tls.certificates)"
+        : null;
+  }
+
+  /** {@code https://} when attempts with these settings use mutual TLS, else {@code http://}. */
+  String scheme(ConnectionSettings settings) {
+    return usesTls(settings) ? "https://" : "http://";
   }
 
   Mesh mesh() {
@@ -105,13 +125,16 @@ public final class HttpTransport {
     return r != null ? r : routers.computeIfAbsent(service, mesh::router);
   }
 
-  /** The client for an attempt to {@code service} with these connection settings. */
+  /**
+   * The client for an attempt to {@code service} with these connection settings: with mutual TLS
+   * or not per {@link #usesTls}. Call only when {@link #cannotSend} is null.
+   */
   HttpClient client(String service, ConnectionSettings settings) {
     if (given != null) {
       return given;
     }
     Duration connect = settings.connectTimeout() != null ? settings.connectTimeout() : NO_CONNECT_TIMEOUT;
-    if (certificates != null) {
+    if (certificates != null && usesTls(settings)) {
       TlsClients t = tlsClients.get(service);
       if (t == null) {
         t = tlsClients.computeIfAbsent(service, this::newTlsClients);
@@ -188,6 +211,6 @@ public final class HttpTransport {
 
   @Override
   public String toString() {
-    return "mesh " + mesh.serviceName() + (certificates != null ? ", mutual TLS" : "") + (given != null ? ", " + given : "");
+    return "mesh " + mesh.serviceName() + (certificates != null ? ", with certificates" : "") + (given != null ? ", " + given : "");
   }
 }
