@@ -30,7 +30,9 @@ import java.util.Objects;
  * only. PERMISSIVE (TLS and plaintext on one port) is refused: the JDK server cannot tell them
  * apart on one port, so run a STRICT and a DISABLE server on two ports, or use
  * {@link MeshNettyHttp}. Certificates are read at every handshake, so rotation needs no restart.
- * The server lets TLS sessions be resumed for 5 minutes; MeshUp's clients never resume one.
+ * The server lets TLS sessions be resumed for 5 minutes; MeshUp's clients never resume one. The
+ * transport is fixed when the server is built: unlike {@link MeshNettyHttp}, a PeerAuthentication
+ * cannot move it between TLS and plaintext, though a STRICT one refuses each plaintext request.
  *
  * <p>Every context created on the returned server authorizes each request against the mesh's
  * AuthorizationPolicy and PeerAuthentication documents (and Consul intentions) in force at that

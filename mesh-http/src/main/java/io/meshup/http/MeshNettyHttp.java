@@ -25,15 +25,18 @@ import java.util.Objects;
  * WorkloadIdentity caller = MeshNettyHttp.caller(ctx.channel());   // or null for plaintext
  * }</pre>
  *
- * <p>The handler installs the transport at the head of its pipeline when added; the pipeline must
- * have no {@code SslHandler} of its own. Per {@link MtlsMode}: STRICT installs an
- * {@code SslHandler} that presents this workload's certificate and requires each client's, which
- * must verify against the mesh's current trust bundle and carry a SPIFFE ID of its trust domain;
- * PERMISSIVE looks at the first five bytes of each connection and installs that
- * {@code SslHandler} when they open a TLS record, else serves it in plaintext (both on one port);
- * DISABLE installs nothing. Certificates are read at every handshake, so rotation needs no
- * restart. A failed handshake closes the connection (logged at debug, counted in
- * {@code mesh.tls.rejections}).
+ * <p>When the mesh has certificates, the handler installs at the head of its pipeline, when added,
+ * a sniffer that reads the first five bytes of the connection and applies the mutual TLS mode in
+ * force at that moment: a PeerAuthentication's for this service (hot-reloaded), else the mode the
+ * adapter was built with. STRICT accepts only TLS, PERMISSIVE both TLS and plaintext on one port,
+ * DISABLE only plaintext; a connection the mode refuses is closed and counted in
+ * {@code mesh.server.connections.refused{mode,transport}}. A TLS connection gets an
+ * {@code SslHandler} (JDK provider) that presents this workload's certificate and requires the
+ * client's, which must verify against the mesh's current trust bundle and carry a SPIFFE ID of
+ * its trust domain; a failed handshake closes the connection (logged at debug, counted in
+ * {@code mesh.tls.rejections}). Certificates are read at every handshake, so rotation needs no
+ * restart. Connections already open keep their transport. Without certificates the adapter serves
+ * plaintext only (DISABLE). The pipeline must have no {@code SslHandler} of its own.
  *
  * <p>Each {@code HttpRequest} is authorized against the mesh's AuthorizationPolicy and
  * PeerAuthentication documents (and Consul intentions) in force at that moment, with its raw path

@@ -348,4 +348,44 @@ class HttpMutualTlsTest {
     checkout.updatePolicies("dr", tlsMode("ISTIO_MUTUAL"));
     assertThat(call(http).body()).isEqualTo(CHECKOUT);
   }
+
+  static String peerAuthentication(String mode) {
+    return """
+        apiVersion: security.istio.io/v1beta1
+        kind: PeerAuthentication
+        metadata: { name: default }
+        spec: { mtls: { mode: %s } }
+        """.formatted(mode);
+  }
+
+  static double refusedConnections(Mesh mesh, String mode, String transport) {
+    return mesh.meterRegistry().counter("mesh.server.connections.refused", "mode", mode, "transport", transport).count();
+  }
+
+  @Test
+  void peerAuthenticationMovesARunningNettyServerBetweenModesForNewConnections() throws Exception {
+    // every response closes its connection, so each call opens a new one
+    Running server = server(Adapter.NETTY, HttpTlsServers.serverMesh("payments", ca.source("payments"), MtlsMode.STRICT,
+        null), MtlsMode.STRICT, true);
+    MeshHttpClient mtls = MeshHttp.client(client(server, ca.source("checkout")));
+    MeshHttpClient plaintext = MeshHttp.client(client(server, null));
+    assertThat(call(mtls).body()).isEqualTo(CHECKOUT);
+    failure(() -> call(plaintext));
+    assertThat(refusedConnections(server.mesh, "STRICT", "plaintext")).isGreaterThanOrEqualTo(1.0);
+
+    server.mesh.updatePolicies("peer", peerAuthentication("PERMISSIVE"));
+    assertThat(call(plaintext).body()).isEqualTo("anonymous");
+    assertThat(call(mtls).body()).isEqualTo(CHECKOUT);
+
+    server.mesh.updatePolicies("peer", peerAuthentication("DISABLE"));
+    assertThat(call(plaintext).body()).isEqualTo("anonymous");
+    failure(() -> call(mtls));
+    assertThat(refusedConnections(server.mesh, "DISABLE", "tls")).isGreaterThanOrEqualTo(1.0);
+
+    double strictRefusals = refusedConnections(server.mesh, "STRICT", "plaintext");
+    server.mesh.updatePolicies("peer", ""); // no PeerAuthentication: the adapter's own STRICT again
+    assertThat(call(mtls).body()).isEqualTo(CHECKOUT);
+    failure(() -> call(plaintext));
+    assertThat(refusedConnections(server.mesh, "STRICT", "plaintext")).isGreaterThan(strictRefusals);
+  }
 }

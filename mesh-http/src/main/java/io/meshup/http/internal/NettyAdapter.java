@@ -9,24 +9,28 @@ import io.netty.channel.Channel;
 import io.netty.channel.ChannelHandler;
 import io.netty.handler.ssl.SslContext;
 
-/** What {@code MeshNettyHttp} holds: the authorizer, the mode and the TLS context built once. Thread-safe. */
+/**
+ * What {@code MeshNettyHttp} holds: the authorizer, the mode it was built with, and (when the mesh
+ * has certificates) the TLS context built once. Thread-safe.
+ */
 public final class NettyAdapter {
   private final InboundAuthorizer authorizer;
   private final MtlsMode mode;
-  /** Null in DISABLE mode. */
+  /** Null when the mesh has no certificates: plaintext only. */
   private final SslContext ssl;
+  private final NettyTls.Refusals refusals;
 
   /** @throws IllegalStateException when {@code mode} needs TLS and the mesh has no certificates */
   public NettyAdapter(Mesh mesh, MtlsMode mode) {
     this.authorizer = mesh.authorizer();
     this.mode = mode;
-    if (mode == MtlsMode.DISABLE) {
-      this.ssl = null;
-    } else {
-      CertificateSource source = mesh.certificates().orElseThrow(() -> new IllegalStateException("meshup: mTLS mode "
-          + mode + " needs certificates; set mesh.tls.certificates or Mesh.Builder.certificates(...)"));
-      this.ssl = NettyTls.server(source, mesh.clock(), mesh.meterRegistry());
+    CertificateSource source = mesh.certificates().orElse(null);
+    if (source == null && mode != MtlsMode.DISABLE) {
+      throw new IllegalStateException("meshup: mTLS mode " + mode
+          + " needs certificates; set mesh.tls.certificates or Mesh.Builder.certificates(...)");
     }
+    this.ssl = source == null ? null : NettyTls.server(source, mesh.clock(), mesh.meterRegistry());
+    this.refusals = source == null ? null : new NettyTls.Refusals(mesh.meterRegistry());
   }
 
   public MtlsMode mode() {
@@ -35,7 +39,7 @@ public final class NettyAdapter {
 
   /** A handler for one connection. */
   public ChannelHandler newHandler() {
-    return new NettyAuthorizingHandler(authorizer, mode, ssl);
+    return new NettyAuthorizingHandler(authorizer, mode, ssl, refusals);
   }
 
   /** The verified identity of the channel's TLS peer, or null when it is plaintext. */

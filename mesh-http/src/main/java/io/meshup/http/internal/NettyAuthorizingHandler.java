@@ -31,8 +31,9 @@ import org.slf4j.LoggerFactory;
 
 /**
  * The per-connection handler of {@code MeshNettyHttp}, placed after the HTTP codec. When added it
- * installs the transport at the head of the pipeline: an {@link SslHandler} (STRICT), a
- * {@link NettyTls.Sniffer} (PERMISSIVE) or nothing (DISABLE). Then it authorizes each
+ * installs a {@link NettyTls.Sniffer} at the head of the pipeline when the mesh has certificates,
+ * which applies the mutual TLS mode in force when the connection opens (and puts an
+ * {@link SslHandler} in its place for TLS). Then it authorizes each
  * {@link HttpRequest}: an allowed one goes on unchanged; a refused one is answered per
  * {@link Denials} and neither it nor its body goes further. TLS handshake failures are logged at
  * debug and close the connection. Runs on the connection's event loop; not sharable.
@@ -43,16 +44,21 @@ final class NettyAuthorizingHandler extends ChannelInboundHandlerAdapter {
   private final InboundAuthorizer authorizer;
   private final MtlsMode mode;
   private final SslContext ssl;
+  private final NettyTls.Refusals refusals;
   /** The body of a refused request is being dropped. */
   private boolean dropping;
   /** The caller, read from the TLS session at the first request of the connection. */
   private WorkloadIdentity caller;
   private boolean callerKnown;
 
-  NettyAuthorizingHandler(InboundAuthorizer authorizer, MtlsMode mode, SslContext ssl) {
+  /**
+   * @param ssl the server TLS context, or null when the mesh has no certificates (plaintext only)
+   */
+  NettyAuthorizingHandler(InboundAuthorizer authorizer, MtlsMode mode, SslContext ssl, NettyTls.Refusals refusals) {
     this.authorizer = authorizer;
     this.mode = mode;
     this.ssl = ssl;
+    this.refusals = refusals;
   }
 
   @Override
@@ -62,10 +68,8 @@ final class NettyAuthorizingHandler extends ChannelInboundHandlerAdapter {
       throw new IllegalStateException("meshup: the pipeline of " + ctx.channel() + " has an SslHandler already;"
           + " MeshNettyHttp installs its own (mode " + mode + ") at the head, so remove yours");
     }
-    if (mode == MtlsMode.STRICT) {
-      p.addFirst(NettyTls.HANDLER_NAME, ssl.newHandler(ctx.alloc()));
-    } else if (mode == MtlsMode.PERMISSIVE) {
-      p.addFirst(NettyTls.HANDLER_NAME, new NettyTls.Sniffer(ssl));
+    if (ssl != null) {
+      p.addFirst(NettyTls.HANDLER_NAME, new NettyTls.Sniffer(ssl, mode, authorizer, refusals));
     }
   }
 

@@ -1,10 +1,13 @@
 package io.meshup.http.internal;
 
 import io.meshup.core.MeshClock;
+import io.meshup.core.identity.MtlsMode;
 import io.meshup.core.internal.tls.JdkTlsContexts;
 import io.meshup.core.internal.tls.MeshKeyManager;
 import io.meshup.core.internal.tls.MeshTrustManager;
+import io.meshup.core.route.InboundAuthorizer;
 import io.meshup.core.spi.CertificateSource;
+import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.netty.buffer.ByteBuf;
 import io.netty.channel.ChannelHandlerContext;
@@ -16,9 +19,12 @@ import io.netty.handler.ssl.SslHandler;
 import io.netty.handler.ssl.SslProvider;
 import java.util.List;
 import javax.net.ssl.SSLException;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
-/** The TLS side of the Netty adapter: the server context and the PERMISSIVE sniffer. Stateless. */
+/** The TLS side of the Netty adapter: the server context and the sniffer that applies the mode. Stateless. */
 final class NettyTls {
+  private static final Logger log = LoggerFactory.getLogger(NettyTls.class);
   /** The name of the handler installed at the head of the pipeline. */
   static final String HANDLER_NAME = "meshup-tls";
   /** A TLS record header is five bytes; an HTTP/1.1 request line is longer. */
@@ -44,15 +50,24 @@ final class NettyTls {
   }
 
   /**
-   * PERMISSIVE: looks at the first bytes of a connection and puts an {@link SslHandler} in its
-   * place when they open a TLS record, or leaves plaintext alone; the bytes read so far go on to
-   * whichever follows. One per connection; runs on its event loop.
+   * Looks at the first bytes of a connection and applies the mutual TLS mode in force when it
+   * opens: the PeerAuthentication's ({@link InboundAuthorizer#peerAuthenticationMode()}), else the
+   * mode the adapter was built with. A TLS record gets an {@link SslHandler} in its place unless
+   * the mode is DISABLE; plaintext is left alone unless the mode is STRICT; a refused connection
+   * is closed and counted. The bytes read so far go on to whichever handler follows. One per
+   * connection; runs on its event loop.
    */
   static final class Sniffer extends ByteToMessageDecoder {
     private final SslContext context;
+    private final MtlsMode configured;
+    private final InboundAuthorizer authorizer;
+    private final Refusals refusals;
 
-    Sniffer(SslContext context) {
+    Sniffer(SslContext context, MtlsMode configured, InboundAuthorizer authorizer, Refusals refusals) {
       this.context = context;
+      this.configured = configured;
+      this.authorizer = authorizer;
+      this.refusals = refusals;
     }
 
     @Override
@@ -62,11 +77,41 @@ final class NettyTls {
       }
       @SuppressWarnings("deprecation")
       boolean encrypted = SslHandler.isEncrypted(in);
+      MtlsMode peer = authorizer.peerAuthenticationMode();
+      MtlsMode mode = peer != null ? peer : configured;
+      if (encrypted ? mode == MtlsMode.DISABLE : mode == MtlsMode.STRICT) {
+        (encrypted ? refusals.tls : refusals.plaintext).increment();
+        log.debug("Closed a {} connection from {}: mutual TLS mode {} is in force", encrypted ? "TLS" : "plaintext",
+            ctx.channel().remoteAddress(), mode);
+        in.skipBytes(in.readableBytes());
+        ctx.close();
+        return;
+      }
       if (encrypted) {
         ctx.pipeline().addAfter(ctx.name(), null, context.newHandler(ctx.alloc()));
       }
       // hands the bytes read so far on to the handler that follows
       ctx.pipeline().remove(this);
+    }
+  }
+
+  /** {@code mesh.server.connections.refused{mode, transport}}, as the gRPC servers count them. */
+  static final class Refusals {
+    final Counter plaintext;
+    final Counter tls;
+
+    Refusals(MeterRegistry meters) {
+      this.plaintext = counter(meters, MtlsMode.STRICT, "plaintext");
+      this.tls = counter(meters, MtlsMode.DISABLE, "tls");
+    }
+
+    private static Counter counter(MeterRegistry meters, MtlsMode mode, String transport) {
+      return Counter.builder("mesh.server.connections.refused")
+          .description("Inbound connections closed because the mutual TLS mode in force does not accept their transport")
+          .baseUnit("connections")
+          .tag("mode", mode.name())
+          .tag("transport", transport)
+          .register(meters);
     }
   }
 }
