@@ -75,7 +75,7 @@ public final class MeshNettyHttp {
     return new MeshNettyHttp(new NettyAdapter(Objects.requireNonNull(mesh, "mesh"), Objects.requireNonNull(mode, "mode")));
   }
 
-  /** The mode its handlers serve. */
+  /** The mode it was built with; a PeerAuthentication in force overrides it for each new connection. */
   public MtlsMode mode() {
     return adapter.mode();
   }

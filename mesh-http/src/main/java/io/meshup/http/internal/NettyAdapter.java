@@ -33,6 +33,7 @@ public final class NettyAdapter {
     this.refusals = source == null ? null : new NettyTls.Refusals(mesh.meterRegistry());
   }
 
+  /** The mode it was built with; a PeerAuthentication in force overrides it per connection. */
   public MtlsMode mode() {
     return mode;
   }
