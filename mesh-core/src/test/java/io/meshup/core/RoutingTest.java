@@ -215,6 +215,39 @@ class RoutingTest {
     }
   }
 
+  @Test
+  void aFailureNeitherStarvesAnEndpointNorMakesItLookFaster() {
+    try (Mesh mesh = Mesh.builder().service("checkout").clock(clock)
+        .endpoints("payments", List.of(
+            new Endpoint("a", "127.0.0.1", 9001, Map.of(), 1),
+            new Endpoint("b", "127.0.0.1", 9002, Map.of(), 1)))
+        .build()) {
+      ServiceRouter router = mesh.router("payments");
+      Req req = new Req("/payments.Payments/Charge", "POST", Map.of());
+      Map<String, Integer> before = new HashMap<>();
+      Map<String, Integer> after = new HashMap<>();
+      // sequential traffic, 2 ms per call on both endpoints (peak EWMA, the default balancer)
+      for (int i = 0; i < 400; i++) {
+        RouteTarget t = router.select(req);
+        EndpointHandle e = t.pick(null);
+        long start = t.begin(e);
+        clock.advance(java.time.Duration.ofMillis(2));
+        boolean fail = i == 200;   // one fast failure, a 0 ms 503
+        t.record(e, fail ? clock.nanoTime() : start, fail ? Outcome.FAILURE : Outcome.SUCCESS);
+        if (i >= 10 && i < 200) {
+          before.merge(e.endpoint().id(), 1, Integer::sum);
+        } else if (i > 200 && i <= 390) {
+          after.merge(e.endpoint().id(), 1, Integer::sum);
+        }
+      }
+      // before, a and b shared the calls; after one fast failure of either, neither is starved
+      // (a fixed failure penalty decaying over the 10 s EWMA window used to park it for ~55 s)
+      assertThat(before.getOrDefault("a", 0)).isBetween(48, 142);
+      assertThat(after.getOrDefault("a", 0)).isBetween(48, 142);
+      assertThat(after.getOrDefault("b", 0)).isBetween(48, 142);
+    }
+  }
+
   private static EndpointHandle handle(Mesh mesh, String id) {
     return mesh.runtimeOf("payments").endpointState(id).orElseThrow();
   }

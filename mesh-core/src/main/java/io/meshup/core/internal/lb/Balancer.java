@@ -39,6 +39,9 @@ public abstract class Balancer {
   /** Records a finished attempt (latency-aware balancers learn from it). */
   public void observe(EndpointState endpoint, long now, long rttNanos) {}
 
+  /** Records a failed attempt (latency-aware balancers must not take it for a fast answer). */
+  public void observeFailure(EndpointState endpoint, long now, long rttNanos) {}
+
   /** Creates the balancer of the given kind. */
   public static Balancer of(BalancerKind kind) {
     switch (kind) {

@@ -74,6 +74,13 @@ final class PowerOfTwo extends Balancer {
   }
 
   @Override
+  public void observeFailure(EndpointState endpoint, long now, long rttNanos) {
+    if (peakEwma) {
+      endpoint.observeFailure(now, rttNanos, TAU_NANOS);
+    }
+  }
+
+  @Override
   public boolean wantsSchedule() {
     return false;
   }

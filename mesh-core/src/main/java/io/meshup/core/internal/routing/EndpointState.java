@@ -158,6 +158,21 @@ public final class EndpointState implements EndpointHandle {
     }
   }
 
+  /**
+   * Feeds one failed attempt: the estimate takes the attempt's latency when that is higher, and
+   * otherwise stays where it has decayed to, so a failure never makes an endpoint look faster (a
+   * fast-failing endpoint does not attract traffic) nor parks it behind an arbitrary penalty for
+   * tens of seconds (failures are the outlier detector's and the breaker's business).
+   */
+  public void observeFailure(long now, long rttNanos, double tauNanos) {
+    synchronized (this) {
+      warmedUp = true;
+      double decayed = cost(now, tauNanos);
+      ewmaNanos = Math.max(rttNanos, decayed);
+      ewmaStamp = now;
+    }
+  }
+
   @Override
   public String toString() {
     return endpoint.id();

@@ -32,8 +32,6 @@ public final class SubsetRuntime {
   private static final Logger log = LoggerFactory.getLogger(SubsetRuntime.class);
   /** Latency fed to the balancer for an overloaded answer: one second, "slow, not fast". */
   static final long OVERLOAD_PENALTY_NANOS = TimeUnit.SECONDS.toNanos(1);
-  /** Latency fed to the balancer for a failure, so a fast-failing endpoint does not attract traffic. */
-  static final long FAILURE_PENALTY_NANOS = TimeUnit.MILLISECONDS.toNanos(250);
   /** Longest ejection, as Envoy's default max_ejection_time. */
   static final long MAX_EJECTION_NANOS = TimeUnit.SECONDS.toNanos(300);
   private static final int MAX_SCHEDULE = 4096;
@@ -181,7 +179,7 @@ public final class SubsetRuntime {
         break;
       case FAILURE:
       case TIMEOUT:
-        balancer.observe(ep, now, Math.max(rtt, FAILURE_PENALTY_NANOS));
+        balancer.observeFailure(ep, now, rtt);
         if (breaker != null) {
           breaker.onError(rtt, TimeUnit.NANOSECONDS, Breakers.FAILURE);
         }
