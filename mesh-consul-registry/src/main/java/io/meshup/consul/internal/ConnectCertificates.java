@@ -119,7 +119,8 @@ final class ConnectCertificates {
    * <p>The chain presented is the leaf and the intermediates the agent sent, cut after the last
    * one a listed root signed: while the old root is listed, the cross-signed new root goes along
    * (a peer that knows only the old root can verify it); once the old root is pruned, the leaf goes
-   * alone, as a peer that no longer trusts the old root could not build a path through it.
+   * alone, as a peer that no longer trusts the old root may not find a path through it (MeshUp's own
+   * trust manager falls back to the leaf alone; other verifiers may not).
    *
    * @throws IllegalArgumentException when the leaf is not signed by a listed root (through its
    *     intermediates), is not of the roots' trust domain, or its key does not match

@@ -117,6 +117,12 @@ public final class MeshTrustManager extends X509ExtendedTrustManager {
     return peer;
   }
 
+  /**
+   * Validates the chain as presented and, when that fails, its shorter prefixes: after a root
+   * rotation a peer may still send an intermediate (such as Consul's new root cross-signed by the
+   * old one) that leads to a root no longer in the bundle, while its leaf verifies against the new
+   * root directly. The first failure is the one reported.
+   */
   private void validatePath(X509Certificate[] chain, List<X509Certificate> roots, String role) throws CertificateException {
     Set<TrustAnchor> anchors = new HashSet<>();
     for (X509Certificate r : roots) {
@@ -127,22 +133,32 @@ public final class MeshTrustManager extends X509ExtendedTrustManager {
     while (path.size() > 1 && roots.contains(path.get(path.size() - 1))) {
       path.remove(path.size() - 1);
     }
+    CertPathValidatorException first = null;
     try {
-      CertPath cp = CertificateFactory.getInstance("X.509").generateCertPath(path);
       PKIXParameters params = new PKIXParameters(anchors);
       params.setRevocationEnabled(false);
       params.setDate(new Date(clock.currentTimeMillis()));
-      CertPathValidator.getInstance("PKIX").validate(cp, params);
-    } catch (CertPathValidatorException e) {
-      String why = e.getReason() == CertPathValidatorException.BasicReason.EXPIRED
-          ? "the certificate expired (notAfter " + chain[0].getNotAfter().toInstant() + ")"
-          : e.getReason() == CertPathValidatorException.BasicReason.NOT_YET_VALID ? "the certificate is not yet valid"
-          : e.getMessage();
-      throw reject(e.getReason() == CertPathValidatorException.BasicReason.EXPIRED ? Reason.EXPIRED : Reason.UNTRUSTED,
-          "the " + role + "'s certificate " + describe(chain[0]) + " does not verify against the trust bundle: " + why, e);
+      CertificateFactory factory = CertificateFactory.getInstance("X.509");
+      CertPathValidator validator = CertPathValidator.getInstance("PKIX");
+      for (int length = path.size(); length >= 1; length--) {
+        try {
+          validator.validate(factory.generateCertPath(path.subList(0, length)), params);
+          return;
+        } catch (CertPathValidatorException e) {
+          if (first == null) {
+            first = e;
+          }
+        }
+      }
     } catch (GeneralSecurityException e) {
       throw reject(Reason.UNTRUSTED, "cannot verify the " + role + "'s certificate " + describe(chain[0]) + ": " + e, e);
     }
+    String why = first.getReason() == CertPathValidatorException.BasicReason.EXPIRED
+        ? "the certificate expired (notAfter " + chain[0].getNotAfter().toInstant() + ")"
+        : first.getReason() == CertPathValidatorException.BasicReason.NOT_YET_VALID ? "the certificate is not yet valid"
+        : first.getMessage();
+    throw reject(first.getReason() == CertPathValidatorException.BasicReason.EXPIRED ? Reason.EXPIRED : Reason.UNTRUSTED,
+        "the " + role + "'s certificate " + describe(chain[0]) + " does not verify against the trust bundle: " + why, first);
   }
 
   private void checkExtendedKeyUsage(X509Certificate leaf, String required, String role) throws CertificateException {
