@@ -6,8 +6,9 @@
 #   jmh/bench.sh --quick    1 short repetition and short JMH runs (≈ 3 min): checks the harness,
 #                           its figures mean nothing
 #
-# Options: --runs N, --no-jmh, --no-build, --rate R (open-loop req/s), --concurrency C (closed loop),
-#          --warmup S --closed S --open S (seconds per configuration).
+# Options: --runs N, --no-jmh, --no-build, --rate R (open-loop req/s, gRPC; default 1000),
+#          --http-rate R (open-loop req/s, HTTP; default 500), --concurrency C (closed loop; 16),
+#          --warmup S --closed S --open S (seconds per configuration; 10, 8, 8).
 #
 # Writes, in jmh/results/:  e2e-<stamp>-runK.{json,txt}  one per repetition (every figure; the log)
 #                           e2e-<stamp>-jmh.{json,txt}   request path, registry update, TLS handshake
@@ -31,24 +32,27 @@ JAR="$ROOT/jmh/target/benchmarks.jar"
 RUNS=3
 JMH=1
 BUILD=1
-WARMUP=5
+WARMUP=10
+SERVER_WARMUP=15
 CLOSED=8
 OPEN=8
 RATE=1000
+HTTP_RATE=500
 CONCURRENCY=16
 JMH_OPTS=()
 while [[ $# -gt 0 ]]; do
   case "$1" in
-    --quick) RUNS=1; WARMUP=2; CLOSED=3; OPEN=3; JMH_OPTS=(-wi 1 -i 2 -w 1 -r 1); shift ;;
+    --quick) RUNS=1; WARMUP=2; CLOSED=3; OPEN=3; SERVER_WARMUP=3; JMH_OPTS=(-wi 1 -i 2 -w 1 -r 1); shift ;;
     --runs) RUNS="$2"; shift 2 ;;
     --no-jmh) JMH=0; shift ;;
     --no-build) BUILD=0; shift ;;
     --rate) RATE="$2"; shift 2 ;;
+    --http-rate) HTTP_RATE="$2"; shift 2 ;;
     --concurrency) CONCURRENCY="$2"; shift 2 ;;
     --warmup) WARMUP="$2"; shift 2 ;;
     --closed) CLOSED="$2"; shift 2 ;;
     --open) OPEN="$2"; shift 2 ;;
-    *) sed -n '2,25p' "$0" >&2; exit 2 ;;
+    *) sed -n '2,27p' "$0" >&2; exit 2 ;;
   esac
 done
 
@@ -130,15 +134,18 @@ PREFIX="$RESULTS/e2e-$STAMP"
   java -version 2>&1
   "$HAPROXY" -v 2>&1 | head -1
   echo "CLK_TCK: $(getconf CLK_TCK)"
-  echo "options: runs=$RUNS warmup=$WARMUP closed=$CLOSED open=$OPEN rate=$RATE concurrency=$CONCURRENCY"
+  echo "options: runs=$RUNS warmup=$WARMUP closed=$CLOSED open=$OPEN rate=$RATE http_rate=$HTTP_RATE concurrency=$CONCURRENCY"
   echo "load: $(cat /proc/loadavg)"
 } > "$PREFIX-machine.txt"
 
 start=$SECONDS
 for k in $(seq 1 "$RUNS"); do
-  log "end-to-end run $k of $RUNS -> $PREFIX-run$k.{json,txt}"
-  java -cp "$JAR" io.meshup.jmh.e2e.LoadDriver --out "$PREFIX-run$k" --haproxy "$HAPROXY" \
-    --warmup "$WARMUP" --closed "$CLOSED" --open "$OPEN" --rate "$RATE" --concurrency "$CONCURRENCY" \
+  # even repetitions run the configurations in reverse order, so drift does not favour one position
+  reverse=false; (( k % 2 == 0 )) && reverse=true
+  log "end-to-end run $k of $RUNS (reverse order: $reverse) -> $PREFIX-run$k.{json,txt}"
+  java -cp "$JAR" io.meshup.jmh.e2e.LoadDriver --out "$PREFIX-run$k" --haproxy "$HAPROXY" --reverse "$reverse" \
+    --serverWarmup "$SERVER_WARMUP" \
+    --warmup "$WARMUP" --closed "$CLOSED" --open "$OPEN" --rate "$RATE" --httpRate "$HTTP_RATE" --concurrency "$CONCURRENCY" \
     --clkTck "$(getconf CLK_TCK)"
 done
 log "end-to-end runs took $((SECONDS - start)) s"

@@ -99,19 +99,21 @@ def main(argv):
       f"{first.get('haproxy', 'no HAProxy')}.")
     w("")
     w(f"Per configuration and run: {p['warmup_s']} s warm-up, {p['closed_s']} s closed loop at "
-      f"{p['concurrency']} requests in flight, {p['open_s']} s open loop at {p['rate_rps']} req/s; "
+      f"{p['concurrency']} requests in flight, {p['open_s']} s open loop at {p['rate_rps']} req/s "
+      f"(HTTP: {p.get('http_rate_rps', p['rate_rps'])} req/s); "
       f"{p['payload_bytes']} B request and response; {p['instances']} server instances.")
     w("Load average (1/5/15 min) before/after each run: "
       + "; ".join(f"run {k + 1}: {r['machine']['load_before'].split()[0:3]} / {r['load_after'].split()[0:3]}"
                   for k, r in enumerate(runs)).replace("'", ""))
     w("")
     w("| configuration | throughput req/s | × base | p50 µs | p90 µs | p99 µs | added p99 µs | "
-      "CPU s / 1k req (client side) | × base | server CPU s / 1k | client heap MB | × base | throughput in runs |")
-    w("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|")
+      "CPU s / 1k req (client side) | × base | server CPU s / 1k | client heap MB | × base | "
+      "B allocated / req (client JVM) | added B / req | throughput in runs |")
+    w("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|")
     for c in GRPC + HTTP:
         if not any(ok(m.get(c)) for m in per_run):
             reason = next((m[c].get("skipped") or m[c].get("failed") for m in per_run if m.get(c)), "not run")
-            w(f"| {LABEL[c]} | {reason} | | | | | | | | | | | |")
+            w(f"| {LABEL[c]} | {reason} | | | | | | | | | | | | | |")
             continue
         thr = values(c, "throughput_rps")
         heap = [x / 1048576 if x is not None else None for x in values(c, "heap_client_bytes")]
@@ -132,13 +134,16 @@ def main(argv):
             fmt(med(values(c, "cpu_per_1k_server_s")), 3),
             fmt(med(heap), 1),
             "1" if base else fmt(med(ratios(c, "heap_client_bytes")), 2),
+            fmt(med(values(c, "alloc_per_request_bytes"))),
+            "0" if base else fmt(med(diffs(c, "alloc_per_request_bytes"))),
             " / ".join(fmt(x) for x in thr),
         ]) + " |")
     w("")
     w("CPU (client side) = the client JVM's process CPU time during the closed-loop window; for the sidecar rows "
       "plus both HAProxy processes' utime+stime from /proc. Server CPU = the echo servers' JVM (not in the ratios). "
       "Client heap = heap used after full GCs with the client built and warmed, minus the same JVM's heap after "
-      "full GCs before the client was built.")
+      "full GCs before the client was built. B allocated / req = bytes allocated by all the client JVM's threads "
+      "during the closed loop / completed calls; added = minus the baseline's, per run.")
     w("")
 
     # ---- targets ----------------------------------------------------------------------------
@@ -181,10 +186,16 @@ def main(argv):
                f"({(b / a - 1) * 100:+.0f} %)", b / a <= 1.2)
         allocs = [x["secondaryMetrics"].get("gc.alloc.rate.norm", {}).get("score") for x in rp.values()]
         if all(v is not None for v in allocs):
-            target("Zero bytes allocated per call by MeshUp's request path",
+            target("Zero bytes allocated per call by MeshUp's request path (JMH)",
                    " / ".join(f"{v:.3f}" for v in allocs) + " B/op (N = 10 / 1000 / 10000)", max(allocs) < 1)
     else:
         target("Request path flat (within 20 %) from 10 to 10,000 endpoints", "not run", None)
+    for c in ["mesh-plain", "http-mesh"]:
+        a = med(diffs(c, "alloc_per_request_bytes"))
+        if a is not None:
+            target(f"Zero bytes per call added by MeshUp's client, end to end ({c} minus its baseline)",
+                   f"{fmt(a)} B/call", a < 16,
+                   "whole transport wrapper included; within ±16 B counts as zero (measurement noise)")
     w("| target | measured | result | |")
     w("|---|---|---|---|")
     for row in rows:

@@ -3,7 +3,9 @@ package io.meshup.jmh.e2e;
 import java.lang.management.ManagementFactory;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
@@ -56,9 +58,20 @@ public final class ClientRun {
 
       ClosedLoop loop = new ClosedLoop(caller);
       loop.start(concurrency);
-      sleep(warmup);
+      // warm-up, sampled each second: shows whether the JIT had settled before the measurement
+      List<Long> warmupRps = new ArrayList<>();
+      long wEnd = System.nanoTime() + (long) (warmup * 1e9);
+      for (long prev = 0; wEnd - System.nanoTime() >= 1_000_000_000L; ) {
+        Thread.sleep(1000);
+        long now = loop.completed.get();
+        warmupRps.add(now - prev);
+        prev = now;
+      }
+      Thread.sleep(Math.max(0, (wEnd - System.nanoTime()) / 1_000_000));
+      r.put("warmup_per_second", warmupRps);
       long c0 = loop.completed.get();
       long e0 = loop.errors.get();
+      long alloc0 = allocatedBytes();
       long cpu0 = processCpuNanos();
       long proxy0 = procCpuTicks(proxyPids);
       long server0 = procCpuTicks(new long[] {serverPid});
@@ -66,6 +79,7 @@ public final class ClientRun {
       sleep(closed);
       long t1 = System.nanoTime();
       long cpu1 = processCpuNanos();
+      long alloc1 = allocatedBytes();
       long proxy1 = procCpuTicks(proxyPids);
       long server1 = procCpuTicks(new long[] {serverPid});
       long c1 = loop.completed.get();
@@ -83,6 +97,7 @@ public final class ClientRun {
       r.put("closed_errors", e1 - e0);
       r.put("throughput_rps", n / secs);
       r.put("cpu_client_s", clientCpu);
+      r.put("alloc_per_request_bytes", (alloc1 - alloc0) / (double) n);
       r.put("cpu_proxies_s", proxyCpu);
       r.put("cpu_server_s", serverCpu);
       r.put("cpu_per_1k_client_s", clientCpu / n * 1000);
@@ -237,6 +252,21 @@ public final class ClientRun {
       Thread.sleep(100);
     }
     return ManagementFactory.getMemoryMXBean().getHeapMemoryUsage().getUsed();
+  }
+
+  /**
+   * Bytes allocated so far by the JVM's live threads (HotSpot's per-thread counters). A thread that
+   * ends inside the window takes its count with it, so this can only undercount.
+   */
+  static long allocatedBytes() {
+    com.sun.management.ThreadMXBean t = (com.sun.management.ThreadMXBean) ManagementFactory.getThreadMXBean();
+    long sum = 0;
+    for (long b : t.getThreadAllocatedBytes(t.getAllThreadIds())) {
+      if (b > 0) {
+        sum += b;
+      }
+    }
+    return sum;
   }
 
   static long processCpuNanos() {

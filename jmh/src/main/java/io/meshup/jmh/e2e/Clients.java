@@ -84,7 +84,27 @@ final class Clients {
       case "sidecar-tls" -> grpcDirect(s.sidecarTlsPort());
       case "http-plain" -> httpPlain(s.httpPorts());
       case "http-mesh" -> httpMesh(s.httpPorts());
+      case "server-warmup" -> all(grpcRoundRobin(s.grpcPorts()), meshGrpc(s.mtlsPorts(), s.certDir()),
+          httpPlain(s.httpPorts()));
       default -> throw new IllegalArgumentException("unknown configuration " + config);
+    };
+  }
+
+  /** Sends each call through the next of {@code callers} in turn (warms every server kind at once). */
+  static Caller all(Caller... callers) {
+    AtomicInteger next = new AtomicInteger();
+    return new Caller() {
+      @Override
+      public void call(Done done) {
+        callers[Math.floorMod(next.getAndIncrement(), callers.length)].call(done);
+      }
+
+      @Override
+      public void close() {
+        for (Caller c : callers) {
+          c.close();
+        }
+      }
     };
   }
 

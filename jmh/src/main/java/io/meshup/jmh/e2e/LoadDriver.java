@@ -23,7 +23,10 @@ import java.util.Map;
  *
  * <p>Arguments ({@code --name value}): out (path without extension), haproxy (binary; without it
  * the sidecar configurations are skipped), configs (comma-separated, default all), warmup, closed,
- * open (seconds per configuration), concurrency, rate, instances, clkTck.
+ * open (seconds per configuration), concurrency, rate (open loop, gRPC), httpRate (open loop, HTTP),
+ * instances, clkTck, serverWarmup (seconds of load on every server kind before the first
+ * configuration), reverse (true: configurations in reverse order), clientJvmArgs (space-separated,
+ * added to each client JVM, e.g. a JFR recording).
  */
 public final class LoadDriver {
   static final List<String> ALL = List.of("grpc-plain", "mesh-plain", "mesh-mtls", "sidecar-plain", "sidecar-tls",
@@ -35,12 +38,18 @@ public final class LoadDriver {
     Map<String, String> a = args(argv);
     Path out = Path.of(a.getOrDefault("out", "jmh/results/e2e"));
     String haproxy = a.getOrDefault("haproxy", "");
-    List<String> configs = List.of(a.getOrDefault("configs", String.join(",", ALL)).split(","));
-    String warmup = a.getOrDefault("warmup", "5");
+    List<String> configs = new ArrayList<>(List.of(a.getOrDefault("configs", String.join(",", ALL)).split(",")));
+    if (Boolean.parseBoolean(a.getOrDefault("reverse", "false"))) {
+      java.util.Collections.reverse(configs);
+    }
+    String serverWarmup = a.getOrDefault("serverWarmup", "15");
+    List<String> clientJvmArgs = a.containsKey("clientJvmArgs") ? List.of(a.get("clientJvmArgs").split(" ")) : List.of();
+    String warmup = a.getOrDefault("warmup", "10");
     String closed = a.getOrDefault("closed", "8");
     String open = a.getOrDefault("open", "8");
     String concurrency = a.getOrDefault("concurrency", "16");
     String rate = a.getOrDefault("rate", "1000");
+    String httpRate = a.getOrDefault("httpRate", "500");
     int instances = Integer.parseInt(a.getOrDefault("instances", "3"));
     String clkTck = a.getOrDefault("clkTck", "100");
 
@@ -56,7 +65,10 @@ public final class LoadDriver {
       params.put("open_s", open);
       params.put("concurrency", concurrency);
       params.put("rate_rps", rate);
+      params.put("http_rate_rps", httpRate);
       params.put("instances", instances);
+      params.put("server_warmup_s", serverWarmup);
+      params.put("order", String.join(",", configs));
       params.put("payload_bytes", Echo.PAYLOAD_BYTES);
       run.put("params", params);
       say(log, "run " + out + ": " + params + ", work folder " + work);
@@ -99,6 +111,12 @@ public final class LoadDriver {
           tlsPair = Haproxy.start(haproxy, work, "sidecar-tls", true, grpcPorts, work);
           run.put("haproxy", version(haproxy));
         }
+        // the servers' JVM is cold: warm its gRPC, mTLS and HTTP paths before the first configuration,
+        // so that whichever configuration runs first is not measured against cold servers
+        say(log, "server warm-up: " + serverWarmup + " s");
+        child(List.of("-Xmx512m", ClientRun.class.getName(), "--config", "server-warmup", "--grpc", ports.get("grpc"),
+            "--mtls", ports.get("mtls"), "--http", ports.get("http"), "--certs", work.toString(), "--warmup", serverWarmup,
+            "--closed", "0.5", "--open", "0.5", "--concurrency", concurrency, "--rate", "100"), log, "server-warmup");
         for (String config : configs) {
           boolean sidecar = config.startsWith("sidecar-");
           if (sidecar && plainPair == null) {
@@ -107,10 +125,11 @@ public final class LoadDriver {
             continue;
           }
           Haproxy pair = config.equals("sidecar-tls") ? tlsPair : plainPair;
-          List<String> cmd = new ArrayList<>(List.of("-Xms512m", "-Xmx512m", ClientRun.class.getName(),
+          List<String> cmd = new ArrayList<>(clientJvmArgs);
+          cmd.addAll(List.of("-Xms512m", "-Xmx512m", ClientRun.class.getName(),
               "--config", config, "--grpc", ports.get("grpc"), "--mtls", ports.get("mtls"), "--http", ports.get("http"),
               "--certs", work.toString(), "--warmup", warmup, "--closed", closed, "--open", open,
-              "--concurrency", concurrency, "--rate", rate, "--serverPid", Long.toString(server.pid()),
+              "--concurrency", concurrency, "--rate", config.startsWith("http-") ? httpRate : rate, "--serverPid", Long.toString(server.pid()),
               "--clkTck", clkTck));
           if (sidecar) {
             cmd.addAll(List.of("--sidecarPlain", Integer.toString(plainPair.port), "--sidecarTls",
