@@ -11,18 +11,15 @@ import io.grpc.Status;
 import io.grpc.netty.NettyServerBuilder;
 import io.meshup.core.Mesh;
 import io.meshup.core.identity.MtlsMode;
-import io.meshup.core.identity.SpiffeCertificates;
 import io.meshup.core.identity.WorkloadIdentity;
+import io.meshup.core.internal.tls.TlsPeers;
 import io.meshup.core.route.InboundAuthorizer;
 import io.meshup.core.spi.CertificateSource;
 import io.meshup.grpc.internal.tls.ModeNegotiator;
 import io.meshup.grpc.internal.tls.TlsContexts;
 import java.net.InetSocketAddress;
 import java.net.SocketAddress;
-import java.security.cert.Certificate;
-import java.security.cert.X509Certificate;
 import java.util.concurrent.ConcurrentHashMap;
-import javax.net.ssl.SSLPeerUnverifiedException;
 import javax.net.ssl.SSLSession;
 
 /**
@@ -63,8 +60,6 @@ public final class MeshServers {
    * plaintext (PERMISSIVE or DISABLE).
    */
   public static final Context.Key<WorkloadIdentity> CALLER = Context.key("meshup-caller");
-
-  private static final String SESSION_KEY = "io.meshup.caller";
 
   private MeshServers() {}
 
@@ -116,7 +111,7 @@ public final class MeshServers {
     public <ReqT, RespT> ServerCall.Listener<ReqT> interceptCall(ServerCall<ReqT, RespT> call, Metadata headers,
         ServerCallHandler<ReqT, RespT> next) {
       SSLSession session = call.getAttributes().get(Grpc.TRANSPORT_ATTR_SSL_SESSION);
-      WorkloadIdentity caller = session == null ? null : identityOf(session);
+      WorkloadIdentity caller = TlsPeers.identityOf(session);
       String name = call.getMethodDescriptor().getFullMethodName();
       String path = paths.get(name);
       if (path == null) {
@@ -132,22 +127,6 @@ public final class MeshServers {
         return next.startCall(call, headers);
       }
       return Contexts.interceptCall(Context.current().withValue(CALLER, caller), call, headers, next);
-    }
-
-    private static WorkloadIdentity identityOf(SSLSession session) {
-      Object cached = session.getValue(SESSION_KEY);
-      if (cached instanceof WorkloadIdentity id) {
-        return id;
-      }
-      try {
-        Certificate[] peer = session.getPeerCertificates();
-        // verified by the trust manager during the handshake
-        WorkloadIdentity id = SpiffeCertificates.identityOf((X509Certificate) peer[0]);
-        session.putValue(SESSION_KEY, id);
-        return id;
-      } catch (SSLPeerUnverifiedException e) {
-        return null;
-      }
     }
   }
 }

@@ -1,8 +1,8 @@
 package io.meshup.http;
 
+import io.meshup.core.internal.tls.TlsPeers;
 import io.meshup.core.Mesh;
 import io.meshup.core.identity.WorkloadIdentity;
-import io.meshup.http.internal.Callers;
 import io.meshup.http.internal.HttpTransport;
 import java.net.http.HttpClient;
 import java.net.http.HttpResponse;
@@ -53,6 +53,6 @@ public final class MeshHttp {
    * {@link MeshHttpClient} with mutual TLS always have one: the handshake verified it.
    */
   public static Optional<WorkloadIdentity> serverIdentity(HttpResponse<?> response) {
-    return response.sslSession().map(Callers::identityOf);
+    return response.sslSession().map(TlsPeers::identityOf);
   }
 }

@@ -1,5 +1,6 @@
 package io.meshup.http.internal;
 
+import io.meshup.core.internal.tls.TlsPeers;
 import com.sun.net.httpserver.Filter;
 import com.sun.net.httpserver.HttpExchange;
 import com.sun.net.httpserver.HttpsExchange;
@@ -22,7 +23,7 @@ final class JdkAuthorizingFilter extends Filter {
 
   /** The caller's verified identity, or null on a plaintext exchange. */
   static WorkloadIdentity caller(HttpExchange exchange) {
-    return exchange instanceof HttpsExchange https ? Callers.identityOf(https.getSSLSession()) : null;
+    return exchange instanceof HttpsExchange https ? TlsPeers.identityOf(https.getSSLSession()) : null;
   }
 
   @Override

@@ -1,5 +1,6 @@
 package io.meshup.http.internal;
 
+import io.meshup.core.internal.tls.ConnectionAdmission;
 import io.meshup.core.Mesh;
 import io.meshup.core.identity.MtlsMode;
 import io.meshup.core.identity.WorkloadIdentity;
@@ -18,7 +19,7 @@ public final class NettyAdapter {
   private final MtlsMode mode;
   /** Null when the mesh has no certificates: plaintext only. */
   private final SslContext ssl;
-  private final NettyTls.Refusals refusals;
+  private final ConnectionAdmission admission;
 
   /** @throws IllegalStateException when {@code mode} needs TLS and the mesh has no certificates */
   public NettyAdapter(Mesh mesh, MtlsMode mode) {
@@ -30,7 +31,7 @@ public final class NettyAdapter {
           + " needs certificates; set mesh.tls.certificates or Mesh.Builder.certificates(...)");
     }
     this.ssl = source == null ? null : NettyTls.server(source, mesh.clock(), mesh.meterRegistry());
-    this.refusals = source == null ? null : new NettyTls.Refusals(mesh.meterRegistry());
+    this.admission = source == null ? null : new ConnectionAdmission(mode, authorizer, mesh.meterRegistry());
   }
 
   /** The mode it was built with; a PeerAuthentication in force overrides it per connection. */
@@ -40,7 +41,7 @@ public final class NettyAdapter {
 
   /** A handler for one connection. */
   public ChannelHandler newHandler() {
-    return new NettyAuthorizingHandler(authorizer, mode, ssl, refusals);
+    return new NettyAuthorizingHandler(authorizer, mode, ssl, admission);
   }
 
   /** The verified identity of the channel's TLS peer, or null when it is plaintext. */

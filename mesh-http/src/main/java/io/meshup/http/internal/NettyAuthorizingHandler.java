@@ -1,5 +1,7 @@
 package io.meshup.http.internal;
 
+import io.meshup.core.internal.tls.TlsPeers;
+import io.meshup.core.internal.tls.ConnectionAdmission;
 import io.meshup.core.identity.MtlsMode;
 import io.meshup.core.identity.WorkloadIdentity;
 import io.meshup.core.route.InboundAuthorizer;
@@ -44,7 +46,7 @@ final class NettyAuthorizingHandler extends ChannelInboundHandlerAdapter {
   private final InboundAuthorizer authorizer;
   private final MtlsMode mode;
   private final SslContext ssl;
-  private final NettyTls.Refusals refusals;
+  private final ConnectionAdmission admission;
   /** The body of a refused request is being dropped. */
   private boolean dropping;
   /** The caller, read from the TLS session at the first request of the connection. */
@@ -54,11 +56,11 @@ final class NettyAuthorizingHandler extends ChannelInboundHandlerAdapter {
   /**
    * @param ssl the server TLS context, or null when the mesh has no certificates (plaintext only)
    */
-  NettyAuthorizingHandler(InboundAuthorizer authorizer, MtlsMode mode, SslContext ssl, NettyTls.Refusals refusals) {
+  NettyAuthorizingHandler(InboundAuthorizer authorizer, MtlsMode mode, SslContext ssl, ConnectionAdmission admission) {
     this.authorizer = authorizer;
     this.mode = mode;
     this.ssl = ssl;
-    this.refusals = refusals;
+    this.admission = admission;
   }
 
   @Override
@@ -69,14 +71,14 @@ final class NettyAuthorizingHandler extends ChannelInboundHandlerAdapter {
           + " MeshNettyHttp installs its own (mode " + mode + ") at the head, so remove yours");
     }
     if (ssl != null) {
-      p.addFirst(NettyTls.HANDLER_NAME, new NettyTls.Sniffer(ssl, mode, authorizer, refusals));
+      p.addFirst(NettyTls.HANDLER_NAME, new NettyTls.Sniffer(ssl, admission));
     }
   }
 
   /** The verified identity of the TLS peer of this pipeline, or null when it is plaintext. */
   static WorkloadIdentity callerOf(ChannelPipeline pipeline) {
     SslHandler h = pipeline.get(SslHandler.class);
-    return h == null ? null : Callers.identityOf(h.engine().getSession());
+    return h == null ? null : TlsPeers.identityOf(h.engine().getSession());
   }
 
   @Override

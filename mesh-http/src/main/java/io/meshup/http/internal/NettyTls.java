@@ -1,13 +1,12 @@
 package io.meshup.http.internal;
 
 import io.meshup.core.MeshClock;
-import io.meshup.core.identity.MtlsMode;
+import io.meshup.core.internal.tls.ConnectionAdmission;
 import io.meshup.core.internal.tls.JdkTlsContexts;
 import io.meshup.core.internal.tls.MeshKeyManager;
 import io.meshup.core.internal.tls.MeshTrustManager;
 import io.meshup.core.route.InboundAuthorizer;
 import io.meshup.core.spi.CertificateSource;
-import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.netty.buffer.ByteBuf;
 import io.netty.channel.ChannelHandlerContext;
@@ -19,12 +18,9 @@ import io.netty.handler.ssl.SslHandler;
 import io.netty.handler.ssl.SslProvider;
 import java.util.List;
 import javax.net.ssl.SSLException;
-import org.slf4j.Logger;
-import org.slf4j.LoggerFactory;
 
 /** The TLS side of the Netty adapter: the server context and the sniffer that applies the mode. Stateless. */
 final class NettyTls {
-  private static final Logger log = LoggerFactory.getLogger(NettyTls.class);
   /** The name of the handler installed at the head of the pipeline. */
   static final String HANDLER_NAME = "meshup-tls";
   /** A TLS record header is five bytes; an HTTP/1.1 request line is longer. */
@@ -59,15 +55,11 @@ final class NettyTls {
    */
   static final class Sniffer extends ByteToMessageDecoder {
     private final SslContext context;
-    private final MtlsMode configured;
-    private final InboundAuthorizer authorizer;
-    private final Refusals refusals;
+    private final ConnectionAdmission admission;
 
-    Sniffer(SslContext context, MtlsMode configured, InboundAuthorizer authorizer, Refusals refusals) {
+    Sniffer(SslContext context, ConnectionAdmission admission) {
       this.context = context;
-      this.configured = configured;
-      this.authorizer = authorizer;
-      this.refusals = refusals;
+      this.admission = admission;
     }
 
     @Override
@@ -77,12 +69,7 @@ final class NettyTls {
       }
       @SuppressWarnings("deprecation")
       boolean encrypted = SslHandler.isEncrypted(in);
-      MtlsMode peer = authorizer.peerAuthenticationMode();
-      MtlsMode mode = peer != null ? peer : configured;
-      if (encrypted ? mode == MtlsMode.DISABLE : mode == MtlsMode.STRICT) {
-        (encrypted ? refusals.tls : refusals.plaintext).increment();
-        log.debug("Closed a {} connection from {}: mutual TLS mode {} is in force", encrypted ? "TLS" : "plaintext",
-            ctx.channel().remoteAddress(), mode);
+      if (!admission.admits(encrypted, ctx.channel().remoteAddress())) {
         in.skipBytes(in.readableBytes());
         ctx.close();
         return;
@@ -92,26 +79,6 @@ final class NettyTls {
       }
       // hands the bytes read so far on to the handler that follows
       ctx.pipeline().remove(this);
-    }
-  }
-
-  /** {@code mesh.server.connections.refused{mode, transport}}, as the gRPC servers count them. */
-  static final class Refusals {
-    final Counter plaintext;
-    final Counter tls;
-
-    Refusals(MeterRegistry meters) {
-      this.plaintext = counter(meters, MtlsMode.STRICT, "plaintext");
-      this.tls = counter(meters, MtlsMode.DISABLE, "tls");
-    }
-
-    private static Counter counter(MeterRegistry meters, MtlsMode mode, String transport) {
-      return Counter.builder("mesh.server.connections.refused")
-          .description("Inbound connections closed because the mutual TLS mode in force does not accept their transport")
-          .baseUnit("connections")
-          .tag("mode", mode.name())
-          .tag("transport", transport)
-          .register(meters);
     }
   }
 }

@@ -5,8 +5,8 @@ import io.grpc.netty.InternalProtocolNegotiator;
 import io.grpc.netty.InternalProtocolNegotiators;
 import io.grpc.netty.ProtocolNegotiationEvent;
 import io.meshup.core.identity.MtlsMode;
+import io.meshup.core.internal.tls.ConnectionAdmission;
 import io.meshup.core.route.InboundAuthorizer;
-import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.netty.buffer.ByteBuf;
 import io.netty.channel.ChannelHandler;
@@ -16,8 +16,6 @@ import io.netty.handler.ssl.SslContext;
 import io.netty.handler.ssl.SslHandler;
 import io.netty.util.AsciiString;
 import java.util.List;
-import org.slf4j.Logger;
-import org.slf4j.LoggerFactory;
 
 /**
  * A server negotiator that applies the mutual TLS mode in force when each connection opens: the
@@ -25,21 +23,17 @@ import org.slf4j.LoggerFactory;
  * the mode the server was built with. It looks at the first bytes of the connection: a TLS record
  * goes to grpc-netty's TLS negotiator (client certificate required) unless the mode is DISABLE; a
  * plaintext connection goes to its plaintext negotiator unless the mode is STRICT. A refused
- * connection is closed and counted in {@code mesh.server.connections.refused{mode, transport}}.
+ * connection is closed and counted ({@link ConnectionAdmission}).
  * The negotiation event grpc-netty fires when the connection is set up is held back until the
  * choice is made, then replayed to the chosen handler. One instance per server; thread-safe.
  */
 public final class ModeNegotiator implements InternalProtocolNegotiator.ProtocolNegotiator {
-  private static final Logger log = LoggerFactory.getLogger(ModeNegotiator.class);
   /** A TLS record header is five bytes; an HTTP/2 preface is longer. */
   private static final int SNIFF_BYTES = 5;
 
   private final InternalProtocolNegotiator.ProtocolNegotiator tls;
   private final InternalProtocolNegotiator.ProtocolNegotiator plaintext;
-  private final MtlsMode configured;
-  private final InboundAuthorizer authorizer;
-  private final Counter plaintextRefused;
-  private final Counter tlsRefused;
+  private final ConnectionAdmission admission;
 
   /**
    * @param serverContext the TLS context for connections that open with a TLS record
@@ -50,25 +44,7 @@ public final class ModeNegotiator implements InternalProtocolNegotiator.Protocol
       MeterRegistry meters) {
     this.tls = InternalProtocolNegotiators.serverTls(serverContext);
     this.plaintext = InternalProtocolNegotiators.serverPlaintext();
-    this.configured = configured;
-    this.authorizer = authorizer;
-    this.plaintextRefused = refused(meters, MtlsMode.STRICT, "plaintext");
-    this.tlsRefused = refused(meters, MtlsMode.DISABLE, "tls");
-  }
-
-  private static Counter refused(MeterRegistry meters, MtlsMode mode, String transport) {
-    return Counter.builder("mesh.server.connections.refused")
-        .description("Inbound connections closed because the mutual TLS mode in force does not accept their transport")
-        .baseUnit("connections")
-        .tag("mode", mode.name())
-        .tag("transport", transport)
-        .register(meters);
-  }
-
-  /** The mode a connection opening now must follow. */
-  MtlsMode modeInForce() {
-    MtlsMode peer = authorizer.peerAuthenticationMode();
-    return peer != null ? peer : configured;
+    this.admission = new ConnectionAdmission(configured, authorizer, meters);
   }
 
   @Override
@@ -111,11 +87,7 @@ public final class ModeNegotiator implements InternalProtocolNegotiator.Protocol
       }
       @SuppressWarnings("deprecation")
       boolean encrypted = SslHandler.isEncrypted(in);
-      MtlsMode mode = modeInForce();
-      if (encrypted ? mode == MtlsMode.DISABLE : mode == MtlsMode.STRICT) {
-        (encrypted ? tlsRefused : plaintextRefused).increment();
-        log.debug("Closed a {} connection from {}: mutual TLS mode {} is in force", encrypted ? "TLS" : "plaintext",
-            ctx.channel().remoteAddress(), mode);
+      if (!admission.admits(encrypted, ctx.channel().remoteAddress())) {
         in.skipBytes(in.readableBytes());
         ctx.close();
         return;

@@ -1,4 +1,4 @@
-package io.meshup.http.internal;
+package io.meshup.core.internal.tls;
 
 import io.meshup.core.identity.SpiffeCertificates;
 import io.meshup.core.identity.WorkloadIdentity;
@@ -9,13 +9,14 @@ import javax.net.ssl.SSLSession;
 
 /**
  * The peer identity of a TLS session, read once per session from the leaf's URI SAN and kept in
- * the session. The chain was verified by {@code MeshTrustManager} during the handshake. Stateless;
+ * the session, for the gRPC servers and the HTTP adapters. The chain was verified by
+ * {@link MeshTrustManager} during the handshake. Stateless;
  * thread-safe.
  */
-public final class Callers {
+public final class TlsPeers {
   private static final String SESSION_KEY = "io.meshup.peer";
 
-  private Callers() {}
+  private TlsPeers() {}
 
   /** The peer's identity, or null when {@code session} is null or its peer presented no certificate. */
   public static WorkloadIdentity identityOf(SSLSession session) {

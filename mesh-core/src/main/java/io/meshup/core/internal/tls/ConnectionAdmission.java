@@ -1,0 +1,61 @@
+package io.meshup.core.internal.tls;
+
+import io.meshup.core.identity.MtlsMode;
+import io.meshup.core.route.InboundAuthorizer;
+import io.micrometer.core.instrument.Counter;
+import io.micrometer.core.instrument.MeterRegistry;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Decides, as an inbound connection opens, whether the mutual TLS mode in force accepts its
+ * transport: the mode of a PeerAuthentication in force
+ * ({@link InboundAuthorizer#peerAuthenticationMode()}), else the mode the server was built with.
+ * STRICT refuses plaintext, DISABLE refuses TLS, PERMISSIVE takes both. Refusals are logged at
+ * debug and counted in {@code mesh.server.connections.refused{mode, transport}}. Shared by the
+ * gRPC servers and the HTTP adapters; one per server; thread-safe, allocation-free.
+ */
+public final class ConnectionAdmission {
+  private static final Logger log = LoggerFactory.getLogger(ConnectionAdmission.class);
+
+  private final MtlsMode configured;
+  private final InboundAuthorizer authorizer;
+  private final Counter plaintextRefused;
+  private final Counter tlsRefused;
+
+  public ConnectionAdmission(MtlsMode configured, InboundAuthorizer authorizer, MeterRegistry meters) {
+    this.configured = configured;
+    this.authorizer = authorizer;
+    this.plaintextRefused = counter(meters, MtlsMode.STRICT, "plaintext");
+    this.tlsRefused = counter(meters, MtlsMode.DISABLE, "tls");
+  }
+
+  private static Counter counter(MeterRegistry meters, MtlsMode mode, String transport) {
+    return Counter.builder("mesh.server.connections.refused")
+        .description("Inbound connections closed because the mutual TLS mode in force does not accept their transport")
+        .baseUnit("connections")
+        .tag("mode", mode.name())
+        .tag("transport", transport)
+        .register(meters);
+  }
+
+  /** The mode a connection opening now must follow. */
+  public MtlsMode modeInForce() {
+    MtlsMode peer = authorizer.peerAuthenticationMode();
+    return peer != null ? peer : configured;
+  }
+
+  /**
+   * Whether a connection that opened with TLS ({@code tls}) or in plaintext may go on; a refusal
+   * is counted and logged with {@code remote}.
+   */
+  public boolean admits(boolean tls, Object remote) {
+    MtlsMode mode = modeInForce();
+    if (tls ? mode != MtlsMode.DISABLE : mode != MtlsMode.STRICT) {
+      return true;
+    }
+    (tls ? tlsRefused : plaintextRefused).increment();
+    log.debug("Closed a {} connection from {}: mutual TLS mode {} is in force", tls ? "TLS" : "plaintext", remote, mode);
+    return false;
+  }
+}
