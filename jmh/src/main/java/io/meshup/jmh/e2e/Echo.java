@@ -7,6 +7,7 @@ import java.io.ByteArrayInputStream;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.UncheckedIOException;
+import java.util.concurrent.atomic.AtomicLong;
 
 /** The echo service every configuration calls: one unary method that returns its 1 KiB request. */
 final class Echo {
@@ -34,9 +35,11 @@ final class Echo {
     return b;
   }
 
-  static ServerServiceDefinition service() {
+  /** The echo service; {@code served} counts its calls. */
+  static ServerServiceDefinition service(AtomicLong served) {
     return ServerServiceDefinition.builder("echo.Echo")
         .addMethod(METHOD, ServerCalls.asyncUnaryCall((req, obs) -> {
+          served.incrementAndGet();
           obs.onNext(req);
           obs.onCompleted();
         }))

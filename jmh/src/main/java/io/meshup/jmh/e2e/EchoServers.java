@@ -27,18 +27,24 @@ import io.netty.handler.codec.http.HttpResponseStatus;
 import io.netty.handler.codec.http.HttpServerCodec;
 import io.netty.handler.codec.http.HttpUtil;
 import io.netty.handler.codec.http.HttpVersion;
+import java.io.BufferedReader;
+import java.io.InputStreamReader;
 import java.net.InetSocketAddress;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.StringJoiner;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
 
 /**
  * The servers' JVM: N plaintext gRPC echo servers (plain grpc-java), N mutual-TLS gRPC echo
  * servers ({@link MeshServers}, STRICT, certificates from PEM files issued by the dev CA) and N
  * HTTP/1.1 echo servers (Netty), all on ephemeral loopback ports. Prints one line
- * {@code READY grpc=p,p,p mtls=p,p,p http=p,p,p} and serves until its standard input closes.
+ * {@code READY grpc=p,p,p mtls=p,p,p http=p,p,p} and serves until its standard input closes. For
+ * each line {@code COUNTS} on its standard input it prints {@code COUNTS grpc=n,n,n mtls=n,n,n
+ * http=n,n,n}, the calls each instance served since the last such line.
  *
  * <p>Usage: {@code EchoServers <certDir> <instances>}
  */
@@ -51,9 +57,12 @@ public final class EchoServers {
     InetSocketAddress any = new InetSocketAddress("127.0.0.1", 0);
 
     List<Server> servers = new ArrayList<>();
+    AtomicLong[] grpcServed = counters(n);
+    AtomicLong[] mtlsServed = counters(n);
+    AtomicLong[] httpServed = counters(n);
     StringJoiner grpc = new StringJoiner(",");
     for (int i = 0; i < n; i++) {
-      Server s = NettyServerBuilder.forAddress(any).addService(Echo.service()).build().start();
+      Server s = NettyServerBuilder.forAddress(any).addService(Echo.service(grpcServed[i])).build().start();
       servers.add(s);
       grpc.add(Integer.toString(s.getPort()));
     }
@@ -63,7 +72,8 @@ public final class EchoServers {
     Mesh mesh = Mesh.builder().service(Echo.SERVICE).certificates(source).build();
     StringJoiner mtls = new StringJoiner(",");
     for (int i = 0; i < n; i++) {
-      Server s = MeshServers.forAddress(mesh, any, MtlsMode.STRICT).addService(Echo.service()).build().start();
+      Server s = MeshServers.forAddress(mesh, any, MtlsMode.STRICT).addService(Echo.service(mtlsServed[i])).build()
+          .start();
       servers.add(s);
       mtls.add(Integer.toString(s.getPort()));
     }
@@ -72,12 +82,13 @@ public final class EchoServers {
     List<Channel> httpChannels = new ArrayList<>();
     StringJoiner http = new StringJoiner(",");
     for (int i = 0; i < n; i++) {
+      AtomicLong served = httpServed[i];
       Channel ch = new ServerBootstrap().group(group).channel(NioServerSocketChannel.class)
           .childOption(ChannelOption.TCP_NODELAY, true)
           .childHandler(new ChannelInitializer<SocketChannel>() {
             @Override
             protected void initChannel(SocketChannel c) {
-              c.pipeline().addLast(new HttpServerCodec(), new HttpObjectAggregator(1 << 20), new HttpEcho());
+              c.pipeline().addLast(new HttpServerCodec(), new HttpObjectAggregator(1 << 20), new HttpEcho(served));
             }
           })
           .bind(any).sync().channel();
@@ -87,9 +98,14 @@ public final class EchoServers {
 
     System.out.println("READY grpc=" + grpc + " mtls=" + mtls + " http=" + http);
     System.out.flush();
-    while (System.in.read() >= 0) {
-      // serve until the driver closes our standard input (or dies)
+    BufferedReader in = new BufferedReader(new InputStreamReader(System.in, StandardCharsets.UTF_8));
+    for (String line; (line = in.readLine()) != null; ) {
+      if (line.equals("COUNTS")) {
+        System.out.println("COUNTS grpc=" + take(grpcServed) + " mtls=" + take(mtlsServed) + " http=" + take(httpServed));
+        System.out.flush();
+      }
     }
+    // the driver closed our standard input (or died)
     for (Server s : servers) {
       s.shutdownNow();
     }
@@ -103,10 +119,33 @@ public final class EchoServers {
     }
   }
 
+  private static AtomicLong[] counters(int n) {
+    AtomicLong[] c = new AtomicLong[n];
+    for (int i = 0; i < n; i++) {
+      c[i] = new AtomicLong();
+    }
+    return c;
+  }
+
+  private static String take(AtomicLong[] counters) {
+    StringJoiner j = new StringJoiner(",");
+    for (AtomicLong c : counters) {
+      j.add(Long.toString(c.getAndSet(0)));
+    }
+    return j.toString();
+  }
+
   /** Answers every request with 200 and the request's body. */
   static final class HttpEcho extends SimpleChannelInboundHandler<FullHttpRequest> {
+    private final AtomicLong served;
+
+    HttpEcho(AtomicLong served) {
+      this.served = served;
+    }
+
     @Override
     protected void channelRead0(ChannelHandlerContext ctx, FullHttpRequest req) {
+      served.incrementAndGet();
       FullHttpResponse res = new DefaultFullHttpResponse(HttpVersion.HTTP_1_1, HttpResponseStatus.OK,
           req.content().retain());
       res.headers().set(HttpHeaderNames.CONTENT_TYPE, HttpHeaderValues.APPLICATION_OCTET_STREAM);

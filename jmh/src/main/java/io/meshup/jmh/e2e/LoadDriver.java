@@ -14,6 +14,9 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.BlockingQueue;
+import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.TimeUnit;
 
 /**
  * One end-to-end run: starts the echo servers in a JVM of their own, the two HAProxy sidecar pairs
@@ -93,7 +96,9 @@ public final class LoadDriver {
       if (ready == null) {
         throw new IllegalStateException("the servers' JVM exited before it was ready; see " + out + ".txt");
       }
-      drain(sout, log, "[servers] ");
+      BlockingQueue<String> counts = new LinkedBlockingQueue<>();
+      drain(sout, log, "[servers] ", counts);
+      PrintWriter serverIn = new PrintWriter(server.getOutputStream(), true, StandardCharsets.UTF_8);
       Map<String, String> ports = new LinkedHashMap<>();
       for (String kv : ready.substring(6).split(" ")) {
         String[] p = kv.split("=");
@@ -117,6 +122,7 @@ public final class LoadDriver {
         child(List.of("-Xmx512m", ClientRun.class.getName(), "--config", "server-warmup", "--grpc", ports.get("grpc"),
             "--mtls", ports.get("mtls"), "--http", ports.get("http"), "--certs", work.toString(), "--warmup", serverWarmup,
             "--closed", "0.5", "--open", "0.5", "--concurrency", concurrency, "--rate", "100"), log, "server-warmup");
+        servedSince(serverIn, counts);
         for (String config : configs) {
           boolean sidecar = config.startsWith("sidecar-");
           if (sidecar && plainPair == null) {
@@ -137,8 +143,11 @@ public final class LoadDriver {
           }
           say(log, config + ": running");
           Object r = child(cmd, log, config);
-          results.add(r);
-          say(log, config + ": " + r);
+          String served = servedSince(serverIn, counts);
+          results.add(r instanceof Json.Raw raw
+              ? new Json.Raw(raw.json().substring(0, raw.json().length() - 1) + ",\"served\":\"" + served + "\"}")
+              : r);
+          say(log, config + ": " + r + "; calls served per instance: " + served);
         }
         say(log, "footprint: running");
         Object fp = child(List.of("-Xms1g", "-Xmx1g", io.meshup.jmh.MeshFootprint.class.getName()), log,
@@ -163,7 +172,14 @@ public final class LoadDriver {
     }
   }
 
-  /** Runs a child JVM to its end and returns the map of its {@code RESULT} line. */
+  /** Calls each server instance served since the last call of this method, as the servers' JVM prints them. */
+  private static String servedSince(PrintWriter serverIn, BlockingQueue<String> counts) throws InterruptedException {
+    serverIn.println("COUNTS");
+    String c = counts.poll(5, TimeUnit.SECONDS);
+    return c == null ? "?" : c;
+  }
+
+  /** Runs a child JVM to its end and returns its {@code RESULT} line (or a map saying why there is none). */
   private static Object child(List<String> cmd, PrintWriter log, String tag)
       throws IOException, InterruptedException {
     Process p = java(cmd.toArray(String[]::new)).redirectErrorStream(true).start();
@@ -199,11 +215,14 @@ public final class LoadDriver {
     return new ProcessBuilder(cmd);
   }
 
-  private static void drain(BufferedReader r, PrintWriter log, String prefix) {
+  private static void drain(BufferedReader r, PrintWriter log, String prefix, BlockingQueue<String> counts) {
     Thread t = new Thread(() -> {
       try {
         for (String line; (line = r.readLine()) != null; ) {
           log.println(prefix + line);
+          if (line.startsWith("COUNTS ")) {
+            counts.add(line.substring(7));
+          }
         }
       } catch (IOException ignored) {
         // the process ended
