@@ -145,6 +145,11 @@ def main(argv):
       "full GCs before the client was built. B allocated / req = bytes allocated by all the client JVM's threads "
       "during the closed loop / completed calls; added = minus the baseline's, per run.")
     w("")
+    served = [f"{c}: {per_run[0][c]['served']}" for c in GRPC + HTTP if ok(per_run[0].get(c)) and "served" in per_run[0][c]]
+    if served:
+        w("Calls each server instance served, run 1 (instances 0 and 1 are subset v1, 2 is v2; MeshUp splits 80/20 "
+          "between the subsets, grpc-java and the proxies round-robin): " + "; ".join(served) + ".")
+        w("")
 
     # ---- targets ----------------------------------------------------------------------------
     rows = []
