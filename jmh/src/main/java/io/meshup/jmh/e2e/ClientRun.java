@@ -128,6 +128,8 @@ public final class ClientRun {
       r.put("service_p50_us", s.getValueAtPercentile(50) / 1e3);
       r.put("service_p99_us", s.getValueAtPercentile(99) / 1e3);
       r.put("send_late_p99_us", ol.late.getIntervalHistogram().getValueAtPercentile(99) / 1e3);
+      // after the measurements (it loads netty-tcnative if present): which TLS engine Netty had
+      r.put("netty_openssl", io.netty.handler.ssl.OpenSsl.isAvailable());
     } finally {
       caller.close();
     }
