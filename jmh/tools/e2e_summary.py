@@ -15,14 +15,15 @@ import json
 import statistics
 import sys
 
-GRPC = ["grpc-plain", "mesh-plain", "mesh-mtls", "sidecar-plain", "sidecar-tls"]
+GRPC = ["grpc-plain", "mesh-plain", "mesh-mtls", "mesh-mtls-jdk", "sidecar-plain", "sidecar-tls"]
 HTTP = ["http-plain", "http-mesh"]
 BASE = {c: "grpc-plain" for c in GRPC}
 BASE.update({c: "http-plain" for c in HTTP})
 LABEL = {
     "grpc-plain": "1. grpc-java, round robin, no mesh (baseline)",
     "mesh-plain": "2. MeshUp, plaintext (weighted VS, breaker, outlier detection)",
-    "mesh-mtls": "3. MeshUp, mTLS",
+    "mesh-mtls": "3. MeshUp, mTLS (BoringSSL via netty-tcnative)",
+    "mesh-mtls-jdk": "3'. MeshUp, mTLS (the JDK's TLS)",
     "sidecar-plain": "4a. sidecar pair (HAProxy), plaintext between proxies",
     "sidecar-tls": "4b. sidecar pair (HAProxy), mTLS between proxies",
     "http-plain": "5a. JDK HttpClient (HTTP baseline)",

@@ -79,7 +79,7 @@ final class Clients {
     return switch (config) {
       case "grpc-plain" -> grpcRoundRobin(s.grpcPorts());
       case "mesh-plain" -> meshGrpc(s.grpcPorts(), null);
-      case "mesh-mtls" -> meshGrpc(s.mtlsPorts(), s.certDir());
+      case "mesh-mtls", "mesh-mtls-jdk" -> meshGrpc(s.mtlsPorts(), s.certDir());
       case "sidecar-plain" -> grpcDirect(s.sidecarPlainPort());
       case "sidecar-tls" -> grpcDirect(s.sidecarTlsPort());
       case "http-plain" -> httpPlain(s.httpPorts());

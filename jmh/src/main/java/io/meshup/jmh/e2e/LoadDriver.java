@@ -32,7 +32,7 @@ import java.util.concurrent.TimeUnit;
  * added to each client JVM, e.g. a JFR recording).
  */
 public final class LoadDriver {
-  static final List<String> ALL = List.of("grpc-plain", "mesh-plain", "mesh-mtls", "sidecar-plain", "sidecar-tls",
+  static final List<String> ALL = List.of("grpc-plain", "mesh-plain", "mesh-mtls", "mesh-mtls-jdk", "sidecar-plain", "sidecar-tls",
       "http-plain", "http-mesh");
 
   private LoadDriver() {}
@@ -132,6 +132,10 @@ public final class LoadDriver {
           }
           Haproxy pair = config.equals("sidecar-tls") ? tlsPair : plainPair;
           List<String> cmd = new ArrayList<>(clientJvmArgs);
+          if (config.equals("mesh-mtls-jdk")) {
+            // the JDK's TLS instead of BoringSSL (netty-tcnative is on the class path)
+            cmd.add("-Dio.netty.handler.ssl.noOpenSsl=true");
+          }
           cmd.addAll(List.of("-Xms512m", "-Xmx512m", ClientRun.class.getName(),
               "--config", config, "--grpc", ports.get("grpc"), "--mtls", ports.get("mtls"), "--http", ports.get("http"),
               "--certs", work.toString(), "--warmup", warmup, "--closed", closed, "--open", open,
