@@ -69,6 +69,12 @@ final class MeshClientCall<ReqT, RespT> extends ClientCall<ReqT, RespT> implemen
   private EndpointHandle lastEndpoint;
 
   private volatile Attempt current;
+  /**
+   * The thread running an attempt's {@code onClose}, while it does: that thread is the delegate
+   * call's callback executor (the caller's executor when it gave one), where the caller's listener
+   * may be told at once instead of after another thread hop.
+   */
+  private volatile Thread attemptCallbackThread;
   private volatile boolean committed;
 
   MeshClientCall(MeshManagedChannel channel, MethodDescriptor<ReqT, RespT> method, CallOptions callOptions) {
@@ -321,9 +327,18 @@ final class MeshClientCall<ReqT, RespT> extends ClientCall<ReqT, RespT> implemen
     deliverClose(status, trailers);
   }
 
+  /**
+   * Tells the caller's listener. On the thread of an attempt's {@code onClose} (the delegate's
+   * callback executor, where {@code onMessage} was delivered too) it is told at once; from anywhere
+   * else (the caller's own thread in {@code start}, a timer) through the call's executor.
+   */
   private void deliverClose(Status status, Metadata trailers) {
     Listener<RespT> l = listener;
-    callExecutor.execute(() -> l.onClose(status, trailers));
+    if (Thread.currentThread() == attemptCallbackThread) {
+      l.onClose(status, trailers);
+    } else {
+      callExecutor.execute(() -> l.onClose(status, trailers));
+    }
   }
 
   /** One try on one endpoint: the delegate call's listener, plus a tracer that sees the wire. */
@@ -390,7 +405,12 @@ final class MeshClientCall<ReqT, RespT> extends ClientCall<ReqT, RespT> implemen
       done = true;
       Outcome outcome = GrpcStatuses.outcome(status.getCode());
       target.record(endpoint, startNanos, outcome);
-      sync.execute(() -> attemptClosed(this, status, trailers));
+      attemptCallbackThread = Thread.currentThread();
+      try {
+        sync.execute(() -> attemptClosed(this, status, trailers));
+      } finally {
+        attemptCallbackThread = null;
+      }
     }
   }
 }
