@@ -34,7 +34,8 @@ final class Clients {
 
   /**
    * DestinationRule with subsets v1/v2, a Resilience4j breaker and outlier detection; VirtualService
-   * with an 80/20 weighted split. {@code %1$s} is the host.
+   * with a weighted split (80/20; 67/33 for {@code mesh-plain-even}, one third per instance).
+   * {@code %1$s} is the host, {@code %2$d} and {@code %3$d} the weights.
    */
   static final String POLICY = """
       apiVersion: networking.istio.io/v1
@@ -65,8 +66,8 @@ final class Clients {
         http:
           - name: split
             route:
-              - { destination: { host: %1$s, subset: v1 }, weight: 80 }
-              - { destination: { host: %1$s, subset: v2 }, weight: 20 }
+              - { destination: { host: %1$s, subset: v1 }, weight: %2$d }
+              - { destination: { host: %1$s, subset: v2 }, weight: %3$d }
       """;
 
   private Clients() {}
@@ -79,6 +80,10 @@ final class Clients {
     return switch (config) {
       case "grpc-plain" -> grpcRoundRobin(s.grpcPorts());
       case "mesh-plain" -> meshGrpc(s.grpcPorts(), null);
+      case "mesh-plain-even" -> {
+        Mesh mesh = mesh(Echo.SERVICE, s.grpcPorts(), null, 67);
+        yield grpc(MeshChannels.forService(mesh, Echo.SERVICE), mesh);
+      }
       case "mesh-mtls", "mesh-mtls-jdk" -> meshGrpc(s.mtlsPorts(), s.certDir());
       case "sidecar-plain" -> grpcDirect(s.sidecarPlainPort());
       case "sidecar-tls" -> grpcDirect(s.sidecarTlsPort());
@@ -118,8 +123,12 @@ final class Clients {
   }
 
   static Mesh mesh(String host, int[] ports, Path certDir) {
+    return mesh(host, ports, certDir, 80);
+  }
+
+  static Mesh mesh(String host, int[] ports, Path certDir, int v1Weight) {
     Mesh.Builder b = Mesh.builder().service(CLIENT).endpoints(host, endpoints(ports))
-        .policies("bench", POLICY.formatted(host));
+        .policies("bench", POLICY.formatted(host, v1Weight, 100 - v1Weight));
     if (certDir != null) {
       b.certificates(PemFileCertificateSource.load(Certs.chain(certDir, CLIENT), Certs.key(certDir, CLIENT),
           Certs.bundle(certDir)));
