@@ -34,8 +34,9 @@ final class Clients {
 
   /**
    * DestinationRule with subsets v1/v2, a Resilience4j breaker and outlier detection; VirtualService
-   * with a weighted split (80/20; 67/33 for {@code mesh-plain-even}, one third per instance).
-   * {@code %1$s} is the host, {@code %2$d} and {@code %3$d} the weights.
+   * with a weighted split (80/20; 67/33 for {@code mesh-plain-even}, one third per instance), and a
+   * balancer (MeshUp's default, peak EWMA; round robin and least request for the tail experiment).
+   * {@code %1$s} is the host, {@code %2$d} and {@code %3$d} the weights, {@code %4$s} the balancer.
    */
   static final String POLICY = """
       apiVersion: networking.istio.io/v1
@@ -44,6 +45,7 @@ final class Clients {
       spec:
         host: %1$s
         trafficPolicy:
+          loadBalancer: { simple: %4$s }
           circuitBreaker:
             slidingWindowSize: 100
             minimumNumberOfCalls: 20
@@ -81,7 +83,15 @@ final class Clients {
       case "grpc-plain" -> grpcRoundRobin(s.grpcPorts());
       case "mesh-plain" -> meshGrpc(s.grpcPorts(), null);
       case "mesh-plain-even" -> {
-        Mesh mesh = mesh(Echo.SERVICE, s.grpcPorts(), null, 67);
+        Mesh mesh = mesh(Echo.SERVICE, s.grpcPorts(), null, 67, "PEAK_EWMA");
+        yield grpc(MeshChannels.forService(mesh, Echo.SERVICE), mesh);
+      }
+      case "mesh-plain-rr" -> {
+        Mesh mesh = mesh(Echo.SERVICE, s.grpcPorts(), null, 80, "ROUND_ROBIN");
+        yield grpc(MeshChannels.forService(mesh, Echo.SERVICE), mesh);
+      }
+      case "mesh-plain-lr" -> {
+        Mesh mesh = mesh(Echo.SERVICE, s.grpcPorts(), null, 80, "LEAST_REQUEST");
         yield grpc(MeshChannels.forService(mesh, Echo.SERVICE), mesh);
       }
       case "mesh-mtls", "mesh-mtls-jdk" -> meshGrpc(s.mtlsPorts(), s.certDir());
@@ -123,12 +133,12 @@ final class Clients {
   }
 
   static Mesh mesh(String host, int[] ports, Path certDir) {
-    return mesh(host, ports, certDir, 80);
+    return mesh(host, ports, certDir, 80, "PEAK_EWMA");
   }
 
-  static Mesh mesh(String host, int[] ports, Path certDir, int v1Weight) {
+  static Mesh mesh(String host, int[] ports, Path certDir, int v1Weight, String balancer) {
     Mesh.Builder b = Mesh.builder().service(CLIENT).endpoints(host, endpoints(ports))
-        .policies("bench", POLICY.formatted(host, v1Weight, 100 - v1Weight));
+        .policies("bench", POLICY.formatted(host, v1Weight, 100 - v1Weight, balancer));
     if (certDir != null) {
       b.certificates(PemFileCertificateSource.load(Certs.chain(certDir, CLIENT), Certs.key(certDir, CLIENT),
           Certs.bundle(certDir)));
