@@ -248,6 +248,43 @@ class RoutingTest {
     }
   }
 
+  /**
+   * Sequential calls (nothing pending) to a and b answering in {@code aMillis} and {@code bMillis},
+   * long enough (about 20 s on the clock) for the estimates to leave the 30 ms initial RTT behind;
+   * returns a's share of the last 1,000.
+   */
+  private double sequentialShareOfA(double aMillis, double bMillis) {
+    try (Mesh mesh = Mesh.builder().service("checkout").clock(clock)
+        .endpoints("payments", List.of(
+            new Endpoint("a", "127.0.0.1", 9001, Map.of(), 1),
+            new Endpoint("b", "127.0.0.1", 9002, Map.of(), 1)))
+        .build()) {
+      ServiceRouter router = mesh.router("payments");
+      Req req = new Req("/payments.Payments/Charge", "POST", Map.of());
+      int a = 0;
+      for (int i = 0; i < 8000; i++) {
+        RouteTarget t = router.select(req);
+        EndpointHandle e = t.pick(null);
+        long start = t.begin(e);
+        boolean isA = e.endpoint().id().equals("a");
+        clock.advance(Duration.ofNanos((long) ((isA ? aMillis : bMillis) * 1_000_000)));
+        t.record(e, start, Outcome.SUCCESS);
+        if (i >= 7000 && isA) {
+          a++;
+        }
+      }
+      return a / 1000.0;
+    }
+  }
+
+  @Test
+  void peakEwmaSharesNearEqualEndpointsAndFavoursAClearlyFasterOne() {
+    // 10 % apart: a tie, so the calls are shared instead of the slightly faster one taking them all
+    assertThat(sequentialShareOfA(2.0, 2.2)).isBetween(0.35, 0.65);
+    // twice as fast: it takes most of them
+    assertThat(sequentialShareOfA(2.0, 4.0)).isGreaterThan(0.8);
+  }
+
   private static EndpointHandle handle(Mesh mesh, String id) {
     return mesh.runtimeOf("payments").endpointState(id).orElseThrow();
   }

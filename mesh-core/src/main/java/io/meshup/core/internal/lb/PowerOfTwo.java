@@ -7,12 +7,15 @@ import java.util.concurrent.TimeUnit;
 /**
  * Power of two choices: draw two distinct available endpoints, keep the cheaper. With peak EWMA
  * the cost is the decayed latency estimate times (requests in flight + 1), as in Finagle and
- * Linkerd; otherwise it is requests in flight + 1 alone (least request). Costs are divided by the
- * endpoint weight.
+ * Linkerd, and costs within 20 % of each other count as a tie that the random draw settles;
+ * otherwise it is requests in flight + 1 alone (least request). Costs are divided by the endpoint
+ * weight.
  */
 final class PowerOfTwo extends Balancer {
   /** Decay time of the latency estimate: 10 s. */
   static final double TAU_NANOS = TimeUnit.SECONDS.toNanos(10);
+  /** Peak EWMA costs within this factor of each other are a tie. */
+  static final double TIE = 1.2;
 
   private final boolean peakEwma;
 
@@ -57,7 +60,15 @@ final class PowerOfTwo extends Balancer {
     if (b == null) {
       return a;
     }
-    return cost(a, now) <= cost(b, now) ? a : b;
+    double ca = cost(a, now);
+    double cb = cost(b, now);
+    if (peakEwma && ca <= cb * TIE && cb <= ca * TIE) {
+      // near-equal costs are a tie, won by the random first draw: otherwise, at light load (nothing
+      // pending), the endpoint that was a little faster lately takes the calls in bursts and its
+      // server queues them (measured: +0.2 ms at p99 against round robin, jmh/README.md)
+      return a;
+    }
+    return ca <= cb ? a : b;
   }
 
   private double cost(EndpointState e, long now) {
