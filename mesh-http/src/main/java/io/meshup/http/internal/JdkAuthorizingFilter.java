@@ -7,6 +7,7 @@ import com.sun.net.httpserver.HttpsExchange;
 import io.meshup.core.identity.WorkloadIdentity;
 import io.meshup.core.route.InboundAuthorizer;
 import java.io.IOException;
+import java.io.InputStream;
 import java.io.OutputStream;
 
 /**
@@ -36,6 +37,12 @@ final class JdkAuthorizingFilter extends Filter {
       return;
     }
     try (exchange) {
+      // Read the refused request's body before answering: the JDK server would otherwise drain it
+      // after the response, and a client that stopped sending once it saw the answer leaves that
+      // drain swallowing its next request on the connection. Past the limit the connection closes.
+      if (!drain(exchange.getRequestBody())) {
+        exchange.getResponseHeaders().set("Connection", "close");
+      }
       byte[] body = Denials.body(d);
       exchange.getResponseHeaders().set("Content-Type", Denials.CONTENT_TYPE);
       exchange.getResponseHeaders().set(Denials.POLICY_HEADER, d.policy());
@@ -49,6 +56,22 @@ final class JdkAuthorizingFilter extends Filter {
         out.write(body);
       }
     }
+  }
+
+  /** How much of a refused request's body is read before answering; past it the connection closes. */
+  static final long DRAIN_LIMIT = 1 << 20;
+
+  /** Reads and drops the body up to {@link #DRAIN_LIMIT}; true when it ended within it. */
+  private static boolean drain(InputStream in) throws IOException {
+    byte[] buf = new byte[8192];
+    long total = 0;
+    for (int n; (n = in.read(buf)) >= 0; ) {
+      total += n;
+      if (total > DRAIN_LIMIT) {
+        return false;
+      }
+    }
+    return true;
   }
 
   @Override
