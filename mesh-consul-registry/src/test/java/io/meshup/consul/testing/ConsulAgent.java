@@ -60,7 +60,8 @@ import org.junit.jupiter.api.extension.ExtensionContext;
  * -http-port P -dns-port P -serf-lan-port P -serf-wan-port P -server-port P -grpc-port P}, with
  * every port picked free on loopback (TCP and UDP). {@code -dev} keeps all state in memory, so a
  * {@link #restart()} comes back on the same ports and node name but with an <em>empty</em> catalog
- * and KV store. Readiness means {@code GET /v1/status/leader} returns a non-empty leader; that is
+ * and KV store. Readiness means {@code GET /v1/status/leader} returns a non-empty leader and, with
+ * Connect on, {@code /v1/agent/connect/ca/roots} lists a root; that is
  * awaited for up to 30 seconds, and a failure message carries the tail of the agent's log. Each
  * start logs to its own file under {@code target/consul/} (see {@link #logFile()}).
  *
@@ -355,7 +356,13 @@ public final class ConsulAgent implements BeforeAllCallback, AfterAllCallback, A
     return command;
   }
 
-  /** Polls {@code /v1/status/leader} with a short backoff until a leader is reported. */
+  /** A CA roots answer that lists at least one root. */
+  private static final java.util.regex.Pattern ROOT_LISTED = java.util.regex.Pattern.compile("\"Roots\"\\s*:\\s*\\[\\s*\\{");
+
+  /**
+   * Polls {@code /v1/status/leader} with a short backoff until a leader is reported and, when
+   * Connect is on, the CA lists a root.
+   */
   private void awaitLeader(Process started) {
     URI leaderUri = URI.create("http://" + httpAddress() + "/v1/status/leader");
     HttpRequest request = HttpRequest.newBuilder(leaderUri).timeout(Duration.ofSeconds(2)).GET().build();
@@ -370,9 +377,19 @@ public final class ConsulAgent implements BeforeAllCallback, AfterAllCallback, A
         HttpResponse<String> response = http.send(request, HttpResponse.BodyHandlers.ofString());
         String body = response.body().trim();
         if (response.statusCode() == 200 && body.length() > 2 && body.startsWith("\"")) {
-          return; // e.g. "127.0.0.1:8300"; an empty leader is ""
+          // e.g. "127.0.0.1:8300"; an empty leader is "". With Connect on (as in -dev), the CA
+          // comes up a moment after the election: wait for its first root too, or tests that ask
+          // for a leaf right away find "no CA root"
+          HttpResponse<String> roots = http.send(HttpRequest.newBuilder(
+              URI.create("http://" + httpAddress() + "/v1/agent/connect/ca/roots")).timeout(Duration.ofSeconds(2)).GET().build(),
+              HttpResponse.BodyHandlers.ofString());
+          if (roots.statusCode() != 200 || ROOT_LISTED.matcher(roots.body()).find()) {
+            return;
+          }
+          lastObservation = "a leader, but no Connect CA root yet";
+        } else {
+          lastObservation = "HTTP " + response.statusCode() + " " + body;
         }
-        lastObservation = "HTTP " + response.statusCode() + " " + body;
       } catch (IOException e) {
         lastObservation = e.toString();
       } catch (InterruptedException e) {
