@@ -1,8 +1,8 @@
 package io.meshup.http;
 
-import io.meshup.core.internal.tls.TlsPeers;
 import io.meshup.core.Mesh;
 import io.meshup.core.identity.WorkloadIdentity;
+import io.meshup.core.internal.tls.TlsPeers;
 import io.meshup.http.internal.HttpTransport;
 import java.net.http.HttpClient;
 import java.net.http.HttpResponse;

@@ -1,10 +1,10 @@
 package io.meshup.http.internal;
 
-import io.meshup.core.internal.tls.TlsPeers;
 import com.sun.net.httpserver.Filter;
 import com.sun.net.httpserver.HttpExchange;
 import com.sun.net.httpserver.HttpsExchange;
 import io.meshup.core.identity.WorkloadIdentity;
+import io.meshup.core.internal.tls.TlsPeers;
 import io.meshup.core.route.InboundAuthorizer;
 import java.io.IOException;
 import java.io.InputStream;

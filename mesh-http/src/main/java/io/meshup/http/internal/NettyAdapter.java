@@ -1,9 +1,9 @@
 package io.meshup.http.internal;
 
-import io.meshup.core.internal.tls.ConnectionAdmission;
 import io.meshup.core.Mesh;
 import io.meshup.core.identity.MtlsMode;
 import io.meshup.core.identity.WorkloadIdentity;
+import io.meshup.core.internal.tls.ConnectionAdmission;
 import io.meshup.core.route.InboundAuthorizer;
 import io.meshup.core.spi.CertificateSource;
 import io.netty.channel.Channel;

@@ -1,9 +1,9 @@
 package io.meshup.http.internal;
 
-import io.meshup.core.internal.tls.TlsPeers;
-import io.meshup.core.internal.tls.ConnectionAdmission;
 import io.meshup.core.identity.MtlsMode;
 import io.meshup.core.identity.WorkloadIdentity;
+import io.meshup.core.internal.tls.ConnectionAdmission;
+import io.meshup.core.internal.tls.TlsPeers;
 import io.meshup.core.route.InboundAuthorizer;
 import io.netty.buffer.Unpooled;
 import io.netty.channel.ChannelFuture;
@@ -26,10 +26,10 @@ import io.netty.handler.ssl.NotSslRecordException;
 import io.netty.handler.ssl.SslContext;
 import io.netty.handler.ssl.SslHandler;
 import io.netty.util.ReferenceCountUtil;
-import java.net.URI;
-import javax.net.ssl.SSLException;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
+import java.net.URI;
+import javax.net.ssl.SSLException;
 
 /**
  * The per-connection handler of {@code MeshNettyHttp}, placed after the HTTP codec. When added it
