@@ -82,18 +82,9 @@ final class Clients {
     return switch (config) {
       case "grpc-plain" -> grpcRoundRobin(s.grpcPorts());
       case "mesh-plain" -> meshGrpc(s.grpcPorts(), null);
-      case "mesh-plain-even" -> {
-        Mesh mesh = mesh(Echo.SERVICE, s.grpcPorts(), null, 67, "PEAK_EWMA");
-        yield grpc(MeshChannels.forService(mesh, Echo.SERVICE), mesh);
-      }
-      case "mesh-plain-rr" -> {
-        Mesh mesh = mesh(Echo.SERVICE, s.grpcPorts(), null, 80, "ROUND_ROBIN");
-        yield grpc(MeshChannels.forService(mesh, Echo.SERVICE), mesh);
-      }
-      case "mesh-plain-lr" -> {
-        Mesh mesh = mesh(Echo.SERVICE, s.grpcPorts(), null, 80, "LEAST_REQUEST");
-        yield grpc(MeshChannels.forService(mesh, Echo.SERVICE), mesh);
-      }
+      case "mesh-plain-even" -> meshGrpc(mesh(Echo.SERVICE, s.grpcPorts(), null, 67, "PEAK_EWMA"));
+      case "mesh-plain-rr" -> meshGrpc(mesh(Echo.SERVICE, s.grpcPorts(), null, 80, "ROUND_ROBIN"));
+      case "mesh-plain-lr" -> meshGrpc(mesh(Echo.SERVICE, s.grpcPorts(), null, 80, "LEAST_REQUEST"));
       case "mesh-mtls", "mesh-mtls-jdk" -> meshGrpc(s.mtlsPorts(), s.certDir());
       case "sidecar-plain" -> grpcDirect(s.sidecarPlainPort());
       case "sidecar-tls" -> grpcDirect(s.sidecarTlsPort());
@@ -172,7 +163,10 @@ final class Clients {
   }
 
   static Caller meshGrpc(int[] ports, Path certDir) {
-    Mesh mesh = mesh(Echo.SERVICE, ports, certDir);
+    return meshGrpc(mesh(Echo.SERVICE, ports, certDir));
+  }
+
+  static Caller meshGrpc(Mesh mesh) {
     return grpc(MeshChannels.forService(mesh, Echo.SERVICE), mesh);
   }
 

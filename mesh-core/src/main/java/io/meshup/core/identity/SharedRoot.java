@@ -70,14 +70,7 @@ final class SharedRoot {
 
   private static void check(DevCertificateAuthority ca, Path certFile, X509Certificate cert, Path keyFile, PrivateKey key)
       throws GeneralSecurityException {
-    List<String> uris = new java.util.ArrayList<>();
-    if (cert.getSubjectAlternativeNames() != null) {
-      for (List<?> san : cert.getSubjectAlternativeNames()) {
-        if (san.size() >= 2 && Integer.valueOf(6).equals(san.get(0))) {
-          uris.add(String.valueOf(san.get(1)));
-        }
-      }
-    }
+    List<String> uris = SpiffeCertificates.uriSans(cert);
     String expected = "spiffe://" + ca.trustDomain();
     if (!uris.contains(expected)) {
       throw new IllegalArgumentException(certFile + ": is a root for " + uris + ", not for " + expected

@@ -40,7 +40,7 @@ public final class ConnectionAdmission {
   }
 
   /** The mode a connection opening now must follow. */
-  public MtlsMode modeInForce() {
+  private MtlsMode modeInForce() {
     MtlsMode peer = authorizer.peerAuthenticationMode();
     return peer != null ? peer : configured;
   }
