@@ -34,7 +34,7 @@ public final class MeshFootprint {
       ServiceRouter r = mesh.router("svc-" + s);
       routers.add(r);
       RouteTarget t = r.select(attrs);
-      if (t != null && t.pick(null) != null) {
+      if (t != null && ((io.meshup.core.internal.routing.Target) t).pick(null) != null) {
         picked++;
       }
     }

@@ -28,7 +28,7 @@ import org.openjdk.jmh.annotations.Warmup;
 /**
  * Time from a registry change to the routing table: a registry pushes a complete new endpoint list
  * of service {@code payments} (N endpoints, every one different from the previous list), and the
- * operation ends when {@code router.select(...).pick(null)} returns an endpoint of the new list.
+ * operation ends when {@code router.select(...)}'s balancer pick returns an endpoint of the new list.
  * The registry is an in-process one that calls the mesh's listener on the benchmark thread, as a
  * registry's watch thread would; what is measured is MeshUp's own work (endpoint state, subsets,
  * balancers, the swap), not a registry's propagation delay (for Consul, see mesh-consul-registry's
@@ -79,7 +79,7 @@ public class RegistryUpdateBenchmark {
     nextIsB = !nextIsB;
     registry.push(next);
     for (int i = 0; i < 1_000_000; i++) {
-      EndpointHandle e = router.select(attrs).pick(null);
+      EndpointHandle e = ((io.meshup.core.internal.routing.Target) router.select(attrs)).pick(null);
       int port = e.endpoint().port();
       if (port >= base && port < base + endpoints) {
         return port;

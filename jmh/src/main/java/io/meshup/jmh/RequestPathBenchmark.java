@@ -3,7 +3,11 @@ package io.meshup.jmh;
 import io.meshup.core.Endpoint;
 import io.meshup.core.Mesh;
 import io.meshup.core.route.EndpointHandle;
-import io.meshup.core.route.Outcome;
+import io.meshup.core.call.AttemptEnd;
+import io.meshup.core.call.CallEngine;
+import io.meshup.core.call.CallFailure;
+import io.meshup.core.call.EngineCall;
+import io.meshup.core.call.Protocol;
 import io.meshup.core.route.RequestAttributes;
 import io.meshup.core.route.RouteTarget;
 import io.meshup.core.route.ServiceRouter;
@@ -29,11 +33,11 @@ import org.openjdk.jmh.annotations.Warmup;
 import org.openjdk.jmh.infra.Blackhole;
 
 /**
- * One complete pass of MeshUp's request path, as a transport drives it for one attempt:
- * {@code select} (route match + weighted draw), {@code tryAcquire} (concurrency limit + circuit
- * breaker), {@code pick} (load balancer), {@code begin}, {@code record} (balancer, breaker, outlier
- * detection, request timer). Nothing listens on the endpoints and no I/O happens: only MeshUp's own
- * bookkeeping is measured.
+ * One complete logical call through MeshUp's call engine, as a transport drives it: a new
+ * {@link EngineCall} started (route match + weighted draw, concurrency limit + circuit breaker
+ * permit, deadline, balancer pick, attempt started) and its attempt reported closed (balancer,
+ * outlier detection, breaker, call timer and attempt counter). The transport here sends nothing:
+ * only MeshUp's own work per call is measured, the call object included.
  *
  * <p>Benchmarks:
  *
@@ -112,22 +116,22 @@ public class RequestPathBenchmark {
     return objs[ThreadLocalRandom.current().nextInt(objs.length)];
   }
 
-  /** select, tryAcquire, pick, begin, record: default policy (peak EWMA, breaker on). */
+  /** One logical call through the engine: default policy (peak EWMA, breaker on). */
   @Benchmark
   public EndpointHandle requestPath() {
-    return onePass(router, attrs);
+    return onePass(mesh, router, attrs);
   }
 
   /** As {@link #requestPath}, with the DestinationRule's circuit breaker disabled. */
   @Benchmark
   public EndpointHandle requestPathBreakerOff() {
-    return onePass(routerBreakerOff, attrs);
+    return onePass(meshBreakerOff, routerBreakerOff, attrs);
   }
 
   /** As {@link #requestPath}, with round robin instead of peak EWMA (breaker on). */
   @Benchmark
   public EndpointHandle requestPathRoundRobin() {
-    return onePass(routerRoundRobin, attrs);
+    return onePass(meshRoundRobin, routerRoundRobin, attrs);
   }
 
   /** Route matching and the weighted target draw alone. */
@@ -136,15 +140,61 @@ public class RequestPathBenchmark {
     return router.select(attrs);
   }
 
-  static EndpointHandle onePass(ServiceRouter router, RequestAttributes attrs) {
-    RouteTarget t = router.select(attrs);
-    if (t.tryAcquire() == null) {
-      EndpointHandle e = t.pick(null);
-      long s = t.begin(e);
-      t.record(e, s, Outcome.SUCCESS);
-      return e;
+  static EndpointHandle onePass(Mesh mesh, ServiceRouter router, RequestAttributes attrs) {
+    BenchCall c = new BenchCall(mesh.callEngine(), router, attrs);
+    c.start(0, false, false, false);
+    EndpointHandle e = c.endpoint();
+    if (e != null) {
+      c.attemptClosed(1, AttemptEnd.STATUS, 0);
     }
-    return null;
+    return e;
+  }
+
+  /** A logical call on a transport that sends nothing: the attempt is closed by the benchmark. */
+  static final class BenchCall extends EngineCall {
+    private final RequestAttributes attrs;
+
+    BenchCall(CallEngine engine, ServiceRouter router, RequestAttributes attrs) {
+      super(engine, router, Protocol.GRPC);
+      this.attrs = attrs;
+    }
+
+    @Override
+    public String path() {
+      return attrs.path();
+    }
+
+    @Override
+    public String method() {
+      return attrs.method();
+    }
+
+    @Override
+    public String header(String lowerCaseName) {
+      return attrs.header(lowerCaseName);
+    }
+
+    @Override
+    protected void startAttempt() {}
+
+    @Override
+    protected void cancelAttempt(CallFailure why) {}
+
+    @Override
+    protected void completeWithAttempt() {}
+
+    @Override
+    protected void fail(CallFailure failure) {}
+
+    @Override
+    protected boolean detectsUnresponsivePeers() {
+      return true;
+    }
+
+    @Override
+    protected boolean enforcesDeadlineThroughResponse() {
+      return true;
+    }
   }
 
   // ---- setup ------------------------------------------------------------------------------
@@ -242,7 +292,7 @@ public class RequestPathBenchmark {
       if (t.subset().equals("v2")) {
         v2++;
       }
-      EndpointHandle e = onePass(router, plain);
+      EndpointHandle e = onePass(mesh, router, plain);
       if (e == null) {
         throw new IllegalStateException("no endpoint picked");
       }

@@ -50,8 +50,8 @@ public class RequestPathPartsBenchmark {
 
   private Mesh mesh;
   private Mesh meshRoundRobin;
-  private RouteTarget target;
-  private RouteTarget targetRoundRobin;
+  private io.meshup.core.internal.routing.Target target;
+  private io.meshup.core.internal.routing.Target targetRoundRobin;
   private CircuitBreaker lockFreeBreaker;
   private CircuitBreaker synchronizedBreaker;
   private Timer timer;
@@ -93,11 +93,11 @@ public class RequestPathPartsBenchmark {
         .register(new SimpleMeterRegistry());
   }
 
-  private static RouteTarget firstV1(Mesh mesh, RequestAttributes attrs) {
+  private static io.meshup.core.internal.routing.Target firstV1(Mesh mesh, RequestAttributes attrs) {
     for (int i = 0; i < 10_000; i++) {
       RouteTarget t = mesh.router(RequestPathBenchmark.SERVICE).select(attrs);
       if (t.subset().equals("v1")) {
-        return t;
+        return (io.meshup.core.internal.routing.Target) t;
       }
     }
     throw new IllegalStateException("never drew subset v1");

@@ -59,7 +59,9 @@ final class ConnectTestServers {
   }
 
   /** One call on a new channel (so a new connection and handshake); returns what the server answered. */
+  /** A call on a new connection: the mesh's open connections are retired first. */
   static String callOnNewChannel(Mesh mesh, String destination) throws InterruptedException {
+    io.meshup.grpc.internal.GrpcConnections.of(mesh).retireAll();
     ManagedChannel ch = MeshChannels.forService(mesh, destination);
     try {
       return SimpleServiceGrpc.newBlockingStub(ch).withDeadlineAfter(10, TimeUnit.SECONDS).unaryRpc(REQ).getResponseMessage();

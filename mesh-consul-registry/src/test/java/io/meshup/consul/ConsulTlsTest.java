@@ -103,7 +103,7 @@ class ConsulTlsTest {
     ops.pass("tls-web-1");
     try (Mesh mesh = mesh("tls: { trustStore: \"" + DIR.resolve("trust.p12") + "\", trustStorePassword: changeit }")) {
       await().atMost(Duration.ofSeconds(5)).until(() -> mesh.endpoints("tls-web").size() == 1);
-      assertThat(mesh.endpoints("tls-web")).extracting(Endpoint::id).isEqualTo(List.of("tls-web-1"));
+      assertThat(mesh.endpoints("tls-web")).extracting(ConsulRegistryTest::serviceId).isEqualTo(List.of("tls-web-1"));
     }
   }
 

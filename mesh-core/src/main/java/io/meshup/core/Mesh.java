@@ -1,5 +1,6 @@
 package io.meshup.core;
 
+import io.meshup.core.call.CallEngine;
 import io.meshup.core.identity.MtlsMode;
 import io.meshup.core.internal.authz.Authorizer;
 import io.meshup.core.internal.bootstrap.CertificateExpiry;
@@ -57,6 +58,11 @@ public final class Mesh implements AutoCloseable {
   private final CertificateExpiry expiry;
   private final MtlsMode mtlsMode;
   private final Authorizer authorizer;
+  private final CallEngine engine;
+  private final java.time.Duration idleTimeout;
+  private final Map<Class<?>, AutoCloseable> components = new LinkedHashMap<>();
+  private final java.util.concurrent.ScheduledFuture<?> idleSweep;
+  private final java.util.concurrent.atomic.AtomicBoolean closed = new java.util.concurrent.atomic.AtomicBoolean();
 
   private Mesh(Builder b, MeshSettings settings) {
     this.serviceName = settings.service();
@@ -96,6 +102,17 @@ public final class Mesh implements AutoCloseable {
     }
     this.runtime = new MeshRuntime(serviceName, b.clock, new Metrics(meterRegistry), settings.defaults(), registry);
     this.authorizer = new Authorizer(runtime::inbound);
+    this.engine = new CallEngine(b.clock, scheduler, certificates != null, settings.defaults().headersTimeout(), b.random);
+    this.idleTimeout = settings.defaults().idleTimeout();
+    long idleNanos = idleTimeout.toNanos();
+    long sweepNanos = Math.max(Math.min(idleNanos / 4, TimeUnit.SECONDS.toNanos(30)), TimeUnit.MILLISECONDS.toNanos(100));
+    this.idleSweep = idleNanos <= 0 ? null : scheduler.scheduleWithFixedDelay(() -> {
+      try {
+        runtime.releaseIdle(idleNanos);
+      } catch (RuntimeException | Error e) {
+        org.slf4j.LoggerFactory.getLogger(Mesh.class).warn("meshup: the idle sweep failed", e);
+      }
+    }, sweepNanos, sweepNanos, TimeUnit.NANOSECONDS);
     try {
       // inline and files not named in mesh.policy.order rank lowest; then the named ones in order;
       // sources that are neither rank above all, in the order they first deliver documents
@@ -119,6 +136,7 @@ public final class Mesh implements AutoCloseable {
       close();
       throw e;
     }
+    io.meshup.core.internal.bootstrap.OpenMeshes.opened(this);
   }
 
   /**
@@ -261,10 +279,91 @@ public final class Mesh implements AutoCloseable {
     return runtime.runtime(service);
   }
 
+  /**
+   * The engine that runs this mesh's logical calls; transports extend
+   * {@link io.meshup.core.call.EngineCall} and start their calls on it.
+   */
+  public CallEngine callEngine() {
+    return engine;
+  }
+
+  /**
+   * The one instance of a transport's per-mesh resource (a connection pool, say), created by
+   * {@code factory} on first use and closed when the mesh closes, after the drain and before the
+   * registry. For transports; thread-safe.
+   *
+   * @throws IllegalStateException once the mesh is closed
+   */
+  public <T extends AutoCloseable> T component(Class<T> type, java.util.function.Supplier<? extends T> factory) {
+    synchronized (components) {
+      if (closed.get()) {
+        throw new IllegalStateException("meshup: the mesh of " + serviceName + " is closed");
+      }
+      AutoCloseable c = components.get(type);
+      if (c == null) {
+        c = Objects.requireNonNull(factory.get(), "factory result");
+        components.put(type, c);
+      }
+      return type.cast(c);
+    }
+  }
+
+  /**
+   * How long a destination no call used keeps its state ({@code mesh.defaults.idleTimeout}, 5 min by
+   * default; zero for ever); transports release what they keep per destination after it too.
+   */
+  public java.time.Duration idleTimeout() {
+    return idleTimeout;
+  }
+
+  /** How many destinations the mesh holds state for now (for tests and admin views). */
+  public int destinationCount() {
+    return runtime.destinationCount();
+  }
+
+  /**
+   * Closes the mesh: deregisters this service from its registry, keeps routing calls to the
+   * endpoints it knows for the registry's drain time (so callers that still pick this service are
+   * served and this service's own calls go on), then ends calls waiting on a delay or backoff
+   * ({@code SHUT_DOWN}), closes the transports' connections, stops every registry watch and the
+   * scheduler it created (a scheduler passed in is left running). Idempotent; blocks for the drain.
+   */
   @Override
   public void close() {
+    if (!closed.compareAndSet(false, true)) {
+      return;
+    }
+    io.meshup.core.internal.bootstrap.OpenMeshes.closed(this);
+    ServiceRegistry registry = runtime.registry();
+    try {
+      java.time.Duration drain = registry.deregister();
+      if (drain != null && !drain.isZero() && !drain.isNegative()) {
+        new java.util.concurrent.CountDownLatch(1).await(drain.toNanos(), TimeUnit.NANOSECONDS);
+      }
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    } catch (RuntimeException e) {
+      org.slf4j.LoggerFactory.getLogger(Mesh.class).warn("meshup: deregistering {} failed", serviceName, e);
+    }
+    if (idleSweep != null) {
+      idleSweep.cancel(false);
+    }
+    engine.shutdown();
+    List<AutoCloseable> toClose;
+    synchronized (components) {
+      toClose = new ArrayList<>(components.values());
+      components.clear();
+    }
+    java.util.Collections.reverse(toClose);
+    for (AutoCloseable c : toClose) {
+      try {
+        c.close();
+      } catch (Exception e) {
+        org.slf4j.LoggerFactory.getLogger(Mesh.class).warn("meshup: closing {} failed", c, e);
+      }
+    }
     runtime.close();
-    runtime.registry().close();
+    registry.close();
     closeCertificatesAndScheduler();
   }
 
@@ -299,8 +398,18 @@ public final class Mesh implements AutoCloseable {
     private Function<String, String> env = System::getenv;
     private CertificateSource certificates;
     private MtlsMode mtlsMode;
+    private java.util.function.LongBinaryOperator random;
 
     private Builder() {}
+
+    /**
+     * Draws retry backoff jitter with this function (a long in [origin, bound)); tests pass a fixed
+     * one. By default {@link java.util.concurrent.ThreadLocalRandom}.
+     */
+    public Builder random(java.util.function.LongBinaryOperator random) {
+      this.random = Objects.requireNonNull(random, "random");
+      return this;
+    }
 
     /**
      * Uses these credentials for mutual TLS (overrides {@code mesh.tls.certificates}): client

@@ -3,20 +3,23 @@ package io.meshup.core;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.github.resilience4j.circuitbreaker.CircuitBreaker;
-import io.meshup.core.route.EndpointHandle;
+import io.meshup.core.call.AttemptEnd;
+import io.meshup.core.call.CallFailure;
+import io.meshup.core.call.Protocol;
+import io.meshup.core.internal.routing.Target;
 import io.meshup.core.route.Outcome;
 import io.meshup.core.route.Rejection;
 import io.meshup.core.route.RequestAttributes;
-import io.meshup.core.route.RouteTarget;
 import io.meshup.core.route.ServiceRouter;
 import io.meshup.core.testing.FakeClock;
+import io.meshup.core.testing.TestCall;
 import java.time.Duration;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import org.junit.jupiter.api.Test;
 
-/** The request path in the core alone: matches, splits, breaker, outlier detection, budget. */
+/** The request path in the core alone, through the call engine on a fake transport: matches, splits, breaker, outlier detection, budget. */
 class RoutingTest {
   final FakeClock clock = new FakeClock();
 
@@ -94,27 +97,41 @@ class RoutingTest {
     }
   }
 
+  static final int UNAVAILABLE = 14;
+  static final int RESOURCE_EXHAUSTED = 8;
+
+  /** One gRPC call through the engine on a fake transport, ended at once as {@code end(endpoint)} says. */
+  private TestCall call(Mesh mesh, Req req, java.util.function.Function<String, Integer> codeByEndpoint) {
+    TestCall c = TestCall.of(mesh, "payments", Protocol.GRPC, req.path(), req.method(), req.headers()).start();
+    while (!c.done()) {
+      c.end(AttemptEnd.STATUS, codeByEndpoint.apply(c.last().endpoint()));
+    }
+    return c;
+  }
+
   @Test
   void breakerOpensFailsFastAndClosesAgainOnTheClock() {
     try (Mesh mesh = mesh()) {
-      RouteTarget v2 = mesh.router("payments").select(new Req("/", "POST", Map.of("x-canary", "true")));
+      Req canary = new Req("/", "POST", Map.of("x-canary", "true"));
       for (int i = 0; i < 10; i++) {
-        assertThat(v2.tryAcquire()).isNull();
-        EndpointHandle e = v2.pick(null);
-        v2.record(e, v2.begin(e), i % 2 == 0 ? Outcome.FAILURE : Outcome.SUCCESS);
+        int code = i % 2 == 0 ? UNAVAILABLE : 0;
+        TestCall c = call(mesh, canary, ep -> code);
+        assertThat(c.completedWith).isEqualTo(1);
       }
       CircuitBreaker breaker = mesh.runtimeOf("payments").subset("v2").orElseThrow().breaker();
       assertThat(breaker.getState()).isEqualTo(CircuitBreaker.State.OPEN);
-      assertThat(v2.tryAcquire()).isEqualTo(Rejection.CIRCUIT_OPEN);
+      TestCall refused = TestCall.of(mesh, "payments", Protocol.GRPC, "/", "POST", Map.of("x-canary", "true")).start();
+      assertThat(refused.failure.kind()).isEqualTo(CallFailure.Kind.REJECTED);
+      assertThat(refused.failure.rejection()).isEqualTo(Rejection.CIRCUIT_OPEN);
+      assertThat(refused.attempts).isEmpty();
       assertThat(mesh.meterRegistry().get("mesh.circuitbreaker.state").tags("subset", "v2", "state", "open").gauge().value()).isEqualTo(1);
 
       clock.advance(Duration.ofSeconds(5));
-      assertThat(v2.tryAcquire()).as("still open at the end of the wait").isEqualTo(Rejection.CIRCUIT_OPEN);
+      assertThat(TestCall.of(mesh, "payments", Protocol.GRPC, "/", "POST", Map.of("x-canary", "true")).start().failure)
+          .as("still open at the end of the wait").isNotNull();
       clock.advance(Duration.ofMillis(1));
       for (int i = 0; i < 2; i++) {
-        assertThat(v2.tryAcquire()).isNull();
-        EndpointHandle e = v2.pick(null);
-        v2.record(e, v2.begin(e), Outcome.SUCCESS);
+        assertThat(call(mesh, canary, ep -> 0).completedWith).isEqualTo(1);
       }
       assertThat(breaker.getState()).isEqualTo(CircuitBreaker.State.CLOSED);
       assertThat(mesh.meterRegistry().get("mesh.client.requests").tags("subset", "v2", "outcome", "circuit_open").timer().count()).isEqualTo(2);
@@ -124,14 +141,16 @@ class RoutingTest {
   @Test
   void endpointFailingRepeatedlyIsEjectedAndComesBack() {
     try (Mesh mesh = mesh()) {
-      RouteTarget v1 = mesh.router("payments").select(new Req("/refunds/1", "DELETE", Map.of()));
-      EndpointHandle a = handle(mesh, "a");
-      for (int i = 0; i < 3; i++) {
-        v1.tryAcquire();
-        v1.record(a, v1.begin(a), Outcome.FAILURE);
+      Req refund = new Req("/refunds/1", "DELETE", Map.of());
+      int failuresOfA = 0;
+      while (failuresOfA < 3) {
+        TestCall c = call(mesh, refund, ep -> ep.equals("a") ? UNAVAILABLE : 0);
+        if (c.last().endpoint().equals("a")) {
+          failuresOfA++;
+        }
       }
       for (int i = 0; i < 200; i++) {
-        assertThat(v1.pick(null).endpoint().id()).isEqualTo("b");
+        assertThat(call(mesh, refund, ep -> 0).last().endpoint()).isEqualTo("b");
       }
       assertThat(mesh.meterRegistry().get("mesh.outlier.ejections").tags("subset", "v1").counter().count()).isEqualTo(1);
       assertThat(mesh.meterRegistry().get("mesh.endpoints").tags("subset", "v1", "state", "ejected").gauge().value()).isEqualTo(1);
@@ -139,15 +158,13 @@ class RoutingTest {
       clock.advance(Duration.ofSeconds(30));
       boolean sawA = false;
       for (int i = 0; i < 200 && !sawA; i++) {
-        sawA = v1.pick(null).endpoint().id().equals("a");
+        // one probe: a failure on return ejects again at once, for twice as long
+        sawA = call(mesh, refund, ep -> ep.equals("a") ? UNAVAILABLE : 0).last().endpoint().equals("a");
       }
       assertThat(sawA).as("a is back after its ejection time").isTrue();
-      // one probe: a failure on return ejects again at once, for twice as long
-      v1.tryAcquire();
-      v1.record(a, v1.begin(a), Outcome.FAILURE);
       clock.advance(Duration.ofSeconds(59));
       for (int i = 0; i < 200; i++) {
-        assertThat(v1.pick(null).endpoint().id()).isEqualTo("b");
+        assertThat(call(mesh, refund, ep -> 0).last().endpoint()).isEqualTo("b");
       }
     }
   }
@@ -155,96 +172,96 @@ class RoutingTest {
   @Test
   void ejectsAtMostTheAllowedShareButAtLeastOne() {
     try (Mesh mesh = mesh()) {
-      RouteTarget v1 = mesh.router("payments").select(new Req("/refunds/1", "DELETE", Map.of()));
-      for (String id : List.of("a", "b")) {
-        EndpointHandle e = handle(mesh, id);
-        for (int i = 0; i < 3; i++) {
-          v1.tryAcquire();
-          v1.record(e, v1.begin(e), Outcome.FAILURE);
-        }
+      Req refund = new Req("/refunds/1", "DELETE", Map.of());
+      for (int i = 0; i < 8; i++) { // fewer than the breaker's window of 10
+        call(mesh, refund, ep -> UNAVAILABLE);
       }
       // 50 % of two endpoints: one ejected, the other keeps serving
       assertThat(mesh.meterRegistry().get("mesh.endpoints").tags("subset", "v1", "state", "ejected").gauge().value()).isEqualTo(1);
-      assertThat(v1.pick(null)).isNotNull();
+      assertThat(call(mesh, refund, ep -> 0).completedWith).isEqualTo(1);
     }
   }
 
   @Test
   void lastEndpointEjectedStillServes() {
     try (Mesh mesh = mesh()) {
-      RouteTarget v2 = mesh.router("payments").select(new Req("/", "POST", Map.of("x-canary", "true")));
-      EndpointHandle c = handle(mesh, "c");
+      Req canary = new Req("/", "POST", Map.of("x-canary", "true"));
       for (int i = 0; i < 3; i++) {
-        v2.record(c, v2.begin(c), Outcome.FAILURE);
+        call(mesh, canary, ep -> UNAVAILABLE);
       }
-      assertThat(v2.pick(null).endpoint().id()).as("panic: route to all rather than none").isEqualTo("c");
+      assertThat(mesh.meterRegistry().get("mesh.endpoints").tags("subset", "v2", "state", "ejected").gauge().value()).isEqualTo(1);
+      assertThat(call(mesh, canary, ep -> 0).last().endpoint()).as("panic: route to all rather than none").isEqualTo("c");
     }
   }
 
   @Test
   void retryBudgetAllowsTwentyPercentPlusReserve() {
     try (Mesh mesh = mesh()) {
-      RouteTarget t = mesh.router("payments").select(new Req("/", "POST", Map.of()));
-      EndpointHandle e = t.pick(null);
+      Target t = (Target) mesh.router("payments").select(new Req("/", "POST", Map.of()));
       for (int i = 0; i < 1000; i++) {
-        t.record(e, t.begin(e), Outcome.SUCCESS);
+        assertThat(t.tryAcquire(clock.nanoTime())).isNull();
+        t.callEnded(1, Outcome.SUCCESS);
       }
       int granted = 0;
-      while (t.tryRetry() && granted < 10_000) {
+      while (t.tryRetry(clock.nanoTime()) && granted < 10_000) {
         granted++;
-        t.record(e, t.begin(e), Outcome.SUCCESS); // the retry's own attempt: not a new request
       }
-      assertThat(granted).isEqualTo(300); // 20 % of 1000 first tries + 10/s over 10 s
+      assertThat(granted).isEqualTo(300); // 20 % of 1000 calls + 10/s over 10 s
       clock.advance(Duration.ofSeconds(11));
-      assertThat(t.tryRetry()).as("the window has moved on").isTrue();
+      assertThat(t.tryRetry(clock.nanoTime())).as("the window has moved on").isTrue();
     }
   }
 
   @Test
   void overloadCountsAsSlowNotAsFailure() {
     try (Mesh mesh = mesh()) {
-      RouteTarget v1 = mesh.router("payments").select(new Req("/refunds/1", "DELETE", Map.of()));
-      EndpointHandle a = handle(mesh, "a");
+      Req refund = new Req("/refunds/1", "DELETE", Map.of());
       for (int i = 0; i < 10; i++) {
-        v1.record(a, v1.begin(a), Outcome.OVERLOAD);
+        call(mesh, refund, ep -> RESOURCE_EXHAUSTED);
       }
       assertThat(mesh.runtimeOf("payments").endpointState("a").orElseThrow().isEjected(clock.nanoTime())).isFalse();
+      assertThat(mesh.runtimeOf("payments").endpointState("b").orElseThrow().isEjected(clock.nanoTime())).isFalse();
       CircuitBreaker breaker = mesh.runtimeOf("payments").subset("v1").orElseThrow().breaker();
       assertThat(breaker.getMetrics().getNumberOfSlowCalls()).isEqualTo(10);
       assertThat(breaker.getMetrics().getNumberOfFailedCalls()).isZero();
     }
   }
 
-  @Test
-  void aFailureNeitherStarvesAnEndpointNorMakesItLookFaster() {
-    try (Mesh mesh = Mesh.builder().service("checkout").clock(clock)
+  /** Sequential calls of {@code millis(endpoint)} each, ended as {@code code(i, endpoint)} says; returns the endpoints used. */
+  private List<String> sequential(Mesh mesh, int n, java.util.function.ToDoubleFunction<String> millis,
+      java.util.function.BiFunction<Integer, String, Integer> code) {
+    Req req = new Req("/payments.Payments/Charge", "POST", Map.of());
+    List<String> used = new java.util.ArrayList<>();
+    for (int i = 0; i < n; i++) {
+      TestCall c = TestCall.grpc(mesh, "payments", req.path()).start();
+      String e = c.last().endpoint();
+      clock.advance(Duration.ofNanos((long) (millis.applyAsDouble(e) * 1_000_000)));
+      c.end(AttemptEnd.STATUS, code.apply(i, e));
+      used.add(e);
+    }
+    return used;
+  }
+
+  private Mesh twoEndpoints() {
+    return Mesh.builder().service("checkout").clock(clock)
         .endpoints("payments", List.of(
             new Endpoint("a", "127.0.0.1", 9001, Map.of(), 1),
             new Endpoint("b", "127.0.0.1", 9002, Map.of(), 1)))
-        .build()) {
-      ServiceRouter router = mesh.router("payments");
-      Req req = new Req("/payments.Payments/Charge", "POST", Map.of());
-      Map<String, Integer> before = new HashMap<>();
-      Map<String, Integer> after = new HashMap<>();
-      // sequential traffic, 2 ms per call on both endpoints (peak EWMA, the default balancer)
-      for (int i = 0; i < 400; i++) {
-        RouteTarget t = router.select(req);
-        EndpointHandle e = t.pick(null);
-        long start = t.begin(e);
-        clock.advance(java.time.Duration.ofMillis(2));
-        boolean fail = i == 200;   // one fast failure, a 0 ms 503
-        t.record(e, fail ? clock.nanoTime() : start, fail ? Outcome.FAILURE : Outcome.SUCCESS);
-        if (i >= 10 && i < 200) {
-          before.merge(e.endpoint().id(), 1, Integer::sum);
-        } else if (i > 200 && i <= 390) {
-          after.merge(e.endpoint().id(), 1, Integer::sum);
-        }
-      }
-      // before, a and b shared the calls; after one fast failure of either, neither is starved
-      // (a fixed failure penalty decaying over the 10 s EWMA window used to park it for ~55 s)
-      assertThat(before.getOrDefault("a", 0)).isBetween(48, 142);
-      assertThat(after.getOrDefault("a", 0)).isBetween(48, 142);
-      assertThat(after.getOrDefault("b", 0)).isBetween(48, 142);
+        .build();
+  }
+
+  @Test
+  void aFailureNeitherStarvesAnEndpointNorMakesItLookFaster() {
+    try (Mesh mesh = twoEndpoints()) {
+      // sequential traffic, 2 ms per call on both endpoints (peak EWMA, the default balancer); call
+      // 200 fails (an UNAVAILABLE, not retried: no route retries)
+      List<String> used = sequential(mesh, 400, e -> 2, (i, e) -> i == 200 ? UNAVAILABLE : 0);
+      long before = used.subList(10, 200).stream().filter("a"::equals).count();
+      long afterA = used.subList(201, 391).stream().filter("a"::equals).count();
+      // before, a and b shared the calls; after one failure of either, neither is starved
+      assertThat(before).isBetween(48L, 142L);
+      assertThat(afterA).isBetween(48L, 142L);
+      assertThat(190 - afterA).isBetween(48L, 142L);
     }
   }
 
@@ -254,26 +271,9 @@ class RoutingTest {
    * returns a's share of the last 1,000.
    */
   private double sequentialShareOfA(double aMillis, double bMillis) {
-    try (Mesh mesh = Mesh.builder().service("checkout").clock(clock)
-        .endpoints("payments", List.of(
-            new Endpoint("a", "127.0.0.1", 9001, Map.of(), 1),
-            new Endpoint("b", "127.0.0.1", 9002, Map.of(), 1)))
-        .build()) {
-      ServiceRouter router = mesh.router("payments");
-      Req req = new Req("/payments.Payments/Charge", "POST", Map.of());
-      int a = 0;
-      for (int i = 0; i < 8000; i++) {
-        RouteTarget t = router.select(req);
-        EndpointHandle e = t.pick(null);
-        long start = t.begin(e);
-        boolean isA = e.endpoint().id().equals("a");
-        clock.advance(Duration.ofNanos((long) ((isA ? aMillis : bMillis) * 1_000_000)));
-        t.record(e, start, Outcome.SUCCESS);
-        if (i >= 7000 && isA) {
-          a++;
-        }
-      }
-      return a / 1000.0;
+    try (Mesh mesh = twoEndpoints()) {
+      List<String> used = sequential(mesh, 8000, e -> e.equals("a") ? aMillis : bMillis, (i, e) -> 0);
+      return used.subList(7000, 8000).stream().filter("a"::equals).count() / 1000.0;
     }
   }
 
@@ -283,9 +283,5 @@ class RoutingTest {
     assertThat(sequentialShareOfA(2.0, 2.2)).isBetween(0.35, 0.65);
     // twice as fast: it takes most of them
     assertThat(sequentialShareOfA(2.0, 4.0)).isGreaterThan(0.8);
-  }
-
-  private static EndpointHandle handle(Mesh mesh, String id) {
-    return mesh.runtimeOf("payments").endpointState(id).orElseThrow();
   }
 }

@@ -1,9 +1,12 @@
 package io.meshup.grpc;
 
 import io.grpc.ManagedChannel;
+import io.grpc.ManagedChannelBuilder;
 import io.grpc.netty.NettyChannelBuilder;
 import io.meshup.core.Mesh;
-import io.meshup.grpc.internal.MeshManagedChannel;
+import io.meshup.grpc.internal.GrpcConnections;
+import io.meshup.grpc.internal.MeshChannelBuilder;
+import java.util.Objects;
 import java.util.function.Consumer;
 
 /**
@@ -11,20 +14,28 @@ import java.util.function.Consumer;
  *
  * <pre>{@code
  * ManagedChannel channel = MeshChannels.forService(mesh, "payments");
+ * // or, as frameworks that build channels from a target do, with the process's only mesh:
+ * ManagedChannel same = ManagedChannelBuilder.forTarget("meshup:///payments").build();
  * PaymentsGrpc.PaymentsBlockingStub stub = PaymentsGrpc.newBlockingStub(channel);
  * }</pre>
  *
- * <p>Stubs made on the channel are ordinary grpc-java stubs. Each call is matched by its full
- * method name ({@code /package.Service/Method}) and metadata against the service's
- * VirtualService, sent to a weighted subset through its circuit breaker and load balancer, bounded
- * by the route timeout (unless the caller's deadline is earlier), retried per the route within the
- * destination's retry budget, and retried transparently when it never reached a server.
+ * <p>Stubs made on the channel are ordinary grpc-java stubs. Each call runs the mesh's call engine
+ * ({@link io.meshup.core.call.EngineCall}): it is matched by its full method name
+ * ({@code /package.Service/Method}) and metadata against the service's VirtualService, sent to a
+ * weighted subset through its circuit breaker and load balancer, bounded by the earliest of the
+ * caller's deadline (a {@link io.grpc.Context} deadline included) and the route timeout, retried per
+ * the route within the destination's retry budget, and replayed on another endpoint when it never
+ * reached a server. Interceptors set on a {@link #builder} run once per logical call.
  *
- * <p>The channel keeps one HTTP/2 connection per endpoint it has used. Shutting it down closes
- * them. When the mesh has certificates ({@link Mesh#certificates()}), every connection uses mutual
- * TLS with the current credentials at each handshake and accepts only a server whose SPIFFE ID is
- * {@code service} in the mesh's trust domain (host names are not checked); otherwise connections
- * are plaintext.
+ * <p>All channels of a mesh share one HTTP/2 connection per endpoint, which lives as long as the
+ * endpoint is in the registry (and its destination in use). When the mesh has certificates
+ * ({@link Mesh#certificates()}), connections use mutual TLS with the current credentials at each
+ * handshake and accept only a server whose SPIFFE ID is the service the call was routed to (host
+ * names are not checked); otherwise they are plaintext. Connections ping an unresponsive peer after
+ * 10 s and close after 10 s more without an answer, so calls on a frozen endpoint fail and it is
+ * ejected; servers other than {@link MeshServers}' must permit such pings
+ * ({@code permitKeepAliveTime(10, SECONDS)}), or the destination's DestinationRule sets
+ * {@code connectionPool.tcp.tcpKeepalive.time} to what they permit.
  */
 public final class MeshChannels {
   private MeshChannels() {}
@@ -35,15 +46,23 @@ public final class MeshChannels {
    * @throws IllegalArgumentException when the mesh's registry cannot have the service
    */
   public static ManagedChannel forService(Mesh mesh, String service) {
-    return forService(mesh, service, b -> {});
+    return builder(mesh, service).build();
   }
 
   /**
-   * A channel to {@code service} whose per-endpoint connections are further configured by
-   * {@code configurer} (message size limits, executors, interceptors of your own...). The
-   * configurer runs for every endpoint connection, after MeshUp's own settings.
+   * A builder of channels to {@code service}: add interceptors (they run once per logical call),
+   * an executor, {@code maxInboundMessageSize} or {@code overrideAuthority}, then {@code build()}.
    */
-  public static ManagedChannel forService(Mesh mesh, String service, Consumer<NettyChannelBuilder> configurer) {
-    return new MeshManagedChannel(mesh, mesh.router(service), configurer);
+  public static ManagedChannelBuilder<?> builder(Mesh mesh, String service) {
+    return MeshChannelBuilder.forService(Objects.requireNonNull(mesh, "mesh"), Objects.requireNonNull(service, "service"));
+  }
+
+  /**
+   * Further configures every connection {@code mesh} opens from now on (event loops, flow control
+   * windows, message size limits of the transport...), after MeshUp's own settings. Call it before
+   * the first call; connections already open keep their settings.
+   */
+  public static void configureConnections(Mesh mesh, Consumer<NettyChannelBuilder> configurer) {
+    GrpcConnections.of(mesh).configure(Objects.requireNonNull(configurer, "configurer"));
   }
 }

@@ -53,6 +53,9 @@ import javax.net.ssl.SSLSession;
  * {@code mesh.authz.denials{policy,rule}}. The call's path is {@code /package.Service/Method}, its
  * method {@code POST}. Interceptors added to the builder later run before this one, as grpc-java
  * runs the last added first.
+ *
+ * <p>The server permits HTTP/2 keepalive pings every 5 s on connections with calls in flight, which
+ * mesh clients send to tell a frozen server from a slow one.
  */
 public final class MeshServers {
   /**
@@ -75,7 +78,11 @@ public final class MeshServers {
    */
   public static NettyServerBuilder forAddress(Mesh mesh, SocketAddress address, MtlsMode mode) {
     InboundAuthorizer authorizer = mesh.authorizer();
-    NettyServerBuilder b = NettyServerBuilder.forAddress(address).intercept(new AuthorizingInterceptor(authorizer));
+    NettyServerBuilder b = NettyServerBuilder.forAddress(address)
+        .intercept(new AuthorizingInterceptor(authorizer, mode, mesh.meterRegistry()))
+        // mesh clients ping a connection with calls in flight after 10 s without reads, to find a frozen
+        // peer; allow that (grpc-java's default allows one ping per 5 minutes)
+        .permitKeepAliveTime(5, java.util.concurrent.TimeUnit.SECONDS);
     if (mesh.certificates().isEmpty()) {
       if (mode != MtlsMode.DISABLE) {
         throw new IllegalStateException(
@@ -99,11 +106,17 @@ public final class MeshServers {
     private static final ServerCall.Listener<Object> REFUSED = new ServerCall.Listener<>() {};
 
     private final InboundAuthorizer authorizer;
+    private final MtlsMode mode;
+    private final io.micrometer.core.instrument.Counter strictDenials;
     /** "/" + full method name, per registered method (bounded by the server's methods). */
     private final ConcurrentHashMap<String, String> paths = new ConcurrentHashMap<>();
 
-    AuthorizingInterceptor(InboundAuthorizer authorizer) {
+    AuthorizingInterceptor(InboundAuthorizer authorizer, MtlsMode mode, io.micrometer.core.instrument.MeterRegistry meters) {
       this.authorizer = authorizer;
+      this.mode = mode;
+      this.strictDenials = io.micrometer.core.instrument.Counter.builder("mesh.authz.denials")
+          .description("Inbound calls refused by authorization policy").baseUnit("calls")
+          .tags("policy", "mesh.tls.mode", "rule", "mtls").register(meters);
     }
 
     @Override
@@ -124,6 +137,14 @@ public final class MeshServers {
         return (ServerCall.Listener<ReqT>) REFUSED;
       }
       if (caller == null) {
+        if (mode == MtlsMode.STRICT && authorizer.peerAuthenticationMode() == null) {
+          // a plaintext connection opened while a PeerAuthentication allowed it, which is gone now:
+          // the server's own STRICT mode holds for every call, not only for new connections
+          strictDenials.increment();
+          call.close(Status.UNAUTHENTICATED.withDescription("meshup: this server requires mutual TLS (mesh.tls.mode"
+              + " STRICT, no PeerAuthentication in force); the call came in plaintext"), new Metadata());
+          return (ServerCall.Listener<ReqT>) REFUSED;
+        }
         return next.startCall(call, headers);
       }
       return Contexts.interceptCall(Context.current().withValue(CALLER, caller), call, headers, next);

@@ -3,14 +3,18 @@ package io.meshup.grpc;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import io.grpc.CallOptions;
 import io.grpc.ManagedChannel;
 import io.grpc.Metadata;
+import io.grpc.MethodDescriptor;
 import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
+import io.grpc.stub.ClientCalls;
 import io.grpc.stub.MetadataUtils;
 import io.grpc.testing.protobuf.SimpleRequest;
-import io.grpc.testing.protobuf.SimpleServiceGrpc;
+import io.grpc.testing.protobuf.SimpleResponse;
 import io.grpc.testing.protobuf.SimpleServiceGrpc.SimpleServiceBlockingStub;
+import io.grpc.testing.protobuf.SimpleServiceGrpc;
 import io.meshup.core.Endpoint;
 import io.meshup.core.Mesh;
 import io.meshup.core.testing.FakeClock;
@@ -182,7 +186,7 @@ class MeshChannelTest {
     assertThatThrownBy(() -> stub(other).unaryRpc(REQ))
         .isInstanceOfSatisfying(StatusRuntimeException.class, e -> {
           assertThat(e.getStatus().getCode()).isEqualTo(Status.Code.UNIMPLEMENTED);
-          assertThat(e.getStatus().getDescription()).contains("no route of service payments matches /grpc.testing.SimpleService/UnaryRpc");
+          assertThat(e.getStatus().getDescription()).contains("no route of service payments matches POST /grpc.testing.SimpleService/UnaryRpc");
         });
   }
 
@@ -257,18 +261,27 @@ class MeshChannelTest {
   void retriesFollowTheRouteWithinTheBudget() {
     Mesh mesh = mesh(dr("{ outlierDetection: { consecutive5xxErrors: 0 } }") + split(100, 0, "").replace("- name: split",
         "- name: split\n      retries: { attempts: 2, retryOn: unavailable }"), false);
-    SimpleServiceBlockingStub stub = stub(mesh);
+    ManagedChannel channel = MeshChannels.forService(mesh, "payments");
+    // UNAVAILABLE from a server may follow processing: only a method marked idempotent is retried
+    MethodDescriptor<SimpleRequest, SimpleResponse> idempotent =
+        SimpleServiceGrpc.getUnaryRpcMethod().toBuilder().setIdempotent(true).build();
     v1a.failNext.set(1);
     v1b.failNext.set(1);
-    assertThat(stub.unaryRpc(REQ).getResponseMessage()).isIn("v1a", "v1b");
+    assertThat(ClientCalls.blockingUnaryCall(channel, idempotent, CallOptions.DEFAULT, REQ).getResponseMessage())
+        .isIn("v1a", "v1b");
     assertThat(mesh.meterRegistry().get("mesh.client.retries").tags("result", "granted").counter().count())
         .as("each retry goes to the other endpoint, which fails once too").isEqualTo(2);
     assertThat(v1a.calls.get() + v1b.calls.get()).isEqualTo(3);
 
     v1a.failWith.set(Status.UNAVAILABLE);
     v1b.failWith.set(Status.UNAVAILABLE);
-    assertThatThrownBy(() -> stub.unaryRpc(REQ)).isInstanceOf(StatusRuntimeException.class);
+    assertThatThrownBy(() -> ClientCalls.blockingUnaryCall(channel, idempotent, CallOptions.DEFAULT, REQ))
+        .isInstanceOf(StatusRuntimeException.class);
     assertThat(v1a.calls.get() + v1b.calls.get()).as("first try + 2 retries").isEqualTo(6);
+
+    assertThatThrownBy(() -> stub(mesh).unaryRpc(REQ)).isInstanceOf(StatusRuntimeException.class);
+    assertThat(v1a.calls.get() + v1b.calls.get()).as("a method not marked idempotent: no retry").isEqualTo(7);
+    channel.shutdownNow();
   }
 
   @Test

@@ -2,6 +2,7 @@ package io.meshup.grpc;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.awaitility.Awaitility.await;
 
 import io.grpc.ManagedChannel;
 import io.grpc.Status;
@@ -23,6 +24,7 @@ import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
@@ -70,6 +72,20 @@ class MutualTlsTest {
       ch.shutdownNow();
       ch.awaitTermination(5, TimeUnit.SECONDS);
     }
+  }
+
+  /**
+   * As {@link #call}, once the client's connection (refused or closed by the server's last mode) has
+   * backed off and reconnected: a grpc-java connection in TRANSIENT_FAILURE fails calls at once
+   * until its reconnect backoff (about a second) ends.
+   */
+  String callWhenReconnected(Mesh mesh) {
+    java.util.concurrent.atomic.AtomicReference<String> out = new java.util.concurrent.atomic.AtomicReference<>();
+    await().atMost(Duration.ofSeconds(15)).ignoreException(StatusRuntimeException.class).until(() -> {
+      out.set(call(mesh));
+      return true;
+    });
+    return out.get();
   }
 
   /** A call on a bare grpc-netty channel (not MeshUp's) that trusts any server and presents {@code key}, if any. */
@@ -261,18 +277,27 @@ class MutualTlsTest {
     assertThat(refusedConnections(server.mesh, "STRICT", "plaintext")).isGreaterThanOrEqualTo(1.0);
 
     server.mesh.updatePolicies("peer", peerAuthentication("PERMISSIVE"));
-    assertThat(call(plaintext)).isEqualTo("anonymous");
+    assertThat(callWhenReconnected(plaintext)).isEqualTo("anonymous");
     assertThat(call(mtls)).isEqualTo("spiffe://dev.test/ns/default/dc/dc1/svc/checkout");
 
     server.mesh.updatePolicies("peer", peerAuthentication("DISABLE"));
     assertThat(call(plaintext)).isEqualTo("anonymous");
-    assertThat(failure(() -> call(mtls)).getStatus().getCode()).isEqualTo(Status.Code.UNAVAILABLE);
+    // connections decide their transport when they open: a new TLS connection is refused (the open
+    // one, more secure than DISABLE asks, keeps working)
+    try (Mesh fresh = client(server, ca.source("checkout"))) {
+      assertThat(failure(() -> call(fresh)).getStatus().getCode()).isEqualTo(Status.Code.UNAVAILABLE);
+    }
     assertThat(refusedConnections(server.mesh, "DISABLE", "tls")).isGreaterThanOrEqualTo(1.0);
 
     double strictRefusals = refusedConnections(server.mesh, "STRICT", "plaintext");
     server.mesh.updatePolicies("peer", "");  // no PeerAuthentication: the server's own STRICT again
-    assertThat(call(mtls)).isEqualTo("spiffe://dev.test/ns/default/dc/dc1/svc/checkout");
-    assertThat(failure(() -> call(plaintext)).getStatus().getCode()).isEqualTo(Status.Code.UNAVAILABLE);
+    assertThat(callWhenReconnected(mtls)).isEqualTo("spiffe://dev.test/ns/default/dc/dc1/svc/checkout");
+    // the plaintext connection opened under PERMISSIVE is still open: its calls are refused one by one
+    assertThat(failure(() -> call(plaintext)).getStatus().getCode()).isEqualTo(Status.Code.UNAUTHENTICATED);
+    // a new plaintext connection is refused outright
+    try (Mesh fresh = client(server, null)) {
+      assertThat(failure(() -> call(fresh)).getStatus().getCode()).isEqualTo(Status.Code.UNAVAILABLE);
+    }
     assertThat(refusedConnections(server.mesh, "STRICT", "plaintext")).isGreaterThan(strictRefusals);
   }
 
@@ -366,7 +391,7 @@ class MutualTlsTest {
   }
 
   @Test
-  void openConnectionKeepsItsHandshakeCredentialsAcrossRotation() throws Exception {
+  void rotationRetiresOpenConnectionsLettingCallsInFlightFinish() throws Exception {
     DevCertificateAuthority.Source serverSource = ca.source("payments");
     TlsTestServers.Running server = server(serverSource, MtlsMode.STRICT);
     DevCertificateAuthority.Source clientSource = ca.source("checkout");
@@ -379,12 +404,22 @@ class MutualTlsTest {
     var stub = SimpleServiceGrpc.newBlockingStub(ch);
     BigInteger first = clientSource.current().leaf().getSerialNumber();
     stub.unaryRpc(REQ);
+    // a call in flight on the open connection when the credentials rotate
+    CountDownLatch hold = new CountDownLatch(1);
+    server.hold.set(hold);
+    var inFlight = SimpleServiceGrpc.newFutureStub(ch).unaryRpc(REQ);
+    await().atMost(Duration.ofSeconds(10)).until(() -> server.callerSerials.size() == 2);
+    server.hold.set(null);
 
     ca.rotateRoot();
+    BigInteger second = clientSource.current().leaf().getSerialNumber();
     stub.unaryRpc(REQ);
+    hold.countDown();
 
-    assertThat(server.callerSerials).containsExactly(first, first);
-    assertThat(clientSource.current().leaf().getSerialNumber()).isNotEqualTo(first);
+    assertThat(inFlight.get(10, TimeUnit.SECONDS).getResponseMessage()).isNotEmpty();
+    assertThat(second).isNotEqualTo(first);
+    // the call in flight finished on its connection; the next call handshook afresh
+    assertThat(server.callerSerials).containsExactly(first, first, second);
   }
 
   @Test

@@ -45,6 +45,9 @@ final class TlsTestServers {
     final Mesh mesh;
     /** The leaf serial of each TLS caller, in call order. */
     final List<BigInteger> callerSerials = new CopyOnWriteArrayList<>();
+    /** When set, calls wait for it (after recording the caller) before answering. */
+    final java.util.concurrent.atomic.AtomicReference<java.util.concurrent.CountDownLatch> hold =
+        new java.util.concurrent.atomic.AtomicReference<>();
 
     Running(Server server, Mesh mesh) {
       this.server = server;
@@ -88,6 +91,14 @@ final class TlsTestServers {
             BigInteger serial = SERIAL.get();
             if (serial != null) {
               self[0].callerSerials.add(serial);
+            }
+            java.util.concurrent.CountDownLatch latch = self[0].hold.get();
+            if (latch != null) {
+              try {
+                latch.await(30, TimeUnit.SECONDS);
+              } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+              }
             }
             out.onNext(SimpleResponse.newBuilder()
                 .setResponseMessage(caller == null ? "anonymous" : caller.toString()).build());

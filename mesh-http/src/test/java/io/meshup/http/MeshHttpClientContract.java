@@ -125,7 +125,7 @@ abstract class MeshHttpClientContract {
   /** The count of a timer or counter, summed over every meter with these tags. */
   static double count(Mesh mesh, String meter, String... tags) {
     var search = mesh.meterRegistry().get(meter).tags(tags);
-    return meter.equals("mesh.client.retries")
+    return meter.equals("mesh.client.retries") || meter.equals("mesh.client.attempts")
         ? search.counters().stream().mapToDouble(io.micrometer.core.instrument.Counter::count).sum()
         : search.timers().stream().mapToDouble(io.micrometer.core.instrument.Timer::count).sum();
   }
@@ -265,7 +265,8 @@ abstract class MeshHttpClientContract {
     }
     assertThat(v1a.calls.get()).as("round robin reached the failing endpoint").isEqualTo(1);
     assertThat(count(mesh, "mesh.client.retries", "service", "payments", "result", "granted")).isEqualTo(1);
-    assertThat(count(mesh, "mesh.client.requests", "outcome", "failure")).isEqualTo(1);
+    assertThat(count(mesh, "mesh.client.attempts", "outcome", "failure")).isEqualTo(1);
+    assertThat(count(mesh, "mesh.client.requests", "outcome", "failure")).as("the logical calls all succeeded").isZero();
   }
 
   @Test
@@ -312,21 +313,22 @@ abstract class MeshHttpClientContract {
       assertThat(r.headers().firstValue("x-seen-body")).hasValue("amount=" + i);
     }
     assertThat(v1a.calls.get()).isEqualTo(10);
-    assertThat(count(mesh, "mesh.client.requests", "outcome", "failure")).as("the dead endpoint was tried").isPositive();
+    assertThat(count(mesh, "mesh.client.attempts", "outcome", "failure")).as("the dead endpoint was tried").isPositive();
     assertThat(count(mesh, "mesh.client.retries", "service", "payments", "result", "granted"))
         .as("replays of requests that never connected take nothing from the budget").isZero();
   }
 
   @Test
-  void requestThatCannotConnectAnywhereFailsAfterTwoReplays() throws Exception {
+  void requestThatCannotConnectAnywhereFailsAfterItsReplays() throws Exception {
     int dead = TestServers.deadPort();
     Mesh mesh = mesh(Mesh.builder().service("checkout"), PREDICTABLE + split(100, 0, ""),
         List.of(new Endpoint("dead", "127.0.0.1", dead, Map.of("version", "v1"), 1)));
     assertThatThrownBy(() -> send(MeshHttp.client(mesh), post("http://payments/charges", "amount=5")))
         .isInstanceOf(ConnectException.class)
         .hasMessageStartingWith("meshup: payments subset v1: could not connect to 127.0.0.1:" + dead)
-        .hasMessageEndingWith("3 tries)");
-    assertThat(count(mesh, "mesh.client.requests", "outcome", "failure")).isEqualTo(3);
+        .hasMessageEndingWith("5 tries)");
+    assertThat(count(mesh, "mesh.client.attempts", "outcome", "failure")).as("the first try and 4 replays").isEqualTo(5);
+    assertThat(count(mesh, "mesh.client.requests", "outcome", "failure")).as("one logical call").isEqualTo(1);
   }
 
   @Test
@@ -363,7 +365,7 @@ abstract class MeshHttpClientContract {
       assertThat(r.body()).isEqualTo("v1b");
     }
     assertThat(v1a.calls.get()).isEqualTo(1);
-    assertThat(count(mesh, "mesh.client.requests", "outcome", "timeout")).isEqualTo(1);
+    assertThat(count(mesh, "mesh.client.attempts", "outcome", "timeout")).isEqualTo(1);
     assertThat(count(mesh, "mesh.client.retries", "service", "payments", "result", "granted")).isEqualTo(1);
     hold.countDown();
   }
@@ -376,7 +378,7 @@ abstract class MeshHttpClientContract {
     Mesh mesh = mesh(PREDICTABLE + split(100, 0, "retries: { attempts: 2, perTryTimeout: 200ms, retryOn: gateway-error }"));
     assertThatThrownBy(() -> send(MeshHttp.client(mesh), post("http://payments/charges", "amount=5")))
         .isInstanceOf(HttpTimeoutException.class)
-        .hasMessageMatching("meshup: payments subset v1: try on 127\\.0\\.0\\.1:\\d+ timed out after 200 ms \\(perTryTimeout of route split\\)");
+        .hasMessageMatching("meshup: payments subset v1: attempt 1 on 127\\.0\\.0\\.1:\\d+ timed out after 200 ms \\(perTryTimeout of route split\\)");
     assertThat(v1a.calls.get() + v1b.calls.get()).isEqualTo(1);
     hold.countDown();
   }
@@ -390,13 +392,13 @@ abstract class MeshHttpClientContract {
     MeshHttpClient client = MeshHttp.client(mesh);
     assertThatThrownBy(() -> send(client, get("http://payments/charges/42")))
         .isInstanceOf(HttpTimeoutException.class)
-        .hasMessage("meshup: payments subset v1: timed out after 300 ms (timeout of route split; 1 try)");
+        .hasMessage("meshup: payments subset v1: deadline exceeded after 300 ms (the timeout of route split; 1 attempt)");
 
     Mesh patient = mesh(PREDICTABLE + split(100, 0, "timeout: 60s"));
     HttpRequest hurried = HttpRequest.newBuilder(URI.create("http://payments/charges/42")).timeout(Duration.ofMillis(100)).build();
     assertThatThrownBy(() -> send(MeshHttp.client(patient), hurried))
         .isInstanceOf(HttpTimeoutException.class)
-        .hasMessage("meshup: payments subset v1: timed out after 100 ms (the request's own timeout; 1 try)");
+        .hasMessage("meshup: payments subset v1: deadline exceeded after 100 ms (the caller's deadline; 1 attempt)");
     await().untilAsserted(() -> {
       assertThat(count(mesh, "mesh.client.requests", "outcome", "timeout")).isEqualTo(1);
       assertThat(count(patient, "mesh.client.requests", "outcome", "timeout")).isEqualTo(1);
@@ -412,7 +414,7 @@ abstract class MeshHttpClientContract {
     Mesh mesh = mesh(PREDICTABLE + split(100, 0, "timeout: 300ms"));
     assertThatThrownBy(() -> send(MeshHttp.client(mesh), get("http://payments/charges/42")))
         .isInstanceOf(HttpTimeoutException.class)
-        .hasMessage("meshup: payments subset v1: timed out after 300 ms (timeout of route split; 1 try)");
+        .hasMessage("meshup: payments subset v1: deadline exceeded after 300 ms (the timeout of route split; 1 attempt)");
     await().untilAsserted(() -> assertThat(count(mesh, "mesh.client.requests", "outcome", "timeout")).isEqualTo(1));
     hold.countDown();
   }

@@ -72,7 +72,11 @@ final class ConsulApi {
       if (s.has("Weights") && s.get("Weights").isJsonObject() && s.getAsJsonObject("Weights").has("Passing")) {
         weight = Math.max(1, s.getAsJsonObject("Weights").get("Passing").getAsInt());
       }
-      out.add(new Endpoint(string(s, "ID"), address, s.get("Port").getAsInt(), labels, weight));
+      // an instance is its node and its service ID: Consul's default ID is the service name, so two
+      // nodes often register the same ID
+      String node = entry.has("Node") && entry.get("Node").isJsonObject() ? string(entry.getAsJsonObject("Node"), "Node") : null;
+      String id = node == null || node.isEmpty() ? string(s, "ID") : node + "/" + string(s, "ID");
+      out.add(new Endpoint(id, address, s.get("Port").getAsInt(), labels, weight));
     }
     out.sort((a, b) -> a.id().compareTo(b.id()));
     return new Result<>(out, r.index());

@@ -56,6 +56,7 @@ public final class ConsulRegistry implements ServiceRegistry {
   private final ScheduledExecutorService maintenance;
   private final List<BlockingWatch<?>> watches = new CopyOnWriteArrayList<>();
   private final AtomicBoolean closed = new AtomicBoolean();
+  private final AtomicBoolean deregistered = new AtomicBoolean();
   private final Map<String, Map<String, com.google.gson.JsonObject>> entries = new LinkedHashMap<>();
 
   public ConsulRegistry(ConsulSettings settings, RegistryContext context) {
@@ -280,25 +281,40 @@ public final class ConsulRegistry implements ServiceRegistry {
   }
 
   /**
-   * Deregisters this service first, waits the drain time so callers stop choosing it, then stops
-   * every watch.
+   * Deregisters this service (stopping the registration's upkeep) and returns its drain time: the
+   * mesh keeps serving and calling that long, so callers stop choosing this instance before it goes.
+   * Watches keep running.
+   */
+  @Override
+  public Duration deregister() {
+    if (!deregistered.compareAndSet(false, true)) {
+      return Duration.ZERO;
+    }
+    maintenance.shutdownNow();
+    ConsulSettings.Registration reg = settings.registration();
+    if (reg == null) {
+      return Duration.ZERO;
+    }
+    try {
+      client.agentServiceDeregister(reg.id(), token());
+      log.info("Deregistered {} from Consul; draining for {} ms", reg.id(), reg.drainTime().toMillis());
+      return reg.drainTime();
+    } catch (RuntimeException e) {
+      log.warn("Could not deregister {} from Consul: {}", reg.id(), e.toString());
+      return Duration.ZERO;
+    }
+  }
+
+  /**
+   * Deregisters this service first (and waits the drain time) unless {@link #deregister()} did so
+   * already, then stops every watch.
    */
   @Override
   public void close() {
     if (!closed.compareAndSet(false, true)) {
       return;
     }
-    maintenance.shutdownNow();
-    ConsulSettings.Registration reg = settings.registration();
-    if (reg != null) {
-      try {
-        client.agentServiceDeregister(reg.id(), token());
-        log.info("Deregistered {} from Consul; draining for {} ms", reg.id(), reg.drainTime().toMillis());
-        drain(reg.drainTime());
-      } catch (RuntimeException e) {
-        log.warn("Could not deregister {} from Consul: {}", reg.id(), e.toString());
-      }
-    }
+    drain(deregister());
     for (BlockingWatch<?> w : watches) {
       w.close();
     }

@@ -71,7 +71,7 @@ class ConfigEntriesTest {
       }
       assertThat(split.get("v2") / 100.0).as("33.33 rounds to 33").isBetween(31.0, 35.0);
       assertThat(mesh.endpoints("web")).hasSize(2);
-      assertThat(admin.pick(null).endpoint().id()).as("v2 = version v2 and tag canary").isEqualTo("b");
+      assertThat(((io.meshup.core.internal.routing.Target) admin).pick(null).endpoint().id()).as("v2 = version v2 and tag canary").isEqualTo("b");
     }
   }
 

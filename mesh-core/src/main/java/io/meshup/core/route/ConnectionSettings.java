@@ -11,11 +11,13 @@ import java.time.Duration;
  * @param keepaliveTime {@code tcp.tcpKeepalive.time}: ping an idle connection this often
  * @param maxRequestsPerConnection {@code http.maxRequestsPerConnection}; 0 for no limit (HTTP/1 only)
  * @param tls {@code trafficPolicy.tls.mode}: whether connections use the mesh's mutual TLS; never null
+ * @param h2Upgrade {@code http.h2UpgradePolicy: UPGRADE}: a plaintext HTTP client asks to upgrade
+ *     to HTTP/2 (with TLS, HTTP/2 is negotiated by ALPN whatever this says)
  */
 public record ConnectionSettings(Duration connectTimeout, Duration idleTimeout, Duration keepaliveTime,
-    int maxRequestsPerConnection, ClientTls tls) {
+    int maxRequestsPerConnection, ClientTls tls, boolean h2Upgrade) {
   /** The transport's defaults. */
-  public static final ConnectionSettings DEFAULT = new ConnectionSettings(null, null, null, 0, ClientTls.AUTO);
+  public static final ConnectionSettings DEFAULT = new ConnectionSettings(null, null, null, 0, ClientTls.AUTO, false);
 
   public ConnectionSettings {
     java.util.Objects.requireNonNull(tls, "tls");

@@ -30,6 +30,15 @@ public interface ServiceRegistry extends AutoCloseable {
     return true;
   }
 
+  /**
+   * Removes this service's own registration, if the registry made one, so callers stop choosing
+   * it; watches keep running. Returns how long the mesh should keep serving and calling before it
+   * stops (the drain time), zero for none. Called once, first, when the mesh closes.
+   */
+  default java.time.Duration deregister() {
+    return java.time.Duration.ZERO;
+  }
+
   /** Stops every watch and releases resources. Idempotent. */
   @Override
   void close();

@@ -1,415 +1,565 @@
 package io.meshup.grpc.internal;
 
+import io.grpc.Attributes;
 import io.grpc.CallOptions;
 import io.grpc.ClientCall;
 import io.grpc.ClientStreamTracer;
+import io.grpc.Context;
 import io.grpc.Deadline;
 import io.grpc.ManagedChannel;
 import io.grpc.Metadata;
 import io.grpc.MethodDescriptor;
 import io.grpc.Status;
-import io.grpc.SynchronizationContext;
-import io.meshup.core.route.EndpointHandle;
-import io.meshup.core.route.FaultPolicy;
-import io.meshup.core.route.Outcome;
-import io.meshup.core.route.Rejection;
-import io.meshup.core.route.RequestAttributes;
-import io.meshup.core.route.RoutePolicy;
-import io.meshup.core.route.RouteTarget;
+import io.meshup.core.call.AttemptEnd;
+import io.meshup.core.call.CallFailure;
+import io.meshup.core.call.EngineCall;
+import io.meshup.core.call.Protocol;
+import io.meshup.core.call.ReplayBudget;
 import java.util.ArrayList;
-import java.util.List;
 import java.util.concurrent.Executor;
-import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeUnit;
-import org.slf4j.Logger;
-import org.slf4j.LoggerFactory;
+import java.util.concurrent.TimeoutException;
+import java.util.concurrent.atomic.AtomicLongFieldUpdater;
 
 /**
- * One call through the mesh. At {@code start} it matches a route with the call's method and
- * metadata, draws a weighted target, and runs attempts: breaker permit, endpoint pick, a call on
- * that endpoint's connection, outcome recorded. Until the server's first response headers arrive
- * the call is not committed: request messages are kept, so a failed attempt can be replayed on
- * another endpoint (transparently when it never reached a server, or per the route's retry policy
- * within the retry budget).
+ * One logical gRPC call through the mesh: a {@link ClientCall} whose lifecycle the core's call
+ * engine runs ({@link EngineCall}); this class only adapts grpc-java to it. Each attempt is a call
+ * on the shared connection to the endpoint the engine picked, started in the caller's
+ * {@link Context} (so its deadline, cancellation and values reach every attempt, retries included)
+ * with the attempt's deadline, which the server sees as {@code grpc-timeout}.
  *
- * <p>Threading: every state change runs in a per-call {@link SynchronizationContext}; the
- * application's listener is called from the attempt's call executor, or for MeshUp's own
- * failures from the call's executor, never concurrently. Nothing here blocks.
+ * <p>Until the call commits (the first response headers or message), request messages are kept so
+ * an attempt can be replayed; they are counted in bytes against {@link ReplayBudget} (1 MiB per call,
+ * 16 MiB per channel), and a call over either bound drops them and is not tried again. They are
+ * dropped as soon as the call commits.
+ *
+ * <p>Threading: the caller's operations and the attempts' events run in the engine's serialized
+ * order for the call. The caller's listener is called from the attempt's callback executor (the
+ * caller's executor when it gave one), or for MeshUp's own failures from the call's executor, never
+ * concurrently. Nothing here blocks.
  */
-final class MeshClientCall<ReqT, RespT> extends ClientCall<ReqT, RespT> implements RequestAttributes {
-  private static final Logger log = LoggerFactory.getLogger(MeshClientCall.class);
-  /** Replays for calls that never reached a server, beyond the route's retries. */
-  static final int MAX_TRANSPARENT_RETRIES = 2;
-  /** Request messages kept for replay; a call that sends more cannot be retried. */
-  static final int MAX_BUFFERED_MESSAGES = 64;
-  static final long BACKOFF_BASE_NANOS = TimeUnit.MILLISECONDS.toNanos(25);
-  static final long BACKOFF_MAX_NANOS = TimeUnit.MILLISECONDS.toNanos(250);
+final class MeshClientCall<ReqT, RespT> extends ClientCall<ReqT, RespT> {
+  private static final AtomicLongFieldUpdater<MeshClientCall> KEPT =
+      AtomicLongFieldUpdater.newUpdater(MeshClientCall.class, "keptBytes");
 
   private final MeshManagedChannel channel;
   private final MethodDescriptor<ReqT, RespT> method;
   private final CallOptions callOptions;
   private final Executor callExecutor;
-  private final SynchronizationContext sync;
+  private final Logical logical;
+  private final ClientStreamTracer.Factory tracers = new ClientStreamTracer.Factory() {
+    @Override
+    public ClientStreamTracer newClientStreamTracer(ClientStreamTracer.StreamInfo info, Metadata h) {
+      return new Tracer(current);
+    }
+  };
 
-  // Written in start() before any other task can run, then read-only.
+  /** Links of the channel's list of calls in flight; guarded by the channel. */
+  MeshClientCall<?, ?> prev;
+  MeshClientCall<?, ?> next;
+
+  // Written in start() before the engine runs, then read-only.
   private Listener<RespT> listener;
   private Metadata headers;
-  private RouteTarget target;
-  private Deadline deadline;
+  private Context context;
+  private Context.CancellationListener contextListener;
 
-  // Guarded by sync.
-  private final List<ReqT> buffer = new ArrayList<>(1);
-  private boolean bufferOverflow;
+  // In the engine's serialized order.
+  private ArrayList<ReqT> kept;
+  private boolean keeping = true;
   private boolean halfClosed;
   private int requested;
-  private boolean cancelled;
-  private boolean closed;
-  private int retries;
-  private int transparentRetries;
-  private EndpointHandle lastEndpoint;
+  private int compression; // 0 unset, 1 on, 2 off
 
+  private volatile long keptBytes;
   private volatile Attempt current;
-  /**
-   * The thread running an attempt's {@code onClose}, while it does: that thread is the delegate
-   * call's callback executor (the caller's executor when it gave one), where the caller's listener
-   * may be told at once instead of after another thread hop.
-   */
-  private volatile Thread attemptCallbackThread;
   private volatile boolean committed;
+  private volatile boolean closed;
+  /** The thread running an attempt's {@code onClose}: there the caller's listener is told at once. */
+  private volatile Thread callbackThread;
+  // the caller's own misuse, checked on its thread as grpc-java does
+  private boolean startCalled;
+  private boolean halfCloseCalled;
+  private boolean cancelCalled;
 
-  MeshClientCall(MeshManagedChannel channel, MethodDescriptor<ReqT, RespT> method, CallOptions callOptions) {
+  MeshClientCall(MeshManagedChannel channel, MethodDescriptor<ReqT, RespT> method, CallOptions callOptions,
+      Executor callExecutor) {
     this.channel = channel;
     this.method = method;
     this.callOptions = callOptions;
-    this.callExecutor = callOptions.getExecutor() != null ? callOptions.getExecutor() : channel.callbackExecutor();
-    this.sync = new SynchronizationContext((t, e) ->
-        log.error("Uncaught error in a MeshUp call to {}", channel.router().service(), e));
+    this.callExecutor = callExecutor;
+    this.logical = new Logical();
   }
 
-  // ---- RequestAttributes ----------------------------------------------------------------
-
-  @Override
-  public String path() {
-    return channel.path(method);
-  }
-
-  @Override
-  public String method() {
-    return "POST";
-  }
-
-  @Override
-  public String header(String lowerCaseName) {
-    if (lowerCaseName.endsWith(Metadata.BINARY_HEADER_SUFFIX)) {
-      return null;
-    }
-    return headers.get(channel.key(lowerCaseName));
-  }
-
-  // ---- ClientCall -----------------------------------------------------------------------
+  // ---- ClientCall -------------------------------------------------------------------------------
 
   @Override
   public void start(Listener<RespT> responseListener, Metadata metadata) {
+    if (startCalled) {
+      throw new IllegalStateException("Already started");
+    }
+    startCalled = true;
     this.listener = responseListener;
     this.headers = metadata;
-    sync.execute(this::begin);
-  }
-
-  private void begin() {
-    if (!channel.callStarted()) {
+    this.context = Context.current();
+    if (!channel.callStarted(this)) {
       closed = true;
-      deliverClose(Status.UNAVAILABLE.withDescription("meshup: channel to " + channel.router().service() + " is shut down"), new Metadata());
+      callExecutor.execute(() -> responseListener.onClose(Status.UNAVAILABLE.withDescription("meshup: channel to "
+          + channel.service() + " is shut down"), new Metadata()));
       return;
     }
-    target = channel.router().select(this);
-    if (target == null) {
-      finish(Status.UNIMPLEMENTED.withDescription("meshup: no route of service " + channel.router().service()
-          + " matches " + path()), new Metadata());
-      return;
+    if (context.isCancelled()) {
+      logical.cancel("Context cancelled", context.cancellationCause());
+    } else if (context.getDeadline() != null || context != Context.ROOT) {
+      contextListener = c -> {
+        Throwable cause = c.cancellationCause();
+        if (!(cause instanceof TimeoutException)) { // a passed deadline is the engine's to report
+          logical.cancel("Context cancelled", cause);
+        }
+      };
+      context.addListener(contextListener, Runnable::run);
     }
-    RoutePolicy route = target.route();
-    deadline = callOptions.getDeadline();
-    if (route.timeoutNanos() > 0) {
-      Deadline routeDeadline = Deadline.after(route.timeoutNanos(), TimeUnit.NANOSECONDS);
-      deadline = deadline == null ? routeDeadline : deadline.minimum(routeDeadline);
+    Deadline deadline = callOptions.getDeadline();
+    Deadline inherited = context.getDeadline();
+    if (inherited != null && (deadline == null || inherited.isBefore(deadline))) {
+      deadline = inherited;
     }
-    FaultPolicy fault = route.fault();
-    if (fault.drawAbort()) {
-      Status s = fault.abortGrpcStatus() != null ? Status.fromCode(Status.Code.valueOf(fault.abortGrpcStatus()))
-          : GrpcStatuses.fromHttp(fault.abortHttpStatus());
-      finish(s.withDescription("meshup: fault injected by route " + route.name()), new Metadata());
-      return;
-    }
-    if (fault.drawDelay()) {
-      schedule(fault.delayNanos());
-      return;
-    }
-    newAttempt();
-  }
-
-  private void schedule(long delayNanos) {
-    channel.mesh().scheduler().schedule(() -> sync.execute(this::newAttempt), delayNanos, TimeUnit.NANOSECONDS);
-  }
-
-  private void newAttempt() {
-    if (closed) {
-      return;
-    }
-    if (cancelled) {
-      finish(Status.CANCELLED.withDescription("meshup: cancelled before an attempt started"), new Metadata());
-      return;
-    }
-    if (deadline != null && deadline.isExpired()) {
-      finish(Status.DEADLINE_EXCEEDED.withDescription("meshup: deadline of route " + target.route().name()
-          + " exceeded after " + (retries + transparentRetries) + " retries"), new Metadata());
-      return;
-    }
-    Rejection rejection = target.tryAcquire();
-    if (rejection != null) {
-      finish(Status.UNAVAILABLE.withDescription("meshup: " + target.describe() + ": " + rejection.reason()
-          + " (route " + target.route().name() + ")"), new Metadata());
-      return;
-    }
-    EndpointHandle endpoint = target.pick(lastEndpoint);
-    if (endpoint == null) {
-      target.release();
-      target.reject(Rejection.NO_ENDPOINTS);
-      finish(Status.UNAVAILABLE.withDescription("meshup: " + target.describe() + ": " + Rejection.NO_ENDPOINTS.reason()), new Metadata());
-      return;
-    }
-    ManagedChannel ch = channel.channelFor(endpoint, target.connectionSettings());
-    if (ch == null) {
-      target.release();
-      finish(Status.UNAVAILABLE.withDescription("meshup: " + target.describe()
-          + ": the DestinationRule sets trafficPolicy.tls.mode ISTIO_MUTUAL but this mesh has no certificates"
-          + " (set mesh.tls.certificates)"), new Metadata());
-      return;
-    }
-    Deadline attemptDeadline = deadline;
-    boolean perTry = false;
-    long perTryNanos = target.route().retries().perTryTimeoutNanos();
-    if (perTryNanos > 0) {
-      Deadline d = Deadline.after(perTryNanos, TimeUnit.NANOSECONDS);
-      if (attemptDeadline == null || d.isBefore(attemptDeadline)) {
-        attemptDeadline = d;
-        perTry = true;
-      }
-    }
-    Attempt a = new Attempt(endpoint, perTry);
-    CallOptions options = callOptions.withDeadline(attemptDeadline).withStreamTracerFactory(a.tracerFactory);
-    a.call = ch.newCall(method, options);
-    current = a;
-    lastEndpoint = endpoint;
-    a.startNanos = target.begin(endpoint);
-    Metadata copy = new Metadata();
-    copy.merge(headers);
-    a.call.start(a, copy);
-    for (ReqT m : buffer) {
-      a.call.sendMessage(m);
-    }
-    if (halfClosed) {
-      a.call.halfClose();
-    }
-    if (requested > 0) {
-      a.call.request(requested);
-    }
+    MethodDescriptor.MethodType type = method.getType();
+    logical.start(deadline == null ? 0 : deadline.timeRemaining(TimeUnit.NANOSECONDS), deadline != null,
+        method.isIdempotent() || method.isSafe(), type != MethodDescriptor.MethodType.UNARY);
   }
 
   @Override
   public void request(int numMessages) {
-    sync.execute(() -> {
-      requested += numMessages;
-      Attempt a = current;
-      if (a != null && !closed) {
-        a.call.request(numMessages);
-      }
-    });
+    logical.request(numMessages);
   }
 
   @Override
   public void cancel(String message, Throwable cause) {
-    sync.execute(() -> {
-      if (closed) {
-        return;
-      }
-      cancelled = true;
-      Attempt a = current;
-      if (a != null && !a.done) {
-        a.call.cancel(message, cause);
-      } else if (target != null || listener != null) {
-        finish(Status.CANCELLED.withDescription(message).withCause(cause), new Metadata());
-      }
-    });
+    if (cancelCalled) {
+      return;
+    }
+    cancelCalled = true;
+    logical.cancel(message, cause);
   }
 
   @Override
   public void halfClose() {
-    sync.execute(() -> {
-      halfClosed = true;
-      Attempt a = current;
-      if (a != null && !closed) {
-        a.call.halfClose();
-      }
-    });
+    if (halfCloseCalled) {
+      throw new IllegalStateException("call already half-closed");
+    }
+    halfCloseCalled = true;
+    logical.halfClose();
   }
 
   @Override
   public void sendMessage(ReqT message) {
-    sync.execute(() -> {
-      if (!committed) {
-        if (buffer.size() < MAX_BUFFERED_MESSAGES) {
-          buffer.add(message);
-        } else {
-          bufferOverflow = true;
-        }
-      }
-      Attempt a = current;
-      if (a != null && !closed) {
-        a.call.sendMessage(message);
-      }
-    });
+    if (halfCloseCalled) {
+      throw new IllegalStateException("call was half-closed");
+    }
+    logical.send(message);
   }
 
   @Override
   public boolean isReady() {
     Attempt a = current;
-    return a != null && a.call.isReady();
+    return a != null && !closed && a.live && a.call.isReady();
   }
 
   @Override
   public void setMessageCompression(boolean enabled) {
+    logical.compression(enabled);
+  }
+
+  @Override
+  public Attributes getAttributes() {
     Attempt a = current;
-    if (a != null) {
-      a.call.setMessageCompression(enabled);
-    }
+    return a == null ? Attributes.EMPTY : a.call.getAttributes();
   }
 
-  // ---- attempts -------------------------------------------------------------------------
+  // ---- delivery ---------------------------------------------------------------------------------
 
-  private void attemptClosed(Attempt a, Status status, Metadata trailers) {
-    if (closed) {
-      return;
-    }
-    if (status.isOk() || committed || cancelled) {
-      finish(status, trailers);
-      return;
-    }
-    boolean replayable = !bufferOverflow;
-    if (replayable && !a.reachedServer && status.getCode() == Status.Code.UNAVAILABLE
-        && transparentRetries < MAX_TRANSPARENT_RETRIES) {
-      transparentRetries++;
-      log.debug("{}: attempt on {} never reached the server ({}); replaying on another endpoint",
-          target.describe(), a.endpoint.endpoint().id(), status);
-      newAttempt();
-      return;
-    }
-    boolean perTryTimedOut = a.perTryDeadline && status.getCode() == Status.Code.DEADLINE_EXCEEDED
-        && (deadline == null || !deadline.isExpired());
-    if (replayable && retries < target.route().retries().attempts()
-        && GrpcStatuses.retriable(status.getCode(), target.route().retries(), method, perTryTimedOut)
-        && (deadline == null || !deadline.isExpired())
-        && target.tryRetry()) {
-      retries++;
-      long cap = Math.min(BACKOFF_MAX_NANOS, BACKOFF_BASE_NANOS << Math.min(retries - 1, 10));
-      schedule(ThreadLocalRandom.current().nextLong(cap / 2, cap + 1));
-      return;
-    }
-    finish(status, trailers);
-  }
-
-  private void finish(Status status, Metadata trailers) {
+  private void deliverClose(Status status, Metadata trailers) {
     if (closed) {
       return;
     }
     closed = true;
-    buffer.clear();
-    channel.callFinished();
-    deliverClose(status, trailers);
-  }
-
-  /**
-   * Tells the caller's listener. On the thread of an attempt's {@code onClose} (the delegate's
-   * callback executor, where {@code onMessage} was delivered too) it is told at once; from anywhere
-   * else (the caller's own thread in {@code start}, a timer) through the call's executor.
-   */
-  private void deliverClose(Status status, Metadata trailers) {
+    if (contextListener != null) {
+      context.removeListener(contextListener);
+    }
+    release();
+    channel.callFinished(this);
     Listener<RespT> l = listener;
-    if (Thread.currentThread() == attemptCallbackThread) {
+    if (Thread.currentThread() == callbackThread) {
       l.onClose(status, trailers);
     } else {
       callExecutor.execute(() -> l.onClose(status, trailers));
     }
   }
 
-  /** One try on one endpoint: the delegate call's listener, plus a tracer that sees the wire. */
-  private final class Attempt extends Listener<RespT> {
-    final EndpointHandle endpoint;
-    final boolean perTryDeadline;
-    ClientCall<ReqT, RespT> call;
-    volatile long startNanos;
-    volatile boolean waitedForConnection;
-    volatile boolean reachedServer;
-    volatile boolean done;
-    final ClientStreamTracer.Factory tracerFactory = new ClientStreamTracer.Factory() {
-      @Override
-      public ClientStreamTracer newClientStreamTracer(ClientStreamTracer.StreamInfo info, Metadata h) {
-        return new ClientStreamTracer() {
-          @Override
-          public void createPendingStream() {
-            waitedForConnection = true;
-          }
+  /** Stops keeping messages for replay and gives their bytes back. */
+  private void release() {
+    kept = null;
+    keeping = false;
+    long bytes = KEPT.getAndSet(this, -1);
+    if (bytes > 0) {
+      channel.replayBudget().release(bytes);
+    }
+  }
 
-          @Override
-          public void streamCreated(io.grpc.Attributes transportAttrs, Metadata headers) {
-            if (waitedForConnection) {
-              // Time spent opening the connection is not the endpoint's latency: start the clock
-              // for the balancer when the stream exists.
-              startNanos = channel.mesh().clock().nanoTime();
-            }
-          }
-
-          @Override
-          public void outboundHeaders() {
-            reachedServer = true;
-          }
-        };
+  /**
+   * Counts the bytes of a message the caller sent (not one an attempt replayed) against the replay
+   * bounds; over them, the call stops keeping messages. Runs on any thread; {@code keptBytes} is -1
+   * once nothing is kept any more.
+   */
+  private void counted(long bytes) {
+    ReplayBudget budget = channel.replayBudget();
+    for (;;) {
+      long have = keptBytes;
+      if (have < 0 || committed || closed) {
+        return;
       }
-    };
+      if (!budget.reserve(have, bytes)) {
+        if (KEPT.compareAndSet(this, have, -1)) {
+          budget.release(have);
+          logical.overBudget();
+          return;
+        }
+        continue;
+      }
+      if (KEPT.compareAndSet(this, have, have + bytes)) {
+        return;
+      }
+      budget.release(bytes);
+    }
+  }
 
-    Attempt(EndpointHandle endpoint, boolean perTryDeadline) {
-      this.endpoint = endpoint;
-      this.perTryDeadline = perTryDeadline;
+  static Status status(CallFailure f) {
+    Status s;
+    switch (f.kind()) {
+      case NO_ROUTE:
+        s = Status.UNIMPLEMENTED;
+        break;
+      case DEADLINE_EXCEEDED:
+      case ATTEMPT_TIMEOUT:
+        s = Status.DEADLINE_EXCEEDED;
+        break;
+      case CANCELLED:
+        s = Status.CANCELLED;
+        break;
+      case FAULT_ABORT:
+        s = f.abortGrpcStatus() != null ? Status.fromCode(Status.Code.valueOf(f.abortGrpcStatus()))
+            : GrpcStatuses.fromHttp(f.abortHttpStatus());
+        break;
+      case INTERNAL:
+        s = Status.INTERNAL;
+        break;
+      default: // REJECTED, NO_CERTIFICATES, SHUT_DOWN
+        s = Status.UNAVAILABLE;
+        break;
+    }
+    return s.withDescription(f.message()).withCause(f.cause());
+  }
+
+  // ---- the engine's side -----------------------------------------------------------------------
+
+  /** The logical call as the engine runs it. */
+  private final class Logical extends EngineCall {
+    Logical() {
+      super(channel.engine(), channel.router(), Protocol.GRPC);
+    }
+
+    @Override
+    public String path() {
+      return channel.path(method);
+    }
+
+    @Override
+    public String method() {
+      return "POST";
+    }
+
+    @Override
+    public String header(String lowerCaseName) {
+      if (lowerCaseName.endsWith(Metadata.BINARY_HEADER_SUFFIX)) {
+        return null;
+      }
+      return headers.get(channel.key(lowerCaseName));
+    }
+
+    @Override
+    protected boolean detectsUnresponsivePeers() {
+      return true; // HTTP/2 keepalive pings on every mesh connection
+    }
+
+    @Override
+    protected boolean enforcesDeadlineThroughResponse() {
+      return true;
+    }
+
+    void request(int n) {
+      serialized(() -> {
+        requested += n;
+        Attempt a = current;
+        if (a != null && a.live) {
+          a.call.request(n);
+        }
+      });
+    }
+
+    void halfClose() {
+      serialized(() -> {
+        halfClosed = true;
+        Attempt a = current;
+        if (a != null && a.live) {
+          a.call.halfClose();
+        }
+      });
+    }
+
+    void send(ReqT message) {
+      serialized(() -> {
+        if (closed) {
+          return;
+        }
+        if (keeping && !committed) {
+          if (kept == null) {
+            kept = new ArrayList<>(2);
+          }
+          kept.add(message);
+        }
+        Attempt a = current;
+        if (a != null && a.live) {
+          a.call.sendMessage(message);
+        }
+      });
+    }
+
+    void compression(boolean enabled) {
+      serialized(() -> {
+        compression = enabled ? 1 : 2;
+        Attempt a = current;
+        if (a != null && a.live) {
+          a.call.setMessageCompression(enabled);
+        }
+      });
+    }
+
+    /** Over the replay bounds: drop what was kept; the engine tries nothing again. */
+    void overBudget() {
+      serialized(() -> {
+        if (keeping) {
+          kept = null;
+          keeping = false;
+          stopReplays();
+        }
+      });
+    }
+
+    @Override
+    protected void startAttempt() {
+      Attempt a = new Attempt(attempt());
+      Attempt previous = current;
+      if (previous != null) {
+        previous.live = false;
+      }
+      current = a;
+      ManagedChannel connection;
+      try {
+        connection = channel.connections().connection(endpoint(), connectionSettings());
+      } catch (RuntimeException e) {
+        a.fail(Status.UNAVAILABLE.withDescription("meshup: " + target().describe() + ": no connection to "
+            + endpoint().endpoint().authority() + ": " + e.getMessage()).withCause(e), AttemptEnd.NOT_SENT);
+        return;
+      }
+      long timeout = attemptTimeoutNanos();
+      CallOptions options = callOptions.withStreamTracerFactory(tracers)
+          .withDeadline(timeout > 0 ? Deadline.after(timeout, TimeUnit.NANOSECONDS) : null);
+      a.call = connection.newCall(method, options);
+      Metadata copy = new Metadata();
+      copy.merge(headers);
+      Context previousContext = context.attach();
+      try {
+        a.call.start(a, copy);
+      } finally {
+        context.detach(previousContext);
+      }
+      if (kept != null) {
+        a.replayed = kept.size();
+        for (ReqT m : kept) {
+          a.call.sendMessage(m);
+        }
+      }
+      if (compression != 0) {
+        a.call.setMessageCompression(compression == 1);
+      }
+      if (halfClosed) {
+        a.call.halfClose();
+      }
+      if (requested > 0) {
+        a.call.request(requested);
+      }
+    }
+
+    @Override
+    protected void cancelAttempt(CallFailure why) {
+      Attempt a = current;
+      if (a != null && a.call != null) {
+        a.call.cancel(why.message(), why.cause());
+      }
+    }
+
+    @Override
+    protected void committed() {
+      release();
+    }
+
+    @Override
+    protected void completeWithAttempt() {
+      Attempt a = current;
+      deliverClose(a.status, a.trailers);
+    }
+
+    @Override
+    protected void fail(CallFailure failure) {
+      deliverClose(status(failure), new Metadata());
+    }
+  }
+
+  /** One try on one endpoint: the listener of its call on the endpoint's connection. */
+  private final class Attempt extends Listener<RespT> {
+    final int number;
+    ClientCall<ReqT, RespT> call;
+    /** Messages replayed at its start, whose bytes were counted already. */
+    int replayed;
+    /** False once a later attempt replaced it. */
+    volatile boolean live = true;
+    volatile boolean waitedForConnection;
+    volatile boolean headersSent;
+    volatile boolean responded;
+    Status status;
+    Metadata trailers;
+
+    Attempt(int number) {
+      this.number = number;
+    }
+
+    private void commit() {
+      if (!committed) {
+        committed = true;
+        logical.attemptCommitted(number);
+      }
     }
 
     @Override
     public void onHeaders(Metadata h) {
-      committed = true;
-      listener.onHeaders(h);
+      commit();
+      if (!closed) {
+        listener.onHeaders(h);
+      }
     }
 
     @Override
     public void onMessage(RespT message) {
-      committed = true;
-      listener.onMessage(message);
+      commit();
+      if (!closed) {
+        listener.onMessage(message);
+      }
     }
 
     @Override
     public void onReady() {
-      if (current == this) {
+      if (current == this && !closed) {
         listener.onReady();
       }
     }
 
     @Override
-    public void onClose(Status status, Metadata trailers) {
-      done = true;
-      Outcome outcome = GrpcStatuses.outcome(status.getCode());
-      target.record(endpoint, startNanos, outcome);
-      attemptCallbackThread = Thread.currentThread();
+    public void onClose(Status s, Metadata t) {
+      status = s;
+      trailers = t;
+      callbackThread = Thread.currentThread();
       try {
-        sync.execute(() -> attemptClosed(this, status, trailers));
+        logical.attemptClosed(number, end(s), s.getCode().value());
       } finally {
-        attemptCallbackThread = null;
+        callbackThread = null;
+      }
+    }
+
+    /** Ends the attempt before it had a call (no connection could be had). */
+    void fail(Status s, AttemptEnd end) {
+      status = s;
+      trailers = new Metadata();
+      logical.attemptClosed(number, end, s.getCode().value());
+    }
+
+    /** How the attempt ended, from its status and what its stream saw on the wire. */
+    private AttemptEnd end(Status s) {
+      if (responded) {
+        return AttemptEnd.STATUS;
+      }
+      switch (s.getCode()) {
+        case OK:
+          return AttemptEnd.STATUS;
+        case UNAVAILABLE:
+          return headersSent ? AttemptEnd.RESET : AttemptEnd.NOT_SENT;
+        case DEADLINE_EXCEEDED:
+          return AttemptEnd.TIMEOUT;
+        case CANCELLED:
+          return AttemptEnd.CANCELLED;
+        case INTERNAL:
+          return headersSent ? AttemptEnd.RESET : AttemptEnd.LOCAL_ERROR;
+        default: // RESOURCE_EXHAUSTED (a message over a local size limit), UNKNOWN (a local exception)...
+          return AttemptEnd.LOCAL_ERROR;
+      }
+    }
+  }
+
+  /** What one stream of an attempt sees on the wire. */
+  private final class Tracer extends ClientStreamTracer {
+    private final Attempt attempt;
+    private int seq;
+
+    Tracer(Attempt attempt) {
+      this.attempt = attempt;
+    }
+
+    @Override
+    public void createPendingStream() {
+      attempt.waitedForConnection = true;
+    }
+
+    @Override
+    public void streamCreated(Attributes transportAttrs, Metadata h) {
+      if (attempt.waitedForConnection) {
+        logical.attemptConnected(attempt.number);
+      }
+    }
+
+    @Override
+    public void outboundHeaders() {
+      attempt.headersSent = true;
+    }
+
+    @Override
+    public void inboundHeaders() {
+      attempt.responded = true;
+    }
+
+    @Override
+    public void inboundTrailers(Metadata trailers) {
+      attempt.responded = true;
+    }
+
+    @Override
+    public void outboundMessage(int seqNo) {
+      seq = seqNo;
+    }
+
+    @Override
+    public void outboundUncompressedSize(long bytes) {
+      if (seq >= attempt.replayed) {
+        counted(bytes);
       }
     }
   }

@@ -5,65 +5,70 @@ import io.grpc.ClientCall;
 import io.grpc.ManagedChannel;
 import io.grpc.Metadata;
 import io.grpc.MethodDescriptor;
-import io.grpc.netty.NettyChannelBuilder;
 import io.meshup.core.Mesh;
-import io.meshup.core.route.ConnectionSettings;
-import io.meshup.core.route.EndpointHandle;
+import io.meshup.core.call.CallEngine;
+import io.meshup.core.call.ReplayBudget;
 import io.meshup.core.route.ServiceRouter;
-import io.meshup.grpc.internal.tls.TlsContexts;
-import io.netty.handler.ssl.SslContext;
-import io.netty.channel.ChannelOption;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
-import java.util.concurrent.ExecutorService;
-import java.util.concurrent.Executors;
+import java.util.concurrent.Executor;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicInteger;
-import java.util.function.Consumer;
 
 /**
- * A channel for one logical service. Each call is a {@link MeshClientCall} that routes itself;
- * this class owns the per-endpoint connections and the caches that keep the call path free of
- * avoidable allocation (request paths and metadata keys).
+ * A channel for one logical service. Each call is a {@link MeshClientCall} run by the mesh's call
+ * engine; the connections to endpoints belong to the mesh ({@link GrpcConnections}) and are shared
+ * with its other channels, so this class holds only the calls in flight (for shutdown), the replay
+ * budget of its calls, and caches that keep the call path free of avoidable allocation (request
+ * paths and metadata keys). Thread-safe.
  */
 public final class MeshManagedChannel extends ManagedChannel {
   private final Mesh mesh;
   private final ServiceRouter router;
-  private final Consumer<NettyChannelBuilder> configurer;
-  /** Mutual TLS to this service's endpoints; null when the mesh has no certificates. */
-  private final SslContext sslContext;
-  private final Map<EndpointHandle, Connection> endpointChannels = new ConcurrentHashMap<>();
+  private final GrpcConnections connections;
+  private final Executor executor;
+  private final String authority;
+  private final int maxInboundMessageSize;
+  private final ReplayBudget replayBudget = new ReplayBudget();
   private final Map<String, String> paths = new ConcurrentHashMap<>();
   private final Map<String, Metadata.Key<String>> keys = new ConcurrentHashMap<>();
-  private final ExecutorService callbackExecutor;
-  private final AtomicInteger activeCalls = new AtomicInteger();
-  private final Object terminationLock = new Object();
+  /** Calls in flight, an intrusive list guarded by {@code this}. */
+  private MeshClientCall<?, ?> calls;
+  private int active;
   private volatile boolean shutdown;
 
-  public MeshManagedChannel(Mesh mesh, ServiceRouter router, Consumer<NettyChannelBuilder> configurer) {
+  /**
+   * @param executor for the callbacks of calls that name no executor; null for the mesh's
+   * @param authority the authority calls carry ({@code :authority}); null for the service name
+   * @param maxInboundMessageSize the limit for calls that set none; 0 for grpc-java's default
+   */
+  public MeshManagedChannel(Mesh mesh, ServiceRouter router, Executor executor, String authority,
+      int maxInboundMessageSize) {
     this.mesh = mesh;
     this.router = router;
-    this.configurer = configurer;
-    this.sslContext = mesh.certificates()
-        .map(source -> TlsContexts.client(source, mesh.clock(), router.service(), mesh.meterRegistry()))
-        .orElse(null);
-    this.callbackExecutor = Executors.newCachedThreadPool(r -> {
-      Thread t = new Thread(r, "meshup-grpc-" + router.service());
-      t.setDaemon(true);
-      return t;
-    });
+    this.connections = GrpcConnections.of(mesh);
+    this.executor = executor;
+    this.authority = authority != null ? authority : router.service();
+    this.maxInboundMessageSize = maxInboundMessageSize;
   }
 
-  Mesh mesh() {
-    return mesh;
+  CallEngine engine() {
+    return mesh.callEngine();
   }
 
   ServiceRouter router() {
     return router;
   }
 
-  ExecutorService callbackExecutor() {
-    return callbackExecutor;
+  String service() {
+    return router.service();
+  }
+
+  GrpcConnections connections() {
+    return connections;
+  }
+
+  ReplayBudget replayBudget() {
+    return replayBudget;
   }
 
   /** {@code /package.Service/Method}, cached per method. */
@@ -86,102 +91,74 @@ public final class MeshManagedChannel extends ManagedChannel {
     return k;
   }
 
-  /**
-   * The connection to an endpoint, opened on first use with TLS or not per {@code settings.tls()};
-   * when a policy update changes that, the next call opens a new connection and the old one is
-   * shut down (calls in flight on it finish).
-   *
-   * @return null when the settings ask for mutual TLS and the mesh has no certificates
-   */
-  ManagedChannel channelFor(EndpointHandle endpoint, ConnectionSettings settings) {
-    boolean tls = settings.tls().usesTls(sslContext != null);
-    Connection c = endpointChannels.get(endpoint);
-    if (c != null && c.tls == tls) {
-      return c.channel;
-    }
-    if (tls && sslContext == null) {
-      return null;
-    }
-    synchronized (endpointChannels) {
-      c = endpointChannels.get(endpoint);
-      if (c != null && c.tls == tls) {
-        return c.channel;
-      }
-      if (c != null) {
-        c.channel.shutdown();
-      }
-      sweepRemoved();
-      NettyChannelBuilder b = NettyChannelBuilder.forAddress(endpoint.endpoint().host(), endpoint.endpoint().port());
-      if (tls) {
-        b.sslContext(sslContext);
-      } else {
-        b.usePlaintext();
-      }
-      if (settings.connectTimeout() != null) {
-        b.withOption(ChannelOption.CONNECT_TIMEOUT_MILLIS, (int) Math.min(Integer.MAX_VALUE, settings.connectTimeout().toMillis()));
-      }
-      if (settings.idleTimeout() != null) {
-        b.idleTimeout(settings.idleTimeout().toNanos(), TimeUnit.NANOSECONDS);
-      }
-      if (settings.keepaliveTime() != null) {
-        b.keepAliveTime(settings.keepaliveTime().toNanos(), TimeUnit.NANOSECONDS);
-      }
-      configurer.accept(b);
-      ManagedChannel ch = b.build();
-      endpointChannels.put(endpoint, new Connection(ch, tls));
-      return ch;
-    }
-  }
-
-  /** One endpoint's connection and whether it uses TLS. */
-  private record Connection(ManagedChannel channel, boolean tls) {}
-
-  /** Closes connections of endpoints that left the registry; calls in flight on them finish. */
-  private void sweepRemoved() {
-    endpointChannels.entrySet().removeIf(e -> {
-      if (e.getKey().isRemoved()) {
-        e.getValue().channel().shutdown();
-        return true;
-      }
-      return false;
-    });
-  }
-
-  boolean callStarted() {
-    activeCalls.incrementAndGet();
+  /** Adds a starting call to the calls in flight; false when the channel is shut down. */
+  synchronized boolean callStarted(MeshClientCall<?, ?> call) {
     if (shutdown) {
-      callFinished();
       return false;
     }
+    call.next = calls;
+    if (calls != null) {
+      calls.prev = call;
+    }
+    calls = call;
+    active++;
     return true;
   }
 
-  void callFinished() {
-    if (activeCalls.decrementAndGet() == 0 && shutdown) {
-      synchronized (terminationLock) {
-        terminationLock.notifyAll();
-      }
+  /** Removes an ended call. */
+  synchronized void callFinished(MeshClientCall<?, ?> call) {
+    if (call.prev == null && calls != call) {
+      return; // never added, or removed already
+    }
+    if (call.prev != null) {
+      call.prev.next = call.next;
+    } else {
+      calls = call.next;
+    }
+    if (call.next != null) {
+      call.next.prev = call.prev;
+    }
+    call.prev = null;
+    call.next = null;
+    active--;
+    if (active == 0 && shutdown) {
+      notifyAll();
     }
   }
 
   @Override
   public <ReqT, RespT> ClientCall<ReqT, RespT> newCall(MethodDescriptor<ReqT, RespT> method, CallOptions callOptions) {
-    return new MeshClientCall<>(this, method, callOptions);
+    CallOptions options = callOptions;
+    Executor callExecutor = options.getExecutor();
+    if (callExecutor == null) {
+      callExecutor = executor != null ? executor : connections.executor();
+      if (executor != null) {
+        options = options.withExecutor(executor);
+      }
+    }
+    if (maxInboundMessageSize > 0 && options.getMaxInboundMessageSize() == null) {
+      options = options.withMaxInboundMessageSize(maxInboundMessageSize);
+    }
+    if (options.getAuthority() == null && !authority.equals(router.service())) {
+      options = options.withAuthority(authority);
+    }
+    return new MeshClientCall<>(this, method, options, callExecutor);
   }
 
   @Override
   public String authority() {
-    return router.service();
+    return authority;
   }
 
+  /** Refuses new calls; calls in flight finish. The mesh's connections stay open for its other channels. */
   @Override
   public ManagedChannel shutdown() {
-    shutdown = true;
-    for (Connection c : endpointChannels.values()) {
-      ManagedChannel ch = c.channel();
-      ch.shutdown();
+    synchronized (this) {
+      shutdown = true;
+      if (active == 0) {
+        notifyAll();
+      }
     }
-    callbackExecutor.shutdown();
     return this;
   }
 
@@ -191,49 +168,41 @@ public final class MeshManagedChannel extends ManagedChannel {
   }
 
   @Override
-  public boolean isTerminated() {
-    if (!shutdown || activeCalls.get() > 0) {
-      return false;
-    }
-    for (Connection c : endpointChannels.values()) {
-      ManagedChannel ch = c.channel();
-      if (!ch.isTerminated()) {
-        return false;
-      }
-    }
-    return callbackExecutor.isTerminated();
+  public synchronized boolean isTerminated() {
+    return shutdown && active == 0;
   }
 
+  /** Refuses new calls and cancels those in flight. */
   @Override
   public ManagedChannel shutdownNow() {
-    shutdown = true;
-    for (Connection c : endpointChannels.values()) {
-      ManagedChannel ch = c.channel();
-      ch.shutdownNow();
+    shutdown();
+    java.util.List<MeshClientCall<?, ?>> inFlight = new java.util.ArrayList<>();
+    synchronized (this) {
+      for (MeshClientCall<?, ?> c = calls; c != null; c = c.next) {
+        inFlight.add(c);
+      }
     }
-    callbackExecutor.shutdownNow();
+    for (MeshClientCall<?, ?> c : inFlight) {
+      c.cancel("meshup: channel shutdownNow", null);
+    }
     return this;
   }
 
   @Override
-  public boolean awaitTermination(long timeout, TimeUnit unit) throws InterruptedException {
+  public synchronized boolean awaitTermination(long timeout, TimeUnit unit) throws InterruptedException {
     long deadline = System.nanoTime() + unit.toNanos(timeout);
-    synchronized (terminationLock) {
-      while (activeCalls.get() > 0) {
-        long left = deadline - System.nanoTime();
-        if (left <= 0) {
-          return false;
-        }
-        TimeUnit.NANOSECONDS.timedWait(terminationLock, left);
-      }
-    }
-    for (Connection c : endpointChannels.values()) {
-      ManagedChannel ch = c.channel();
+    while (!(shutdown && active == 0)) {
       long left = deadline - System.nanoTime();
-      if (!ch.awaitTermination(Math.max(left, 0), TimeUnit.NANOSECONDS)) {
+      if (left <= 0) {
         return false;
       }
+      TimeUnit.NANOSECONDS.timedWait(this, left);
     }
-    return callbackExecutor.awaitTermination(Math.max(deadline - System.nanoTime(), 0), TimeUnit.NANOSECONDS);
+    return true;
+  }
+
+  @Override
+  public String toString() {
+    return "MeshManagedChannel[" + router.service() + "]";
   }
 }

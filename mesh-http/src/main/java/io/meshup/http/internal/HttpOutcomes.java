@@ -1,7 +1,6 @@
 package io.meshup.http.internal;
 
-import io.meshup.core.route.Outcome;
-import io.meshup.core.route.RetryPolicy;
+import io.meshup.core.call.AttemptEnd;
 import java.io.IOException;
 import java.net.ConnectException;
 import java.net.http.HttpConnectTimeoutException;
@@ -11,64 +10,34 @@ import java.util.concurrent.CompletionException;
 import java.util.concurrent.ExecutionException;
 
 /**
- * The HTTP rules of the request path: status and failure to {@link Outcome}, and which failures a
- * route's {@code retryOn} conditions cover (Envoy's meanings). Stateless.
+ * What the JDK client's failures mean in the engine's terms ({@link AttemptEnd}), and the HTTP
+ * facts the engine needs (which methods are idempotent, which status an injected gRPC abort
+ * answers with). What is retried is decided by the core's one table, not here. Stateless.
  */
 final class HttpOutcomes {
   private HttpOutcomes() {}
 
-  /** How an attempt failed without a response. */
-  enum Failure {
-    /** The connection could not be made: the request never left (ConnectException, connect timeout). */
-    NOT_SENT,
-    /** The try's timeout (per-try or the rest of the route's) passed before the response. */
-    TIMEOUT,
-    /** An I/O failure after the request may have been sent: reset, closed, malformed answer. */
-    RESET,
-    /** The attempt's future was cancelled. */
-    CANCELLED,
-    /** Anything else (a body handler's own exception, for example). */
-    OTHER
-  }
-
-  /** 1xx-3xx success; 4xx but 429 client error; 429 overload; 5xx failure. */
-  static Outcome ofStatus(int status) {
-    if (status == 429) {
-      return Outcome.OVERLOAD;
-    }
-    if (status >= 500) {
-      return Outcome.FAILURE;
-    }
-    return status >= 400 ? Outcome.CLIENT_ERROR : Outcome.SUCCESS;
-  }
-
-  static Outcome ofFailure(Failure f) {
-    switch (f) {
-      case TIMEOUT:
-        return Outcome.TIMEOUT;
-      case CANCELLED:
-        return Outcome.CANCELLED;
-      default:
-        return Outcome.FAILURE;
-    }
-  }
-
-  static Failure classify(Throwable t) {
+  /**
+   * How an attempt that failed without a usable response ended: a connection that could not be
+   * made never sent the request; a timeout is the attempt's limit; any other I/O failure may have
+   * followed sending (a reset); a cancelled future was cancelled; anything else is the client's own.
+   */
+  static AttemptEnd classify(Throwable t) {
     if (t instanceof CancellationException) {
-      return Failure.CANCELLED;
+      return AttemptEnd.CANCELLED;
     }
     if (t instanceof HttpConnectTimeoutException) {
-      return Failure.NOT_SENT;
+      return AttemptEnd.NOT_SENT;
     }
     if (t instanceof HttpTimeoutException) {
-      return Failure.TIMEOUT;
+      return AttemptEnd.TIMEOUT;
     }
     for (Throwable c = t; c != null; c = c.getCause() == c ? null : c.getCause()) {
       if (c instanceof ConnectException) {
-        return Failure.NOT_SENT;
+        return AttemptEnd.NOT_SENT;
       }
     }
-    return t instanceof IOException ? Failure.RESET : Failure.OTHER;
+    return t instanceof IOException ? AttemptEnd.RESET : AttemptEnd.LOCAL_ERROR;
   }
 
   /** The failure inside a future's completion wrappers. */
@@ -89,40 +58,6 @@ final class HttpOutcomes {
       case "DELETE":
       case "TRACE":
         return true;
-      default:
-        return false;
-    }
-  }
-
-  /**
-   * Whether a response status is retried under {@code policy}: 502, 503, 504 on {@code 5xx} or
-   * {@code gateway-error}; other 5xx on {@code 5xx}; 409 on {@code retriable-4xx}. The caller
-   * checks that the method is idempotent: a response means the request was sent.
-   */
-  static boolean retriableStatus(int status, RetryPolicy policy) {
-    if (status == 502 || status == 503 || status == 504) {
-      return policy.retriesOn("5xx") || policy.retriesOn("gateway-error");
-    }
-    if (status >= 500 && status <= 599) {
-      return policy.retriesOn("5xx");
-    }
-    return status == 409 && policy.retriesOn("retriable-4xx");
-  }
-
-  /**
-   * Whether a failure without a response is retried under {@code policy}: a connect failure on
-   * {@code connect-failure}, {@code reset}, {@code 5xx} or {@code gateway-error} (any method); a
-   * reset or a per-try timeout on {@code reset}, {@code 5xx} or {@code gateway-error} (the caller
-   * checks the method is idempotent). Cancellations and other failures are not retried.
-   */
-  static boolean retriableFailure(Failure f, RetryPolicy policy) {
-    boolean sentConditions = policy.retriesOn("reset") || policy.retriesOn("5xx") || policy.retriesOn("gateway-error");
-    switch (f) {
-      case NOT_SENT:
-        return sentConditions || policy.retriesOn("connect-failure");
-      case RESET:
-      case TIMEOUT:
-        return sentConditions;
       default:
         return false;
     }

@@ -3,10 +3,8 @@ package io.meshup.http.internal;
 import io.meshup.core.Mesh;
 import io.meshup.core.internal.tls.JdkTlsContexts;
 import io.meshup.core.route.ConnectionSettings;
-import io.meshup.core.route.RouteTarget;
 import io.meshup.core.route.ServiceRouter;
 import io.meshup.core.spi.CertificateSource;
-import io.meshup.http.MeshNoRouteException;
 import java.io.IOException;
 import java.net.URI;
 import java.net.http.HttpClient;
@@ -41,7 +39,10 @@ public final class HttpTransport {
   /** This workload's certificates, or null when the mesh has none (every attempt in plaintext). */
   private final CertificateSource certificates;
   private final Map<Duration, HttpClient> owned = new ConcurrentHashMap<>();
+  private final Map<Duration, HttpClient> ownedH2 = new ConcurrentHashMap<>();
   private final Map<String, TlsClients> tlsClients = new ConcurrentHashMap<>();
+  private final long idleNanos;
+  private volatile long lastSweep;
   private final Map<String, ServiceRouter> routers = new ConcurrentHashMap<>();
 
   /**
@@ -54,6 +55,7 @@ public final class HttpTransport {
     this.mesh = mesh;
     this.given = httpClient;
     this.certificates = mesh.certificates().orElse(null);
+    this.idleNanos = mesh.idleTimeout().toNanos();
     if (httpClient != null && certificates != null) {
       throw new IllegalArgumentException("meshup: mesh " + mesh.serviceName() + " has certificates (mutual TLS), so"
           + " MeshHttp.client(mesh, httpClient) cannot be used: the given HttpClient would neither present this"
@@ -91,36 +93,23 @@ public final class HttpTransport {
 
   /** Routes and sends one request without blocking; see {@code MeshHttpClient#sendAsync}. */
   public <T> CompletableFuture<HttpResponse<T>> sendAsync(HttpRequest request, HttpResponse.BodyHandler<T> handler) {
-    Exchange<T> exchange = exchange(request, handler);
-    RouteTarget target = router(exchange.service()).select(exchange);
-    if (target == null) {
-      return CompletableFuture.failedFuture(noRoute(exchange));
-    }
-    return exchange.sendAsync(target);
+    return exchange(request, handler, false).sendAsync();
   }
 
   /** Routes and sends one request on this thread; see {@code MeshHttpClient#send}. */
   public <T> HttpResponse<T> send(HttpRequest request, HttpResponse.BodyHandler<T> handler)
       throws IOException, InterruptedException {
-    Exchange<T> exchange = exchange(request, handler);
-    RouteTarget target = router(exchange.service()).select(exchange);
-    if (target == null) {
-      throw noRoute(exchange);
-    }
-    return exchange.send(target);
+    return exchange(request, handler, true).send();
   }
 
-  private <T> Exchange<T> exchange(HttpRequest request, HttpResponse.BodyHandler<T> handler) {
+  private <T> Exchange<T> exchange(HttpRequest request, HttpResponse.BodyHandler<T> handler, boolean blocking) {
     Objects.requireNonNull(request, "request");
     Objects.requireNonNull(handler, "handler");
-    return new Exchange<>(this, request, handler);
+    return new Exchange<>(this, serviceOf(request.uri()), request, handler, blocking);
   }
 
-  private static MeshNoRouteException noRoute(Exchange<?> exchange) {
-    return new MeshNoRouteException(exchange.service(), exchange.method(), exchange.path());
-  }
-
-  private ServiceRouter router(String service) {
+  /** The router of a destination (resolved once per name). */
+  ServiceRouter router(String service) {
     ServiceRouter r = routers.get(service);
     return r != null ? r : routers.computeIfAbsent(service, mesh::router);
   }
@@ -135,14 +124,36 @@ public final class HttpTransport {
     }
     Duration connect = settings.connectTimeout() != null ? settings.connectTimeout() : NO_CONNECT_TIMEOUT;
     if (certificates != null && usesTls(settings)) {
+      long now = mesh.clock().nanoTime();
       TlsClients t = tlsClients.get(service);
       if (t == null) {
+        sweep(now);
         t = tlsClients.computeIfAbsent(service, this::newTlsClients);
       }
+      t.lastUsed = now;
       return t.client(connect);
     }
-    HttpClient c = owned.get(connect);
-    return c != null ? c : owned.computeIfAbsent(connect, timeout -> newClient(timeout, null));
+    Map<Duration, HttpClient> clients = settings.h2Upgrade() ? ownedH2 : owned;
+    HttpClient c = clients.get(connect);
+    return c != null ? c : clients.computeIfAbsent(connect, timeout -> newClient(timeout, null, settings.h2Upgrade()));
+  }
+
+  /**
+   * Drops the TLS clients of destinations no attempt used for the mesh's idle timeout (each JDK
+   * client holds a selector thread), at most once per second of sweeping.
+   */
+  private void sweep(long now) {
+    if (idleNanos <= 0 || now - lastSweep < 1_000_000_000L) {
+      return;
+    }
+    lastSweep = now;
+    tlsClients.entrySet().removeIf(e -> {
+      if (now - e.getValue().lastUsed > idleNanos) {
+        e.getValue().close();
+        return true;
+      }
+      return false;
+    });
   }
 
   private TlsClients newTlsClients(String service) {
@@ -153,12 +164,13 @@ public final class HttpTransport {
   /**
    * @param tls the TLS context for mutual TLS to one destination service, or null for plaintext
    */
-  private static HttpClient newClient(Duration connectTimeout, SSLContext tls) {
-    // HTTP/1.1: in plaintext an h2c upgrade attempt on every new connection buys nothing from most
-    // servers, and both server adapters of mesh-http speak HTTP/1.1. Redirects are the caller's
-    // business: following one could leave the mesh.
+  private static HttpClient newClient(Duration connectTimeout, SSLContext tls, boolean h2Upgrade) {
+    // With TLS, HTTP/2 when the server offers it by ALPN, else HTTP/1.1. In plaintext HTTP/1.1
+    // unless the DestinationRule says h2UpgradePolicy: UPGRADE: an h2c upgrade attempt on every new
+    // connection buys nothing from most servers. Redirects are the caller's business: following one
+    // could leave the mesh.
     HttpClient.Builder b = HttpClient.newBuilder()
-        .version(HttpClient.Version.HTTP_1_1)
+        .version(tls != null || h2Upgrade ? HttpClient.Version.HTTP_2 : HttpClient.Version.HTTP_1_1)
         .followRedirects(HttpClient.Redirect.NEVER);
     if (!connectTimeout.isZero()) {
       b.connectTimeout(connectTimeout);
@@ -179,6 +191,7 @@ public final class HttpTransport {
   private static final class TlsClients {
     private final SSLContext context;
     private final Map<Duration, HttpClient> byConnectTimeout = new ConcurrentHashMap<>(2);
+    volatile long lastUsed;
 
     TlsClients(SSLContext context) {
       this.context = context;
@@ -186,7 +199,20 @@ public final class HttpTransport {
 
     HttpClient client(Duration connectTimeout) {
       HttpClient c = byConnectTimeout.get(connectTimeout);
-      return c != null ? c : byConnectTimeout.computeIfAbsent(connectTimeout, t -> newClient(t, context));
+      return c != null ? c : byConnectTimeout.computeIfAbsent(connectTimeout, t -> newClient(t, context, false));
+    }
+
+    /** Closes the clients where the JDK can (21 and later); on 17 they end once unreachable. */
+    void close() {
+      for (HttpClient c : byConnectTimeout.values()) {
+        if (c instanceof AutoCloseable closeable) {
+          try {
+            closeable.close();
+          } catch (Exception e) {
+            // nothing to do: the client is dropped either way
+          }
+        }
+      }
     }
   }
 

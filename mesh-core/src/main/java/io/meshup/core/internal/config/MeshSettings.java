@@ -133,7 +133,8 @@ public record MeshSettings(String service, String registryType, Map<String, List
     if (d.isNull()) {
       return Defaults.BUILT_IN;
     }
-    d.keys("timeout", "retryBudget", "loadBalancer", "connectionPool", "outlierDetection", "circuitBreaker");
+    d.keys("timeout", "retryBudget", "loadBalancer", "connectionPool", "outlierDetection", "circuitBreaker",
+        "headersTimeout", "idleTimeout");
     Duration timeout = d.get("timeout").duration(Duration.ZERO);
     if (timeout.isNegative()) {
       throw d.get("timeout").error("must not be negative");
@@ -149,6 +150,15 @@ public record MeshSettings(String service, String registryType, Map<String, List
       pct = rb.get("percentCanRetry").decimal(0, 100, pct * 100) / 100;
       min = rb.get("minRetriesPerSecond").decimal(0, 1_000_000, min);
     }
-    return new Defaults(new PolicyParser().trafficPolicy(d.without("timeout", "retryBudget")), timeout, ttl, pct, min);
+    Duration headers = d.get("headersTimeout").duration(b.headersTimeout());
+    if (headers.isNegative()) {
+      throw d.get("headersTimeout").error("must not be negative");
+    }
+    Duration idle = d.get("idleTimeout").duration(b.idleTimeout());
+    if (idle.isNegative()) {
+      throw d.get("idleTimeout").error("must not be negative");
+    }
+    return new Defaults(new PolicyParser().trafficPolicy(d.without("timeout", "retryBudget", "headersTimeout", "idleTimeout")),
+        timeout, ttl, pct, min, headers, idle);
   }
 }

@@ -8,25 +8,33 @@ import java.util.concurrent.ThreadLocalRandom;
  * Picks one endpoint of a subset. Implementations are thread-safe, lock-free and allocation-free,
  * and cost the same for 10 or 10,000 endpoints: they draw, they do not scan.
  *
- * <p>Ejected endpoints are skipped; when every draw lands on an ejected endpoint, a bounded walk
- * looks for a healthy one, and when none is found the pick goes to any endpoint (panic), never
- * to none.
+ * <p>Every candidate has a {@linkplain #rank rank}, lower is better: an endpoint the call has
+ * already tried, one that is ejected (unless the subset is in panic), one the transport cannot
+ * reach, and one still connecting each rank worse than a ready one. A balancer picks among the
+ * best-ranked candidates it finds by its own rule; it never returns none while the subset has
+ * members: when nothing better is in reach it routes to any endpoint rather than to none.
  */
 public abstract class Balancer {
   /** Random draws before falling back to a walk. */
   static final int DRAWS = 4;
-  /** Endpoints walked after the draws before panicking. */
+  /** Endpoints walked after the draws. */
   static final int WALK = 64;
+
+  static final int TRIED = 8;
+  static final int EJECTED = 4;
+  static final int UNREACHABLE = 2;
+  static final int CONNECTING = 1;
 
   /**
    * Chooses an endpoint.
    *
    * @param members the subset's endpoints, never empty
-   * @param avoid an endpoint to avoid when another is available, or null
+   * @param tried endpoints this call tried already, or null
    * @param now the current monotonic time in nanos
+   * @param panic true when fewer than half the subset is healthy: ejections are then ignored
    * @return the chosen endpoint
    */
-  public abstract EndpointState pick(EndpointState[] members, EndpointState avoid, long now);
+  public abstract EndpointState pick(EndpointState[] members, Tried tried, long now, boolean panic);
 
   /**
    * True when the balancer wants the weighted schedule (each endpoint repeated by its weight)
@@ -56,8 +64,25 @@ public abstract class Balancer {
     }
   }
 
-  /** A uniformly random available endpoint other than {@code avoid} when possible. */
-  static EndpointState randomAvailable(EndpointState[] m, EndpointState avoid, long now) {
+  /** How good a candidate is for this call, 0 best; see the class comment. Lifts an expired ejection. */
+  static int rank(EndpointState e, Tried tried, long now, boolean panic) {
+    int r = 0;
+    if (tried != null && tried.contains(e)) {
+      r += TRIED;
+    }
+    if (!e.isAvailable(now) && !panic) {
+      r += EJECTED;
+    }
+    if (e.unreachable(now)) {
+      r += UNREACHABLE;
+    } else if (e.connecting()) {
+      r += CONNECTING;
+    }
+    return r;
+  }
+
+  /** A uniformly random best-ranked endpoint within the draws and a bounded walk. */
+  static EndpointState randomBest(EndpointState[] m, Tried tried, long now, boolean panic) {
     int n = m.length;
     if (n == 1) {
       m[0].isAvailable(now); // lifts an expired ejection; a lone endpoint is used regardless
@@ -66,30 +91,30 @@ public abstract class Balancer {
     ThreadLocalRandom rnd = ThreadLocalRandom.current();
     for (int i = 0; i < DRAWS; i++) {
       EndpointState e = m[rnd.nextInt(n)];
-      if (e != avoid && e.isAvailable(now)) {
+      if (rank(e, tried, now, panic) == 0) {
         return e;
       }
     }
-    return walk(m, rnd.nextInt(n), avoid, now);
+    return walk(m, rnd.nextInt(n), tried, now, panic);
   }
 
-  /** Walks from {@code start} for a healthy endpoint; panics to any endpoint when none is found. */
-  static EndpointState walk(EndpointState[] m, int start, EndpointState avoid, long now) {
+  /** Walks from {@code start}, returning the first rank-0 endpoint or the best-ranked one seen. */
+  static EndpointState walk(EndpointState[] m, int start, Tried tried, long now, boolean panic) {
     int n = m.length;
     int limit = Math.min(n, WALK);
-    EndpointState fallback = null;
+    EndpointState best = null;
+    int bestRank = Integer.MAX_VALUE;
     for (int i = 0; i < limit; i++) {
       EndpointState e = m[(start + i) % n];
-      if (e.isAvailable(now)) {
-        if (e != avoid) {
-          return e;
-        }
-        fallback = e;
+      int r = rank(e, tried, now, panic);
+      if (r == 0) {
+        return e;
+      }
+      if (r < bestRank) {
+        best = e;
+        bestRank = r;
       }
     }
-    if (fallback != null) {
-      return fallback;
-    }
-    return m[start]; // panic: nothing healthy in reach, route to all rather than to none
+    return best;
   }
 }

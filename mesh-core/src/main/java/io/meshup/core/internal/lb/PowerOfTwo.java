@@ -5,11 +5,13 @@ import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeUnit;
 
 /**
- * Power of two choices: draw two distinct available endpoints, keep the cheaper. With peak EWMA
- * the cost is the decayed latency estimate times (requests in flight + 1), as in Finagle and
- * Linkerd, and costs within 20 % of each other count as a tie that the random draw settles;
- * otherwise it is requests in flight + 1 alone (least request). Costs are divided by the endpoint
- * weight.
+ * Power of two choices: draw two distinct candidates, keep the better-ranked one and, between
+ * equals, the cheaper. With peak EWMA the cost is the decayed latency estimate times (requests in
+ * flight + 1), as in Finagle and Linkerd, and costs within 20 % of each other count as a tie that
+ * the random draw settles; otherwise it is requests in flight + 1 alone (least request). Costs are
+ * divided by the endpoint weight. An endpoint with nothing in flight whose estimate is
+ * {@linkplain EndpointState#stale stale} costs nothing: it gets the pick as a probe, so a recovered
+ * or new endpoint is tried within seconds.
  */
 final class PowerOfTwo extends Balancer {
   /** Decay time of the latency estimate: 10 s. */
@@ -24,40 +26,59 @@ final class PowerOfTwo extends Balancer {
   }
 
   @Override
-  public EndpointState pick(EndpointState[] m, EndpointState avoid, long now) {
+  public EndpointState pick(EndpointState[] m, Tried tried, long now, boolean panic) {
     int n = m.length;
+    if (n == 1) {
+      m[0].isAvailable(now);
+      return m[0];
+    }
     ThreadLocalRandom rnd = ThreadLocalRandom.current();
     EndpointState a = null;
     EndpointState b = null;
+    int ra = Integer.MAX_VALUE;
+    int rb = Integer.MAX_VALUE;
     if (n <= 8) {
-      // few endpoints: look at all of them in a random rotation, so both choices are found surely
+      // few endpoints: rank all of them in a random rotation and keep the two best, so both
+      // choices are found surely; the rotation breaks ties between equal ranks at random
       int start = rnd.nextInt(n);
-      for (int i = 0; i < n && b == null; i++) {
+      for (int i = 0; i < n; i++) {
         EndpointState e = m[(start + i) % n];
-        if (e != avoid && e.isAvailable(now)) {
-          if (a == null) {
-            a = e;
-          } else {
-            b = e;
-          }
+        int r = rank(e, tried, now, panic);
+        if (r < ra) {
+          b = a;
+          rb = ra;
+          a = e;
+          ra = r;
+        } else if (r < rb) {
+          b = e;
+          rb = r;
+        }
+        if (rb == 0) {
+          break;
         }
       }
     } else {
-      for (int t = 0; t < 2 * DRAWS && b == null; t++) {
+      for (int t = 0; t < 2 * DRAWS && rb != 0; t++) {
         EndpointState e = m[rnd.nextInt(n)];
-        if (e != avoid && e != a && e.isAvailable(now)) {
-          if (a == null) {
-            a = e;
-          } else {
-            b = e;
-          }
+        if (e == a) {
+          continue;
+        }
+        int r = rank(e, tried, now, panic);
+        if (r < ra) {
+          b = a;
+          rb = ra;
+          a = e;
+          ra = r;
+        } else if (r < rb) {
+          b = e;
+          rb = r;
         }
       }
+      if (ra != 0) {
+        return walk(m, rnd.nextInt(n), tried, now, panic);
+      }
     }
-    if (a == null) {
-      return walk(m, rnd.nextInt(n), avoid, now);
-    }
-    if (b == null) {
+    if (b == null || rb > ra) {
       return a;
     }
     double ca = cost(a, now);
@@ -72,7 +93,11 @@ final class PowerOfTwo extends Balancer {
   }
 
   private double cost(EndpointState e, long now) {
-    double pending = e.inFlight() + 1;
+    int inFlight = e.inFlight();
+    if (peakEwma && inFlight == 0 && e.stale(now)) {
+      return 0;
+    }
+    double pending = inFlight + 1;
     double c = peakEwma ? e.cost(now, TAU_NANOS) * pending : pending;
     return c / e.endpoint().weight();
   }

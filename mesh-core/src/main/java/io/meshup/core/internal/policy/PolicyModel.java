@@ -69,11 +69,12 @@ public final class PolicyModel {
 
   /**
    * Connection pool limits. {@code maxRequests} bounds requests in flight per subset
-   * (http2MaxRequests); {@code maxRetries} bounds retries in flight per service.
+   * (http2MaxRequests); {@code maxRetries} bounds retries in flight per service; {@code h2Upgrade}
+   * is {@code h2UpgradePolicy: UPGRADE} (plaintext HTTP clients ask to upgrade to HTTP/2).
    */
   public record ConnectionPool(int maxRequests, int maxPendingRequests, int maxRetries,
       int maxConnections, int maxRequestsPerConnection, Duration connectTimeout,
-      Duration idleTimeout, Duration keepaliveTime) {}
+      Duration idleTimeout, Duration keepaliveTime, boolean h2Upgrade) {}
 
   /** Ejection of failing endpoints (Envoy semantics, Istio fields). */
   public record OutlierDetection(int consecutiveErrors, int consecutiveGatewayErrors,

@@ -34,11 +34,6 @@ public final class PolicyParser {
   private static final Set<String> API_VERSIONS = Set.of(
       "networking.istio.io/v1", "networking.istio.io/v1beta1", "networking.istio.io/v1alpha3");
 
-  /** Retry conditions MeshUp understands (Envoy's x-envoy-retry-on and x-envoy-retry-grpc-on names). */
-  public static final Set<String> RETRY_ON = Set.of(
-      "5xx", "gateway-error", "reset", "connect-failure", "refused-stream", "retriable-4xx",
-      "cancelled", "deadline-exceeded", "internal", "resource-exhausted", "unavailable");
-
   static final Set<String> GRPC_CODES = Set.of("OK", "CANCELLED", "UNKNOWN", "INVALID_ARGUMENT",
       "DEADLINE_EXCEEDED", "NOT_FOUND", "ALREADY_EXISTS", "PERMISSION_DENIED", "RESOURCE_EXHAUSTED",
       "FAILED_PRECONDITION", "ABORTED", "OUT_OF_RANGE", "UNIMPLEMENTED", "INTERNAL", "UNAVAILABLE",
@@ -240,8 +235,9 @@ public final class PolicyParser {
         if (cond.isEmpty()) {
           continue;
         }
-        if (!RETRY_ON.contains(cond)) {
-          throw r.get("retryOn").error("'" + cond + "' is not a supported retry condition; expected some of " + new java.util.TreeSet<>(RETRY_ON));
+        if (RetryPolicy.bit(cond) == 0 && !RetryPolicy.isStatusCode(cond)) {
+          throw r.get("retryOn").error("'" + cond + "' is not a supported retry condition; expected HTTP status codes"
+              + " (such as 503) and some of " + new java.util.TreeSet<>(RetryPolicy.conditionNames()));
         }
         on.add(cond);
       }
@@ -391,10 +387,24 @@ public final class PolicyParser {
           .keys("maxConnections", "connectTimeout", "tcpKeepalive");
     }
     if (!http.isNull()) {
-      http.unsupported("h2UpgradePolicy", "gRPC always speaks HTTP/2 and the HTTP client negotiates itself")
-          .unsupported("useClientProtocol", "the client protocol is the transport's")
+      http.unsupported("useClientProtocol", "the client protocol is the transport's")
           .unsupported("maxConcurrentStreams", "stream limits are the server's")
-          .keys("http1MaxPendingRequests", "http2MaxRequests", "maxRequestsPerConnection", "maxRetries", "idleTimeout");
+          .keys("http1MaxPendingRequests", "http2MaxRequests", "maxRequestsPerConnection", "maxRetries", "idleTimeout",
+              "h2UpgradePolicy");
+    }
+    boolean h2Upgrade = false;
+    if (http.has("h2UpgradePolicy")) {
+      String p = http.get("h2UpgradePolicy").string();
+      switch (p) {
+        case "UPGRADE":
+          h2Upgrade = true;
+          break;
+        case "DEFAULT":
+        case "DO_NOT_UPGRADE":
+          break;
+        default:
+          throw http.get("h2UpgradePolicy").error("'" + p + "' is not one of DEFAULT, DO_NOT_UPGRADE, UPGRADE");
+      }
     }
     int max = Integer.MAX_VALUE;
     Duration keepalive = null;
@@ -412,7 +422,7 @@ public final class PolicyParser {
         (int) http.get("maxRequestsPerConnection").integer(0, max, 0),
         tcp.get("connectTimeout").positiveDuration(null),
         http.get("idleTimeout").positiveDuration(null),
-        keepalive);
+        keepalive, h2Upgrade);
   }
 
   private static OutlierDetection outlierDetection(ConfigNode od) {

@@ -32,16 +32,12 @@ public final class RetryBudget {
     }
   }
 
-  /**
-   * Counts one attempt. Transports call this for every attempt; a granted retry takes back the
-   * deposit its own attempt will make (see {@link #tryRetry}), so only first tries (and
-   * transparent replays of attempts that never reached a server) count as requests.
-   */
+  /** Counts one logical call (the engine calls this once per call, whatever its attempts). */
   public void onRequest(long now) {
     requests.incrementAndGet(bucket(now));
   }
 
-  /** Takes one retry from the budget when there is one, and the request deposit of its attempt. */
+  /** Takes one retry from the budget when there is one. */
   public boolean tryRetry(long now) {
     long epoch = Math.floorDiv(now, bucketNanos);
     long req = 0;
@@ -56,9 +52,7 @@ public final class RetryBudget {
     if (ret + 1 > req * percent + reserve) {
       return false;
     }
-    int b = bucket(now);
-    retries.incrementAndGet(b);
-    requests.decrementAndGet(b);
+    retries.incrementAndGet(bucket(now));
     return true;
   }
 

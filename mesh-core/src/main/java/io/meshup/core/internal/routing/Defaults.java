@@ -14,14 +14,22 @@ import java.time.Duration;
  * @param retryBudgetTtl window of the retry budget
  * @param retryBudgetPercent share of requests that may be retried, 0..1
  * @param retryBudgetMinPerSecond retries always allowed per second
+ * @param headersTimeout how long an HTTP attempt may wait for response headers when nothing shorter
+ *     bounds it; zero for no bound
+ * @param idleTimeout how long a destination no call used (and no policy names) keeps its state:
+ *     registry watch, connections, meters; zero to keep it forever
  */
 public record Defaults(TrafficPolicy trafficPolicy, Duration timeout, Duration retryBudgetTtl,
-    double retryBudgetPercent, double retryBudgetMinPerSecond) {
+    double retryBudgetPercent, double retryBudgetMinPerSecond, Duration headersTimeout, Duration idleTimeout) {
+  /** How long an idle destination keeps its state by default: 5 minutes. */
+  public static final Duration DEFAULT_IDLE_TIMEOUT = Duration.ofMinutes(5);
+
   /** MeshUp's built-ins (DESIGN.md): peak EWMA, no pool limit, 5 consecutive failures, 20 % + 10/s over 10 s. */
   public static final Defaults BUILT_IN = new Defaults(
       new TrafficPolicy(BalancerKind.PEAK_EWMA, null, PolicyModel.OutlierDetection.DEFAULT,
           PolicyModel.CircuitBreaker.DEFAULT, io.meshup.core.route.ClientTls.AUTO),
-      Duration.ZERO, Duration.ofSeconds(10), 0.2, 10);
+      Duration.ZERO, Duration.ofSeconds(10), 0.2, 10, io.meshup.core.call.CallEngine.DEFAULT_HEADERS_TIMEOUT,
+      DEFAULT_IDLE_TIMEOUT);
 
   /** Fills what {@code p} leaves unset from these defaults and then the built-ins. */
   public TrafficPolicy resolve(TrafficPolicy p) {

@@ -11,7 +11,6 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
-import java.util.concurrent.CopyOnWriteArrayList;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -29,7 +28,7 @@ public final class MeshRuntime implements AutoCloseable {
   private final ServiceRegistry registry;
   private final Object lock = new Object();
   private final Map<String, ServiceRuntime> runtimes = new ConcurrentHashMap<>();
-  private final List<ServiceRegistry.Watch> watches = new CopyOnWriteArrayList<>();
+  private volatile boolean closed;
   private final LinkedHashMap<String, List<ConfigNode>> sources = new LinkedHashMap<>();
   private final String service;
   private volatile PolicySet policy = PolicySet.EMPTY;
@@ -106,14 +105,20 @@ public final class MeshRuntime implements AutoCloseable {
     if (r != null) {
       return r;
     }
+    if (closed) {
+      throw new IllegalStateException("meshup: the mesh of " + this.service + " is closed");
+    }
     r = new ServiceRuntime(service, this);
     runtimes.put(service, r);
     r.rebuildSubsets(policy);
     ServiceRuntime rt = r;
-    watches.add(registry.watch(service, new ServiceRegistry.EndpointListener() {
+    r.watch(registry.watch(service, new ServiceRegistry.EndpointListener() {
       @Override
       public void onEndpoints(List<io.meshup.core.Endpoint> endpoints) {
         synchronized (lock) {
+          if (rt.released()) {
+            return;
+          }
           rt.updateEndpoints(endpoints);
         }
         log.debug("{}: {} endpoints", service, endpoints.size());
@@ -175,16 +180,59 @@ public final class MeshRuntime implements AutoCloseable {
     log.error("Rejected policy from {}; the last good policy keeps serving: {}", source, e.getMessage());
   }
 
+  /**
+   * Releases the destinations no call has used for {@code idleNanos} and no policy names: their
+   * registry watches, endpoints (and so the transports' connections) and meters go, and a later
+   * call creates them afresh. Keeps every destination a route of another destination in use sends
+   * to. Returns how many were released.
+   */
+  public int releaseIdle(long idleNanos) {
+    synchronized (lock) {
+      if (closed) {
+        return 0;
+      }
+      long now = clock.nanoTime();
+      PolicySet p = policy;
+      java.util.Set<String> keep = new java.util.HashSet<>(p.hosts());
+      for (ServiceRuntime r : runtimes.values()) {
+        if (now - r.lastUsed() <= idleNanos || r.active() > 0) {
+          keep.add(r.service());
+          keep.addAll(r.destinations());
+        }
+      }
+      int released = 0;
+      for (java.util.Iterator<ServiceRuntime> it = runtimes.values().iterator(); it.hasNext(); ) {
+        ServiceRuntime r = it.next();
+        if (!keep.contains(r.service())) {
+          it.remove();
+          r.release();
+          released++;
+        }
+      }
+      if (released > 0) {
+        log.debug("Released {} idle destinations; {} remain", released, runtimes.size());
+      }
+      return released;
+    }
+  }
+
+  /** How many destinations the mesh holds state for (for tests and the admin view). */
+  public int destinationCount() {
+    return runtimes.size();
+  }
+
+  /**
+   * Stops every registry watch and releases every destination: transports close their
+   * connections. Called last when the mesh closes, after the drain.
+   */
   @Override
   public void close() {
-    for (ServiceRegistry.Watch w : watches) {
-      w.close();
-    }
-    watches.clear();
     synchronized (lock) {
+      closed = true;
       for (ServiceRuntime r : runtimes.values()) {
-        r.updateEndpoints(List.of());
+        r.release();
       }
+      runtimes.clear();
     }
   }
 }

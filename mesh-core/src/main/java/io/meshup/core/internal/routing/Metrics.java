@@ -1,16 +1,31 @@
 package io.meshup.core.internal.routing;
 
 import io.micrometer.core.instrument.Counter;
+import io.micrometer.core.instrument.Gauge;
+import io.micrometer.core.instrument.Meter;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.core.instrument.Timer;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.function.ToDoubleFunction;
 
 /**
  * MeshUp's meters. Names follow Micrometer's conventions: {@code mesh.<component>.<noun>},
  * bounded tag values only. Meters are resolved once when a table is compiled, never per request.
+ *
+ * <p>Meters of the request path belong to an {@link Owner} (one destination's compiled routes and
+ * subsets); when a table is replaced, the meters only the old one used are removed from the
+ * registry, so routes, subsets and destinations no longer in force leave no meters behind. Tag
+ * values longer than {@link #MAX_TAG_LENGTH} are cut (with a hash kept, so two long values stay
+ * apart).
  */
 public final class Metrics {
-  /** Request timer: tags service, route, subset, outcome. */
+  /** Logical calls: a timer with tags service, route, subset, outcome. */
   public static final String REQUESTS = "mesh.client.requests";
+  /** Attempts of logical calls (first tries, replays and retries): tags service, subset, outcome. */
+  public static final String ATTEMPTS = "mesh.client.attempts";
   /** Endpoint gauge: tags service, subset, state (healthy|ejected). */
   public static final String ENDPOINTS = "mesh.endpoints";
   /** Breaker state gauge, 1 for the current state: tags service, subset, state. */
@@ -21,11 +36,15 @@ public final class Metrics {
   public static final String RETRIES = "mesh.client.retries";
   /** Policy update counter: tags source, result (accepted|rejected). */
   public static final String POLICY_UPDATES = "mesh.policy.updates";
-
   /** Refused inbound calls: tags policy (a policy name, or none), rule (rules[i], none or mtls). */
   public static final String AUTHZ_DENIALS = "mesh.authz.denials";
 
+  /** Longest tag value kept whole. */
+  static final int MAX_TAG_LENGTH = 96;
+
   private final MeterRegistry registry;
+  /** How many owners hold each request-path meter; guarded by this. */
+  private final Map<Meter.Id, Integer> holders = new HashMap<>();
 
   public Metrics(MeterRegistry registry) {
     this.registry = registry;
@@ -35,34 +54,51 @@ public final class Metrics {
     return registry;
   }
 
-  Timer requestTimer(String service, String route, String subset, String outcome) {
-    return Timer.builder(REQUESTS)
-        .description("Requests sent through the mesh, by destination, route and outcome")
-        .tags("service", service, "route", route, "subset", subset.isEmpty() ? "all" : subset, "outcome", outcome)
-        .register(registry);
+  /** A new, empty set of meters; {@link #replace} makes it hold what it registered. */
+  Owner owner() {
+    return new Owner();
   }
 
-  Counter ejections(String service, String subset) {
-    return Counter.builder(EJECTIONS)
-        .description("Endpoints ejected by outlier detection")
-        .baseUnit("ejections")
-        .tags("service", service, "subset", subset.isEmpty() ? "all" : subset)
-        .register(registry);
+  /**
+   * Makes {@code next} hold its meters and {@code previous} (or null) give up its own: meters no
+   * owner holds any more are removed from the registry.
+   */
+  synchronized void replace(Owner previous, Owner next) {
+    if (next != null) {
+      for (Meter m : next.meters) {
+        holders.merge(m.getId(), 1, Integer::sum);
+      }
+    }
+    if (previous != null) {
+      for (Meter m : previous.meters) {
+        Integer n = holders.get(m.getId());
+        if (n == null || n <= 1) {
+          holders.remove(m.getId());
+          registry.remove(m.getId());
+        } else {
+          holders.put(m.getId(), n - 1);
+        }
+      }
+    }
   }
 
-  Counter retries(String service, String result) {
-    return Counter.builder(RETRIES)
-        .description("Retries asked of the retry budget")
-        .baseUnit("retries")
-        .tags("service", service, "result", result)
-        .register(registry);
+  /** {@code value}, cut to a bounded length for use as a tag value. */
+  static String tag(String value) {
+    if (value.length() <= MAX_TAG_LENGTH) {
+      return value;
+    }
+    return value.substring(0, MAX_TAG_LENGTH - 9) + "~" + String.format("%08x", value.hashCode());
+  }
+
+  static String subsetTag(String subset) {
+    return subset.isEmpty() ? "all" : tag(subset);
   }
 
   /** Counts one policy update. */
   public void policyUpdate(String source, boolean accepted) {
     Counter.builder(POLICY_UPDATES)
         .description("Policy updates, accepted or rejected")
-        .tags("source", source, "result", accepted ? "accepted" : "rejected")
+        .tags("source", tag(source), "result", accepted ? "accepted" : "rejected")
         .register(registry)
         .increment();
   }
@@ -72,7 +108,56 @@ public final class Metrics {
     return Counter.builder(AUTHZ_DENIALS)
         .description("Inbound calls refused by authorization policy")
         .baseUnit("calls")
-        .tags("policy", policy, "rule", rule)
+        .tags("policy", tag(policy), "rule", tag(rule))
         .register(registry);
+  }
+
+  /** The meters one compiled destination table uses. Built on the control path; not thread-safe. */
+  final class Owner {
+    private final List<Meter> meters = new ArrayList<>();
+
+    private <M extends Meter> M held(M m) {
+      meters.add(m);
+      return m;
+    }
+
+    Timer requestTimer(String service, String route, String subset, String outcome) {
+      return held(Timer.builder(REQUESTS)
+          .description("Logical calls sent through the mesh (after replays and retries), by destination, route and outcome")
+          .tags("service", tag(service), "route", tag(route), "subset", subsetTag(subset), "outcome", outcome)
+          .register(registry));
+    }
+
+    Counter attempts(String service, String subset, String outcome) {
+      return held(Counter.builder(ATTEMPTS)
+          .description("Attempts of logical calls (first tries, replays and retries), by destination and outcome")
+          .baseUnit("attempts")
+          .tags("service", tag(service), "subset", subsetTag(subset), "outcome", outcome)
+          .register(registry));
+    }
+
+    Counter ejections(String service, String subset) {
+      return held(Counter.builder(EJECTIONS)
+          .description("Endpoints ejected by outlier detection")
+          .baseUnit("ejections")
+          .tags("service", tag(service), "subset", subsetTag(subset))
+          .register(registry));
+    }
+
+    Counter retries(String service, String result) {
+      return held(Counter.builder(RETRIES)
+          .description("Retries asked of the retry budget")
+          .baseUnit("retries")
+          .tags("service", tag(service), "result", result)
+          .register(registry));
+    }
+
+    <T> Gauge gauge(String name, String description, T obj, ToDoubleFunction<T> f, String... tags) {
+      for (int i = 1; i < tags.length; i += 2) {
+        tags[i] = tag(tags[i]);
+      }
+      return held(Gauge.builder(name, obj, f).description(description).tags(tags).strongReference(true)
+          .register(registry));
+    }
   }
 }

@@ -17,10 +17,9 @@ import io.meshup.core.route.RetryPolicy;
 import io.meshup.core.route.RouteTarget;
 import io.meshup.core.route.RoutePolicy;
 import io.meshup.core.route.ServiceRouter;
-import io.micrometer.core.instrument.Gauge;
+import io.meshup.core.spi.ServiceRegistry;
 import java.time.Duration;
 import java.util.ArrayList;
-import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
@@ -41,7 +40,12 @@ public final class ServiceRuntime implements ServiceRouter {
   private final String service;
   private final MeshRuntime mesh;
   private final RetryBudget budget;
-  private final Set<String> gauged = new HashSet<>();
+  private Metrics.Owner subsetMeters;
+  private Metrics.Owner routeMeters;
+  /** When a call last used this destination (mesh clock); read by the idle sweep. */
+  private volatile long lastUsed;
+  private volatile boolean released;
+  private ServiceRegistry.Watch watch;
   private Map<String, EndpointState> states = Map.of();
   private List<EndpointState> endpoints = List.of();
   private volatile boolean endpointsKnown;
@@ -51,6 +55,7 @@ public final class ServiceRuntime implements ServiceRouter {
   ServiceRuntime(String service, MeshRuntime mesh) {
     this.service = service;
     this.mesh = mesh;
+    this.lastUsed = mesh.clock().nanoTime();
     Defaults d = mesh.defaults();
     this.budget = new RetryBudget(d.retryBudgetTtl().toNanos(), d.retryBudgetPercent(), d.retryBudgetMinPerSecond());
   }
@@ -62,6 +67,10 @@ public final class ServiceRuntime implements ServiceRouter {
 
   @Override
   public RouteTarget select(RequestAttributes request) {
+    if (released) {
+      // a router kept by a client across this destination's idle release: route by the new runtime
+      return mesh.runtime(service).select(request);
+    }
     CompiledRoute[] rs = routes;
     for (CompiledRoute r : rs) {
       if (r.matches(request)) {
@@ -73,6 +82,52 @@ public final class ServiceRuntime implements ServiceRouter {
 
   MeshClock clock() {
     return mesh.clock();
+  }
+
+  /** Notes that a call used this destination. */
+  void touch(long now) {
+    lastUsed = now;
+  }
+
+  long lastUsed() {
+    return lastUsed;
+  }
+
+  boolean released() {
+    return released;
+  }
+
+  /** Calls in flight to any subset of this destination. */
+  int active() {
+    int n = 0;
+    for (SubsetRuntime s : subsets.values()) {
+      n += s.active();
+    }
+    return n;
+  }
+
+  void watch(ServiceRegistry.Watch w) {
+    this.watch = w;
+  }
+
+  /**
+   * Releases everything this destination holds: its registry watch, its endpoints (transports
+   * close their connections to them) and its meters. A router kept past this routes through a
+   * fresh runtime. Control path, under the mesh's lock.
+   */
+  void release() {
+    released = true;
+    if (watch != null) {
+      watch.close();
+      watch = null;
+    }
+    for (EndpointState e : states.values()) {
+      e.markRemoved();
+    }
+    mesh.metrics().replace(routeMeters, null);
+    mesh.metrics().replace(subsetMeters, null);
+    routeMeters = null;
+    subsetMeters = null;
   }
 
   RetryBudget retryBudget() {
@@ -111,7 +166,7 @@ public final class ServiceRuntime implements ServiceRouter {
     Map<String, EndpointState> next = new LinkedHashMap<>();
     for (Endpoint e : update) {
       EndpointState old = states.get(e.id());
-      next.put(e.id(), old != null && old.endpoint().equals(e) ? old : new EndpointState(e, now, INITIAL_RTT_NANOS));
+      next.put(e.id(), old != null && old.endpoint().equals(e) ? old : new EndpointState(e, service, now, INITIAL_RTT_NANOS));
     }
     List<EndpointState> list = List.copyOf(next.values());
     for (SubsetRuntime s : subsets.values()) {
@@ -132,23 +187,27 @@ public final class ServiceRuntime implements ServiceRouter {
     Defaults defaults = mesh.defaults();
     Optional<DestinationRule> rule = policy.destinationRule(service);
     TrafficPolicy base = rule.map(DestinationRule::trafficPolicy).orElse(TrafficPolicy.EMPTY);
+    Metrics.Owner meters = mesh.metrics().owner();
     Map<String, SubsetRuntime> next = new LinkedHashMap<>();
-    next.put("", reuseOrCreate("", Map.of(), defaults.resolve(base)));
+    next.put("", reuseOrCreate(meters, "", Map.of(), defaults.resolve(base)));
     for (Subset s : rule.map(DestinationRule::subsets).orElse(List.of())) {
-      next.put(s.name(), reuseOrCreate(s.name(), s.labels(), defaults.resolve(s.trafficPolicy().inherit(base))));
+      next.put(s.name(), reuseOrCreate(meters, s.name(), s.labels(), defaults.resolve(s.trafficPolicy().inherit(base))));
     }
     subsets = next;
     for (String name : next.keySet()) {
-      registerGauges(name);
+      registerGauges(meters, name);
     }
+    mesh.metrics().replace(subsetMeters, meters);
+    subsetMeters = meters;
   }
 
-  private SubsetRuntime reuseOrCreate(String name, Map<String, String> labels, TrafficPolicy resolved) {
+  private SubsetRuntime reuseOrCreate(Metrics.Owner meters, String name, Map<String, String> labels, TrafficPolicy resolved) {
     SubsetRuntime old = subsets.get(name);
+    io.micrometer.core.instrument.Counter ejections = meters.ejections(service, name);
     if (old != null && old.sameDefinition(labels, resolved)) {
       return old;
     }
-    SubsetRuntime s = new SubsetRuntime(service, name, labels, resolved, mesh.clock(), mesh.metrics());
+    SubsetRuntime s = new SubsetRuntime(service, name, labels, resolved, mesh.clock(), ejections);
     s.setMembers(endpoints);
     return s;
   }
@@ -157,9 +216,10 @@ public final class ServiceRuntime implements ServiceRouter {
     Defaults defaults = mesh.defaults();
     Optional<VirtualService> vs = policy.virtualService(service);
     List<CompiledRoute> compiled = new ArrayList<>();
+    Metrics.Owner meters = mesh.metrics().owner();
     if (vs.isEmpty()) {
       RoutePolicy rp = new RoutePolicy("default", defaults.timeout().toNanos(), RetryPolicy.NONE, FaultPolicy.NONE);
-      compiled.add(new CompiledRoute(List.of(), List.of(target(rp, service, "")), List.of(100)));
+      compiled.add(new CompiledRoute(List.of(), List.of(target(meters, rp, service, "")), List.of(100)));
     } else {
       for (HttpRoute r : vs.get().http()) {
         Duration timeout = r.timeout().isZero() ? defaults.timeout() : r.timeout();
@@ -167,49 +227,52 @@ public final class ServiceRuntime implements ServiceRouter {
         List<Target> targets = new ArrayList<>();
         List<Integer> weights = new ArrayList<>();
         for (Destination d : r.route()) {
-          targets.add(target(rp, d.host(), d.subset()));
+          targets.add(target(meters, rp, d.host(), d.subset()));
           weights.add(d.weight());
         }
         compiled.add(new CompiledRoute(r.matches(), targets, weights));
       }
     }
     routes = compiled.toArray(new CompiledRoute[0]);
+    mesh.metrics().replace(routeMeters, meters);
+    routeMeters = meters;
   }
 
-  private Target target(RoutePolicy rp, String host, String subsetName) {
+  /** The destinations this runtime's routes send to (itself included). */
+  Set<String> destinations() {
+    Set<String> out = new java.util.HashSet<>();
+    for (CompiledRoute r : routes) {
+      for (Target t : r.targets()) {
+        out.add(t.service());
+      }
+    }
+    return out;
+  }
+
+  private Target target(Metrics.Owner meters, RoutePolicy rp, String host, String subsetName) {
     ServiceRuntime dest = host.equals(service) ? this : mesh.runtimeLocked(host);
     SubsetRuntime s = dest.subsets.get(subsetName);
     if (s == null) {
       throw new IllegalStateException("subset '" + subsetName + "' of " + host + " vanished during compile");
     }
-    return new Target(rp, s, dest, mesh.metrics());
+    return new Target(rp, s, dest, meters);
   }
 
   // ---- gauges ---------------------------------------------------------------------------
 
-  private void registerGauges(String subsetName) {
-    if (!gauged.add(subsetName)) {
-      return;
-    }
+  private void registerGauges(Metrics.Owner meters, String subsetName) {
     String tag = subsetName.isEmpty() ? "all" : subsetName;
     for (boolean ejected : new boolean[] {false, true}) {
-      Gauge.builder(Metrics.ENDPOINTS, this, rt -> rt.subsets.containsKey(subsetName)
-              ? rt.subsets.get(subsetName).count(ejected) : 0)
-          .description("Endpoints of a destination subset, healthy or ejected")
-          .tags("service", service, "subset", tag, "state", ejected ? "ejected" : "healthy")
-          .strongReference(true)
-          .register(mesh.metrics().registry());
+      meters.gauge(Metrics.ENDPOINTS, "Endpoints of a destination subset, healthy or ejected", this,
+          rt -> rt.subsets.containsKey(subsetName) ? rt.subsets.get(subsetName).count(ejected) : 0,
+          "service", service, "subset", tag, "state", ejected ? "ejected" : "healthy");
     }
     for (CircuitBreaker.State st : new CircuitBreaker.State[] {
         CircuitBreaker.State.CLOSED, CircuitBreaker.State.OPEN, CircuitBreaker.State.HALF_OPEN}) {
-      Gauge.builder(Metrics.BREAKER_STATE, this, rt -> {
+      meters.gauge(Metrics.BREAKER_STATE, "1 when the subset's circuit breaker is in this state", this, rt -> {
             SubsetRuntime s = rt.subsets.get(subsetName);
             return s != null && s.breaker() != null && s.breaker().getState() == st ? 1 : 0;
-          })
-          .description("1 when the subset's circuit breaker is in this state")
-          .tags("service", service, "subset", tag, "state", st.name().toLowerCase(Locale.ROOT))
-          .strongReference(true)
-          .register(mesh.metrics().registry());
+          }, "service", service, "subset", tag, "state", st.name().toLowerCase(Locale.ROOT));
     }
   }
 

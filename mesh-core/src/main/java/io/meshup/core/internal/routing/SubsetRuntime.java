@@ -35,6 +35,7 @@ public final class SubsetRuntime {
   /** Longest ejection, as Envoy's default max_ejection_time. */
   static final long MAX_EJECTION_NANOS = TimeUnit.SECONDS.toNanos(300);
   private static final int MAX_SCHEDULE = 4096;
+  private static final long PANIC_RECHECK_NANOS = TimeUnit.MILLISECONDS.toNanos(100);
 
   private final String service;
   private final String name;
@@ -48,13 +49,15 @@ public final class SubsetRuntime {
   private final int maxRequests;
   private final long slowCallNanos;
   private final AtomicInteger active = new AtomicInteger();
+  private volatile long panicCheckedAt;
+  private volatile boolean panic;
   private final Counter ejections;
   private final String description;
   private final ConnectionSettings connectionSettings;
   private volatile Members members = Members.EMPTY;
 
   SubsetRuntime(String service, String name, Map<String, String> labels, TrafficPolicy resolved,
-      MeshClock clock, Metrics metrics) {
+      MeshClock clock, Counter ejections) {
     this.service = service;
     this.name = name;
     this.labels = Map.copyOf(labels);
@@ -71,11 +74,12 @@ public final class SubsetRuntime {
     this.ejectAfter = e;
     this.maxRequests = resolved.connectionPool() == null ? Integer.MAX_VALUE : resolved.connectionPool().maxRequests();
     this.slowCallNanos = resolved.circuitBreaker().slowCallDurationThreshold().toNanos();
-    this.ejections = metrics.ejections(service, name);
+    this.ejections = ejections;
     ConnectionPool pool = resolved.connectionPool();
     ClientTls tls = resolved.tls() == null ? ClientTls.AUTO : resolved.tls();
-    this.connectionSettings = pool == null ? new ConnectionSettings(null, null, null, 0, tls)
-        : new ConnectionSettings(pool.connectTimeout(), pool.idleTimeout(), pool.keepaliveTime(), pool.maxRequestsPerConnection(), tls);
+    this.connectionSettings = pool == null ? new ConnectionSettings(null, null, null, 0, tls, false)
+        : new ConnectionSettings(pool.connectTimeout(), pool.idleTimeout(), pool.keepaliveTime(),
+            pool.maxRequestsPerConnection(), tls, pool.h2Upgrade());
   }
 
   ConnectionSettings connectionSettings() {
@@ -121,14 +125,30 @@ public final class SubsetRuntime {
       }
     }
     members = Members.of(mine);
+    panicCheckedAt = 0;
   }
 
   EndpointState[] members() {
     return members.unique;
   }
 
+  MeshClock clock() {
+    return clock;
+  }
+
+  /** Logical calls in flight (holding a permit). */
+  int active() {
+    return active.get();
+  }
+
   // ---- request path ---------------------------------------------------------------------
 
+  /**
+   * Asks for a logical call's permit: the concurrency limit, then the breaker. The breaker
+   * decides on logical calls, so a call holds one permit through all its attempts.
+   *
+   * @return null when permitted, otherwise why not
+   */
   Rejection tryAcquire() {
     if (active.incrementAndGet() > maxRequests) {
       active.decrementAndGet();
@@ -141,6 +161,7 @@ public final class SubsetRuntime {
     return null;
   }
 
+  /** Returns a permit that ends without an outcome worth recording. */
   void release() {
     active.decrementAndGet();
     if (breaker != null) {
@@ -148,53 +169,96 @@ public final class SubsetRuntime {
     }
   }
 
-  EndpointState pick(EndpointState avoid) {
+  /**
+   * Records how a logical call ended (after its replays and retries) and returns its permit. For a
+   * stream, {@code nanos} is the time to the response headers, never its lifetime.
+   */
+  void callEnded(long nanos, Outcome outcome) {
+    active.decrementAndGet();
+    if (breaker == null) {
+      return;
+    }
+    switch (outcome) {
+      case SUCCESS:
+      case CLIENT_ERROR:
+        breaker.onSuccess(nanos, TimeUnit.NANOSECONDS);
+        break;
+      case OVERLOAD:
+        breaker.onSuccess(Math.max(nanos, slowCallNanos + 1), TimeUnit.NANOSECONDS);
+        break;
+      case FAILURE:
+      case TIMEOUT:
+        breaker.onError(nanos, TimeUnit.NANOSECONDS, Breakers.FAILURE);
+        break;
+      default: // CANCELLED: says nothing about the destination
+        breaker.releasePermission();
+        break;
+    }
+  }
+
+  /**
+   * Picks an endpoint with the subset's balancer: one not yet tried by this call, not ejected,
+   * reachable and ready when such is in reach; with fewer than half the subset healthy (panic, as
+   * Envoy's default threshold) ejections are ignored.
+   *
+   * @return null when the subset has no member
+   */
+  EndpointState pick(io.meshup.core.internal.lb.Tried tried) {
     Members m = members;
     if (m.unique.length == 0) {
       return null;
     }
-    return balancer.pick(balancer.wantsSchedule() ? m.schedule : m.unique, avoid, clock.nanoTime());
+    long now = clock.nanoTime();
+    return balancer.pick(balancer.wantsSchedule() ? m.schedule : m.unique, tried, now, panic(m, now));
   }
 
-  /** Records an attempt; returns its latency in nanos. */
-  long record(EndpointState ep, long start, Outcome outcome) {
-    long now = clock.nanoTime();
-    long rtt = Math.max(now - start, 0);
+  /** True when more than half the members are ejected; recounted at most every 100 ms. */
+  private boolean panic(Members m, long now) {
+    if (ejectAfter == 0) {
+      return false;
+    }
+    long checked = panicCheckedAt;
+    if (checked != 0 && now - checked < PANIC_RECHECK_NANOS) {
+      return panic;
+    }
+    int ejected = 0;
+    for (EndpointState s : m.unique) {
+      if (s.isEjected(now)) {
+        ejected++;
+      }
+    }
+    boolean p = ejected * 2 > m.unique.length;
+    panic = p;
+    panicCheckedAt = now == 0 ? 1 : now;
+    return p;
+  }
+
+  /**
+   * Records how one attempt on {@code ep} ended, for the balancer and outlier detection;
+   * {@code nanos} is its latency (for a stream, to the response headers).
+   */
+  void attemptEnded(EndpointState ep, long now, long nanos, Outcome outcome) {
     ep.finished();
-    active.decrementAndGet();
     switch (outcome) {
       case SUCCESS:
       case CLIENT_ERROR:
-        balancer.observe(ep, now, rtt);
-        if (breaker != null) {
-          breaker.onSuccess(rtt, TimeUnit.NANOSECONDS);
-        }
+        balancer.observe(ep, now, nanos);
         ep.succeeded();
         break;
       case OVERLOAD:
-        balancer.observe(ep, now, Math.max(rtt, OVERLOAD_PENALTY_NANOS));
-        if (breaker != null) {
-          breaker.onSuccess(Math.max(rtt, slowCallNanos + 1), TimeUnit.NANOSECONDS);
-        }
+        balancer.observe(ep, now, Math.max(nanos, OVERLOAD_PENALTY_NANOS));
         break;
       case FAILURE:
       case TIMEOUT:
-        balancer.observeFailure(ep, now, rtt);
-        if (breaker != null) {
-          breaker.onError(rtt, TimeUnit.NANOSECONDS, Breakers.FAILURE);
-        }
+        balancer.observeFailure(ep, now, nanos);
         int streak = ep.failed();
         if (ejectAfter > 0 && (streak >= ejectAfter || ep.probing())) {
           maybeEject(ep, now);
         }
         break;
       default: // CANCELLED: says nothing about the endpoint
-        if (breaker != null) {
-          breaker.releasePermission();
-        }
         break;
     }
-    return rtt;
   }
 
   private void maybeEject(EndpointState ep, long now) {
@@ -217,6 +281,7 @@ public final class SubsetRuntime {
         return;
       }
       long duration = ep.eject(now, outlier.baseEjectionTime().toNanos(), MAX_EJECTION_NANOS);
+      panicCheckedAt = 0;
       ejections.increment();
       log.info("{}: ejected endpoint {} for {} ms after {} consecutive failures",
           description, ep, TimeUnit.NANOSECONDS.toMillis(duration), ejectAfter);

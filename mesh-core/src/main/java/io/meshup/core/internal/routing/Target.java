@@ -1,44 +1,55 @@
 package io.meshup.core.internal.routing;
 
-import io.meshup.core.route.EndpointHandle;
+import io.meshup.core.internal.lb.Tried;
+import io.meshup.core.internal.resilience.RetryBudget;
+import io.meshup.core.route.ConnectionSettings;
 import io.meshup.core.route.Outcome;
 import io.meshup.core.route.Rejection;
 import io.meshup.core.route.RoutePolicy;
 import io.meshup.core.route.RouteTarget;
-import io.meshup.core.internal.resilience.RetryBudget;
 import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.Timer;
 import java.util.concurrent.TimeUnit;
 
-/** A compiled weighted destination: the route's policy, the subset, and meters resolved up front. */
-final class Target implements RouteTarget {
+/**
+ * A compiled weighted destination: the route's policy, the subset, and meters resolved up front.
+ * The call engine drives it: {@link #tryAcquire} once per logical call, {@link #pick},
+ * {@link #attemptStarted} and {@link #attemptEnded} per attempt, {@link #tryRetry} per route retry,
+ * and {@link #callEnded} (or {@link #release}) once at the end.
+ *
+ * <p>Thread-safe, non-blocking, allocation-free. Internal: used by {@code io.meshup.core.call}.
+ */
+public final class Target implements RouteTarget {
   private static final Outcome[] OUTCOMES = Outcome.values();
   private static final Rejection[] REJECTIONS = Rejection.values();
 
   private final RoutePolicy route;
   private final SubsetRuntime subset;
   private final ServiceRuntime destination;
-  private final Timer[] outcomeTimers;
+  private final Timer[] callTimers;
   private final Timer[] rejectionTimers;
+  private final Counter[] attemptCounters;
   private final RetryBudget budget;
   private final Counter retriesGranted;
   private final Counter retriesDenied;
 
-  Target(RoutePolicy route, SubsetRuntime subset, ServiceRuntime destination, Metrics metrics) {
+  Target(RoutePolicy route, SubsetRuntime subset, ServiceRuntime destination, Metrics.Owner meters) {
     this.route = route;
     this.subset = subset;
     this.destination = destination;
     this.budget = destination.retryBudget();
-    this.outcomeTimers = new Timer[OUTCOMES.length];
+    this.callTimers = new Timer[OUTCOMES.length];
+    this.attemptCounters = new Counter[OUTCOMES.length];
     for (Outcome o : OUTCOMES) {
-      outcomeTimers[o.ordinal()] = metrics.requestTimer(subset.service(), route.name(), subset.name(), o.tag());
+      callTimers[o.ordinal()] = meters.requestTimer(subset.service(), route.name(), subset.name(), o.tag());
+      attemptCounters[o.ordinal()] = meters.attempts(subset.service(), subset.name(), o.tag());
     }
     this.rejectionTimers = new Timer[REJECTIONS.length];
     for (Rejection r : REJECTIONS) {
-      rejectionTimers[r.ordinal()] = metrics.requestTimer(subset.service(), route.name(), subset.name(), r.tag());
+      rejectionTimers[r.ordinal()] = meters.requestTimer(subset.service(), route.name(), subset.name(), r.tag());
     }
-    this.retriesGranted = metrics.retries(subset.service(), "granted");
-    this.retriesDenied = metrics.retries(subset.service(), "over_budget");
+    this.retriesGranted = meters.retries(subset.service(), "granted");
+    this.retriesDenied = meters.retries(subset.service(), "over_budget");
   }
 
   SubsetRuntime subsetRuntime() {
@@ -61,61 +72,92 @@ final class Target implements RouteTarget {
   }
 
   @Override
-  public Rejection tryAcquire() {
-    Rejection r = subset.tryAcquire();
-    if (r != null) {
-      rejectionTimers[r.ordinal()].record(0, TimeUnit.NANOSECONDS);
-    }
-    return r;
-  }
-
-  @Override
-  public EndpointHandle pick(EndpointHandle avoid) {
-    return subset.pick(avoid instanceof EndpointState ? (EndpointState) avoid : null);
-  }
-
-  @Override
-  public long begin(EndpointHandle endpoint) {
-    ((EndpointState) endpoint).started();
-    long now = destination.clock().nanoTime();
-    budget.onRequest(now);
-    return now;
-  }
-
-  @Override
-  public void record(EndpointHandle endpoint, long startNanos, Outcome outcome) {
-    long rtt = subset.record((EndpointState) endpoint, startNanos, outcome);
-    outcomeTimers[outcome.ordinal()].record(rtt, TimeUnit.NANOSECONDS);
-  }
-
-  @Override
-  public void release() {
-    subset.release();
-  }
-
-  @Override
-  public void reject(Rejection rejection) {
-    rejectionTimers[rejection.ordinal()].record(0, TimeUnit.NANOSECONDS);
-  }
-
-  @Override
-  public boolean tryRetry() {
-    if (budget.tryRetry(destination.clock().nanoTime())) {
-      retriesGranted.increment();
-      return true;
-    }
-    retriesDenied.increment();
-    return false;
-  }
-
-  @Override
-  public io.meshup.core.route.ConnectionSettings connectionSettings() {
+  public ConnectionSettings connectionSettings() {
     return subset.connectionSettings();
   }
 
   @Override
   public String describe() {
     return subset.description();
+  }
+
+  /** The destination's runtime (for idle tracking). */
+  public ServiceRuntime destination() {
+    return destination;
+  }
+
+  /**
+   * Asks for a logical call's permit (concurrency limit, circuit breaker) and counts the call in
+   * the retry budget.
+   *
+   * @return null when permitted, otherwise why not (the rejection is counted)
+   */
+  public Rejection tryAcquire(long now) {
+    Rejection r = subset.tryAcquire();
+    if (r != null) {
+      rejectionTimers[r.ordinal()].record(0, TimeUnit.NANOSECONDS);
+      return r;
+    }
+    budget.onRequest(now);
+    destination.touch(now);
+    return null;
+  }
+
+  /**
+   * Picks an endpoint, preferring those {@code tried} does not hold.
+   *
+   * @return null when the subset is empty
+   */
+  public EndpointState pick(Tried tried) {
+    return subset.pick(tried);
+  }
+
+  /** Marks the start of an attempt on {@code endpoint}. */
+  public void attemptStarted(EndpointState endpoint) {
+    endpoint.started();
+  }
+
+  /**
+   * Records how an attempt ended; {@code nanos} is its latency (a stream's: to its response
+   * headers). A connect failure also marks the endpoint unreachable for a moment.
+   */
+  public void attemptEnded(EndpointState endpoint, long now, long nanos, Outcome outcome, boolean connectFailed) {
+    if (connectFailed) {
+      endpoint.connectFailed(now);
+    }
+    subset.attemptEnded(endpoint, now, nanos, outcome);
+    attemptCounters[outcome.ordinal()].increment();
+  }
+
+  /** Records how a logical call ended and returns its permit. */
+  public void callEnded(long nanos, Outcome outcome) {
+    subset.callEnded(nanos, outcome);
+    callTimers[outcome.ordinal()].record(nanos, TimeUnit.NANOSECONDS);
+  }
+
+  /** Returns a permit that was acquired but ends without an outcome (a fault abort, say). */
+  public void release() {
+    subset.release();
+  }
+
+  /** Counts a rejection after the permit was granted (used for {@link Rejection#NO_ENDPOINTS}). */
+  public void reject(Rejection rejection) {
+    subset.release();
+    rejectionTimers[rejection.ordinal()].record(0, TimeUnit.NANOSECONDS);
+  }
+
+  /**
+   * Asks the destination's retry budget for one retry; counted either way.
+   *
+   * @return false when retries are over budget
+   */
+  public boolean tryRetry(long now) {
+    if (budget.tryRetry(now)) {
+      retriesGranted.increment();
+      return true;
+    }
+    retriesDenied.increment();
+    return false;
   }
 
   @Override

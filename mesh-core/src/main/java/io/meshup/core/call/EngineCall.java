@@ -1,0 +1,866 @@
+package io.meshup.core.call;
+
+import io.meshup.core.internal.engine.RetryRules;
+import io.meshup.core.internal.lb.Tried;
+import io.meshup.core.internal.routing.EndpointState;
+import io.meshup.core.internal.routing.Target;
+import io.meshup.core.route.ConnectionSettings;
+import io.meshup.core.route.EndpointHandle;
+import io.meshup.core.route.FaultPolicy;
+import io.meshup.core.route.Outcome;
+import io.meshup.core.route.Rejection;
+import io.meshup.core.route.RequestAttributes;
+import io.meshup.core.route.RetryPolicy;
+import io.meshup.core.route.RouteTarget;
+import io.meshup.core.route.ServiceRouter;
+import java.util.Objects;
+import java.util.concurrent.ConcurrentLinkedQueue;
+import java.util.concurrent.ScheduledFuture;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicIntegerFieldUpdater;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * One logical call through the mesh, as the engine runs it; a transport extends this class for
+ * each call it makes and implements the four hooks ({@link #startAttempt}, {@link #cancelAttempt},
+ * {@link #completeWithAttempt}, {@link #fail}). The lifecycle, top to bottom:
+ *
+ * <ol>
+ *   <li><b>Route.</b> {@link #start} matches the request (this object is its
+ *       {@link RequestAttributes}) against the destination's routes; the first match wins and one
+ *       random draw over its weights picks the target subset. No match ends the call
+ *       ({@link CallFailure.Kind#NO_ROUTE}).
+ *   <li><b>Deadline.</b> The earliest of the caller's deadline (the transport passes what remains of
+ *       it, propagated ones included) and the route timeout. It holds through injected delays,
+ *       backoffs and every attempt; when it passes the call ends
+ *       ({@link CallFailure.Kind#DEADLINE_EXCEEDED}) and the attempt in flight is cancelled.
+ *   <li><b>Fault injection.</b> An abort ends the call ({@link CallFailure.Kind#FAULT_ABORT}); a
+ *       delay waits (within the deadline) before the first attempt.
+ *   <li><b>Permit.</b> The subset's concurrency limit and circuit breaker give the call one permit
+ *       for all its attempts ({@link CallFailure.Kind#REJECTED} otherwise). The breaker records the
+ *       logical call's outcome, after its replays and retries, so a replay never costs a permit or
+ *       counts as a failure.
+ *   <li><b>Attempt.</b> The balancer picks an endpoint the call has not tried when one is in reach
+ *       (ready, reachable, not ejected; with fewer than half the subset healthy, ejections are
+ *       ignored, as Envoy's panic mode), and the transport sends ({@link #startAttempt}) with the
+ *       attempt's time limit ({@link #attemptTimeoutNanos()}): the per-try timeout, the rest of the
+ *       deadline, or, on transports that cannot tell a frozen peer, a bound on the wait for response
+ *       headers. The transport reports the wire ({@link #attemptResponded} or
+ *       {@link #attemptCommitted}) and the end ({@link #attemptClosed}).
+ *   <li><b>Outcome.</b> The balancer and outlier detection learn from every attempt (a stream's
+ *       latency is the time to its response headers, never its lifetime).
+ *   <li><b>Replay or retry.</b> An attempt that never left the client, or that the server refused
+ *       before processing, is replayed at once on another endpoint (up to
+ *       {@link CallEngine#DEFAULT_MAX_REPLAYS} times, no policy or budget needed). Otherwise the
+ *       route's {@code retries} decide, by one table for every transport ({@code RetryRules}):
+ *       only for idempotent or safe methods once the request may have been processed, within the
+ *       destination's retry budget, after a jittered backoff that must fit in the deadline. Nothing
+ *       is tried again once the response went to the caller, or once the transport stopped keeping
+ *       the request for replay ({@link #stopReplays}).
+ *   <li><b>End.</b> The call ends once: with the last attempt's own result
+ *       ({@link #completeWithAttempt}) or with a failure the engine names ({@link #fail}); its
+ *       permit goes back with the outcome, and {@code mesh.client.requests} records it.
+ * </ol>
+ *
+ * <p>Threading: every event (the transport's calls into this class, timers, the caller's cancel)
+ * runs serialized per call, never two at once and never re-entrantly; the hooks run inside that
+ * order, on whichever thread brought the event, and must not block. A transport may run its own
+ * per-call work in the same order with {@link #serialized}. Events run inline when nothing else
+ * runs for the call (no allocation); otherwise they queue. Attempt getters ({@link #endpoint()},
+ * {@link #attemptTimeoutNanos()}...) are valid in {@link #startAttempt} and until the attempt's
+ * {@link #attemptClosed}.
+ */
+public abstract class EngineCall implements RequestAttributes {
+  private static final Logger log = LoggerFactory.getLogger(EngineCall.class);
+
+  private static final int NEW = 0;
+  private static final int WAITING = 1;
+  private static final int ATTEMPT = 2;
+  private static final int DONE = 3;
+
+  /** What bounds an attempt. */
+  private static final int LIMIT_NONE = 0;
+  private static final int LIMIT_CALL = 1;
+  private static final int LIMIT_PER_TRY = 2;
+  private static final int LIMIT_HEADERS = 3;
+
+  // event types
+  private static final int E_START = 0;
+  private static final int E_CANCEL = 1;
+  private static final int E_COMMITTED = 3;
+  private static final int E_CLOSED = 4;
+  private static final int E_WAIT_OVER = 5;
+  private static final int E_DEADLINE = 6;
+  private static final int E_PER_TRY = 7;
+  private static final int E_SHUTDOWN = 8;
+  private static final int E_STOP_REPLAYS = 9;
+  private static final int E_CONNECTED = 10;
+
+  private static final AttemptEnd[] ENDS = AttemptEnd.values();
+
+  private final CallEngine engine;
+  private final ServiceRouter router;
+  private final Protocol protocol;
+  private static final AtomicIntegerFieldUpdater<EngineCall> WIP =
+      AtomicIntegerFieldUpdater.newUpdater(EngineCall.class, "wip");
+  /** Events running or queued: the serializer's work-in-progress count. */
+  private volatile int wip;
+  private volatile ConcurrentLinkedQueue<Runnable> queue;
+
+  // Set by start() before the start event, then read-only.
+  private long callerTimeoutNanos;
+  private boolean hasCallerDeadline;
+  private boolean idempotent;
+  private boolean streaming;
+
+  // Serialized state.
+  private int phase = NEW;
+  private Target target;
+  private long startNanos;
+  private boolean hasDeadline;
+  private long deadline;
+  private boolean routeTimeoutBinds;
+  private boolean permit;
+  private int attempt;
+  private EndpointState endpoint;
+  private ConnectionSettings settings;
+  private long attemptStart;
+  private long latencyStart;
+  private long attemptTimeoutNanos;
+  private int attemptLimitKind;
+  private boolean committed;
+  private long commitNanos;
+  private int retries;
+  private int replays;
+  private Tried tried;
+  private boolean replaysStopped;
+  private ScheduledFuture<?> timer;
+  private ScheduledFuture<?> deadlineTimer;
+  private ScheduledFuture<?> perTryTimer;
+  private boolean perTryFired;
+  private CallFailure pending;
+  private CallFailure cancelRequested;
+  private int retryDecidedFor;
+  private long retryBackoffNanos;
+  private AttemptEnd lastEnd;
+  private int lastCode;
+
+  /**
+   * @param engine the mesh's call engine
+   * @param router the destination's router ({@code Mesh.router(service)})
+   * @param protocol how the codes the transport reports are read
+   */
+  protected EngineCall(CallEngine engine, ServiceRouter router, Protocol protocol) {
+    this.engine = Objects.requireNonNull(engine, "engine");
+    this.router = Objects.requireNonNull(router, "router");
+    this.protocol = Objects.requireNonNull(protocol, "protocol");
+  }
+
+  // ---- the transport implements ---------------------------------------------------------------
+
+  /**
+   * Sends attempt {@link #attempt()} to {@link #endpoint()}, with mutual TLS or not per
+   * {@link #connectionSettings()} (the server must be {@link EndpointHandle#service()}), bounded by
+   * {@link #attemptTimeoutNanos()}, replaying what the caller sent so far when {@link #replay()}.
+   * Must not block. Whatever happens, the transport reports the attempt's end with
+   * {@link #attemptClosed} (an exception thrown here counts as its {@link AttemptEnd#LOCAL_ERROR}).
+   */
+  protected abstract void startAttempt();
+
+  /**
+   * Ends the attempt in flight (the deadline passed, the caller cancelled, its time limit passed,
+   * the mesh closed). The transport still reports its end with {@link #attemptClosed}.
+   */
+  protected abstract void cancelAttempt(CallFailure why);
+
+  /** Ends the call with the current attempt's own result, which the transport has: deliver it to the caller. */
+  protected abstract void completeWithAttempt();
+
+  /** Ends the call with a failure the engine decided: deliver it to the caller. */
+  protected abstract void fail(CallFailure failure);
+
+  /**
+   * The call committed (its response goes to the caller from now on): the transport may drop
+   * what it kept for replay. Runs in the call's serialized order; does nothing by default.
+   */
+  protected void committed() {}
+
+  /**
+   * True when the transport itself notices an unresponsive peer (gRPC's HTTP/2 keepalive pings),
+   * so attempts need no bound on the wait for response headers; false by default.
+   */
+  protected boolean detectsUnresponsivePeers() {
+    return false;
+  }
+
+  /**
+   * True when the transport enforces {@link #attemptTimeoutNanos()} for the whole attempt, its
+   * response included (gRPC deadlines); false when it bounds only the wait for response headers
+   * (the JDK HTTP client), so the engine itself ends the call at its deadline.
+   */
+  protected boolean enforcesDeadlineThroughResponse() {
+    return false;
+  }
+
+  // ---- the transport calls -------------------------------------------------------------------
+
+  /**
+   * Starts the call.
+   *
+   * @param callerTimeoutNanos what remains of the caller's deadline (0 or less: already passed);
+   *     ignored unless {@code hasCallerDeadline}
+   * @param hasCallerDeadline whether the caller has a deadline
+   * @param idempotent the method may be retried after it may have been processed
+   * @param streaming a stream rather than one request and one response: its latency for the
+   *     balancer and breaker is the time to its response headers
+   */
+  public final void start(long callerTimeoutNanos, boolean hasCallerDeadline, boolean idempotent, boolean streaming) {
+    this.callerTimeoutNanos = callerTimeoutNanos;
+    this.hasCallerDeadline = hasCallerDeadline;
+    this.idempotent = idempotent;
+    this.streaming = streaming;
+    event(E_START, 0, null, 0);
+  }
+
+  /** The caller cancels: the attempt in flight is cancelled and the call ends {@link CallFailure.Kind#CANCELLED}. */
+  public final void cancel(String message, Throwable cause) {
+    CallFailure f = new CallFailure(CallFailure.Kind.CANCELLED,
+        "meshup: cancelled by the caller" + (message == null ? "" : ": " + message), null, 0, null, cause, false);
+    if (enter()) {
+      try {
+        onCancel(f);
+      } catch (RuntimeException | Error e) {
+        internal(e);
+      } finally {
+        exit();
+      }
+    } else {
+      enqueue(() -> onCancel(f));
+    }
+  }
+
+  /**
+   * Attempt {@code n} got response headers with this status (HTTP's status code; gRPC: any code,
+   * the engine treats it as a commit). Decides at once whether the response goes to the caller
+   * (true: the call commits and is not tried again) or is retried (false: the transport discards
+   * the response and reports the attempt's end as usual).
+   */
+  public final boolean attemptResponded(int n, int code) {
+    if (!enter()) {
+      // another event of this call is running (a cancel, a timer): do not retry, commit in order
+      enqueue(() -> onCommitted(n));
+      return true;
+    }
+    try {
+      return onResponded(n, code);
+    } catch (RuntimeException | Error e) {
+      internal(e);
+      return true;
+    } finally {
+      exit();
+    }
+  }
+
+  /**
+   * Attempt {@code n} waited for a connection to be made and now has one: its latency for the
+   * balancer counts from here (opening a connection is not the endpoint's latency).
+   */
+  public final void attemptConnected(int n) {
+    event(E_CONNECTED, n, null, 0);
+  }
+
+  /** Attempt {@code n}'s response reached the caller (gRPC headers or a message): the call is committed. */
+  public final void attemptCommitted(int n) {
+    event(E_COMMITTED, n, null, 0);
+  }
+
+  /**
+   * Attempt {@code n} ended.
+   *
+   * @param code the status for {@link AttemptEnd#STATUS} (gRPC code or HTTP status), else ignored
+   */
+  public final void attemptClosed(int n, AttemptEnd end, int code) {
+    event(E_CLOSED, n, end, code);
+  }
+
+  /**
+   * The transport no longer keeps the request for replay (over its replay buffer's bounds): nothing
+   * more is replayed or retried for this call.
+   */
+  public final void stopReplays() {
+    event(E_STOP_REPLAYS, 0, null, 0);
+  }
+
+  /** Runs {@code task} in this call's serialized order (inline when nothing else runs for it). */
+  protected final void serialized(Runnable task) {
+    if (enter()) {
+      try {
+        task.run();
+      } catch (RuntimeException | Error e) {
+        internal(e);
+      } finally {
+        exit();
+      }
+    } else {
+      enqueue(task);
+    }
+  }
+
+  // ---- what the transport reads ---------------------------------------------------------------
+
+  /** The current attempt's number, from 1. */
+  public final int attempt() {
+    return attempt;
+  }
+
+  /** True when the current attempt is not the first: the transport replays what was sent. */
+  public final boolean replay() {
+    return attempt > 1;
+  }
+
+  /** The current attempt's endpoint. */
+  public final EndpointHandle endpoint() {
+    return endpoint;
+  }
+
+  /** The chosen target, once routed; null before. */
+  public final RouteTarget target() {
+    return target;
+  }
+
+  /** How to connect for the current attempt (read once per attempt, so its scheme and client agree). */
+  public final ConnectionSettings connectionSettings() {
+    return settings;
+  }
+
+  /**
+   * The current attempt's time limit, in nanos from its start: the earliest of the per-try timeout,
+   * the rest of the call's deadline and the response-headers bound; 0 for none.
+   */
+  public final long attemptTimeoutNanos() {
+    return attemptTimeoutNanos;
+  }
+
+  /** What remains of the call's deadline now, in nanos (0 or less when passed); {@link Long#MAX_VALUE} for none. */
+  public final long remainingNanos() {
+    return hasDeadline ? deadline - engine.clock().nanoTime() : Long.MAX_VALUE;
+  }
+
+  /** Attempts started so far. */
+  public final int attempts() {
+    return attempt;
+  }
+
+  /** The mesh's call engine. */
+  public final CallEngine engine() {
+    return engine;
+  }
+
+  // ---- serialization -------------------------------------------------------------------------
+
+  private boolean enter() {
+    return WIP.compareAndSet(this, 0, 1);
+  }
+
+  private void exit() {
+    if (WIP.decrementAndGet(this) != 0) {
+      drain();
+    }
+  }
+
+  private void enqueue(Runnable task) {
+    ConcurrentLinkedQueue<Runnable> q = queue;
+    if (q == null) {
+      synchronized (this) {
+        q = queue;
+        if (q == null) {
+          q = new ConcurrentLinkedQueue<>();
+          queue = q;
+        }
+      }
+    }
+    q.add(task);
+    if (WIP.getAndIncrement(this) == 0) {
+      drain();
+    }
+  }
+
+  private void drain() {
+    ConcurrentLinkedQueue<Runnable> q = queue;
+    do {
+      Runnable r = q.poll();
+      if (r != null) {
+        try {
+          r.run();
+        } catch (RuntimeException | Error e) {
+          internal(e);
+        }
+      }
+    } while (WIP.decrementAndGet(this) != 0);
+  }
+
+  private void event(int type, int n, AttemptEnd end, int code) {
+    if (enter()) {
+      try {
+        handle(type, n, end, code);
+      } catch (RuntimeException | Error e) {
+        internal(e);
+      } finally {
+        exit();
+      }
+    } else {
+      enqueue(() -> handle(type, n, end, code));
+    }
+  }
+
+  private void handle(int type, int n, AttemptEnd end, int code) {
+    switch (type) {
+      case E_START:
+        onStart();
+        break;
+      case E_COMMITTED:
+        onCommitted(n);
+        break;
+      case E_CONNECTED:
+        if (n == attempt && phase == ATTEMPT) {
+          latencyStart = engine.clock().nanoTime();
+        }
+        break;
+      case E_CLOSED:
+        onClosed(n, end, code);
+        break;
+      case E_WAIT_OVER:
+        if (phase == WAITING && n == attempt) {
+          timer = null;
+          engine.waiting(this, false);
+          nextAttempt();
+        }
+        break;
+      case E_DEADLINE:
+        onDeadline();
+        break;
+      case E_PER_TRY:
+        if (phase == ATTEMPT && n == attempt && !committed && pending == null) {
+          perTryFired = true;
+          cancelAttempt(attemptTimeout());
+        }
+        break;
+      case E_SHUTDOWN:
+        onShutdown();
+        break;
+      case E_STOP_REPLAYS:
+        replaysStopped = true;
+        if (phase == WAITING && attempt > 0) {
+          // nothing kept to send again: the last attempt's result is the call's
+          cancel(timer);
+          engine.waiting(this, false);
+          finishAttempt(RetryRules.outcome(protocol, lastEnd, lastCode));
+        }
+        break;
+      default:
+        throw new IllegalStateException("event " + type);
+    }
+  }
+
+  /** A hook or the engine threw: end the call rather than leave it hanging. */
+  private void internal(Throwable e) {
+    log.error("meshup: internal error in a call to {}", router.service(), e);
+    if (phase != DONE) {
+      try {
+        finishFailure(new CallFailure(CallFailure.Kind.INTERNAL, "meshup: internal error in a call to "
+            + router.service() + ": " + e, null, 0, null, e, false), Outcome.CANCELLED);
+      } catch (RuntimeException | Error again) {
+        log.error("meshup: could not end the call to {}", router.service(), again);
+      }
+    }
+  }
+
+  void shutDown() {
+    event(E_SHUTDOWN, 0, null, 0);
+  }
+
+  // ---- the lifecycle -------------------------------------------------------------------------
+
+  private void onStart() {
+    if (phase != NEW) {
+      return;
+    }
+    long now = engine.clock().nanoTime();
+    startNanos = now;
+    if (cancelRequested != null) {
+      finishFailure(cancelRequested, Outcome.CANCELLED);
+      return;
+    }
+    if (engine.isShutdown()) {
+      finishFailure(shutDownFailure(), Outcome.CANCELLED);
+      return;
+    }
+    RouteTarget rt = router.select(this);
+    if (rt == null) {
+      finishFailure(CallFailure.of(CallFailure.Kind.NO_ROUTE, "meshup: no route of service " + router.service()
+          + " matches " + method() + " " + path()), Outcome.CLIENT_ERROR);
+      return;
+    }
+    target = (Target) rt;
+    long routeTimeout = target.route().timeoutNanos();
+    if (hasCallerDeadline || routeTimeout > 0) {
+      hasDeadline = true;
+      routeTimeoutBinds = !hasCallerDeadline || (routeTimeout > 0 && routeTimeout <= callerTimeoutNanos);
+      deadline = now + (routeTimeoutBinds ? routeTimeout : callerTimeoutNanos);
+      if (deadline - now <= 0) {
+        finishFailure(deadlineFailure(), Outcome.TIMEOUT);
+        return;
+      }
+      if (!enforcesDeadlineThroughResponse()) {
+        deadlineTimer = engine.schedule(() -> event(E_DEADLINE, 0, null, 0), deadline - now);
+      }
+    }
+    FaultPolicy fault = target.route().fault();
+    if (fault.drawAbort()) {
+      finishFailure(new CallFailure(CallFailure.Kind.FAULT_ABORT, "meshup: fault injected by route "
+          + target.route().name(), null, fault.abortHttpStatus(), fault.abortGrpcStatus(),
+          null, false), Outcome.CLIENT_ERROR);
+      return;
+    }
+    if (fault.drawDelay()) {
+      waitFor(fault.delayNanos());
+      return;
+    }
+    nextAttempt();
+  }
+
+  /** Waits {@code nanos} (a delay or a backoff), never past the deadline, then tries again. */
+  private void waitFor(long nanos) {
+    long wait = nanos;
+    if (hasDeadline) {
+      wait = Math.min(wait, deadline - engine.clock().nanoTime());
+    }
+    phase = WAITING;
+    engine.waiting(this, true);
+    if (phase != WAITING) {
+      return; // the engine shut down meanwhile
+    }
+    int n = attempt;
+    timer = engine.schedule(() -> event(E_WAIT_OVER, n, null, 0), wait);
+    if (timer == null) {
+      engine.waiting(this, false);
+      finishFailure(shutDownFailure(), Outcome.CANCELLED);
+    }
+  }
+
+  private void nextAttempt() {
+    if (cancelRequested != null) {
+      finishFailure(cancelRequested, Outcome.CANCELLED);
+      return;
+    }
+    if (engine.isShutdown()) {
+      finishFailure(shutDownFailure(), Outcome.CANCELLED);
+      return;
+    }
+    long now = engine.clock().nanoTime();
+    if (hasDeadline && deadline - now <= 0) {
+      finishFailure(deadlineFailure(), Outcome.TIMEOUT);
+      return;
+    }
+    if (!permit) {
+      Rejection r = target.tryAcquire(now);
+      if (r != null) {
+        finishFailure(rejected(r), null);
+        return;
+      }
+      permit = true;
+    }
+    ConnectionSettings s = target.connectionSettings();
+    if (!engine.hasCertificates() && s.tls().usesTls(false)) {
+      finishFailure(CallFailure.of(CallFailure.Kind.NO_CERTIFICATES, "meshup: " + target.describe()
+          + ": the DestinationRule sets trafficPolicy.tls.mode ISTIO_MUTUAL but this mesh has no certificates"
+          + " (set mesh.tls.certificates)"), Outcome.CLIENT_ERROR);
+      return;
+    }
+    EndpointState ep = target.pick(tried);
+    if (ep == null) {
+      permit = false;
+      target.reject(Rejection.NO_ENDPOINTS);
+      finishFailure(rejected(Rejection.NO_ENDPOINTS), null);
+      return;
+    }
+    attempt++;
+    endpoint = ep;
+    settings = s;
+    attemptStart = now;
+    latencyStart = now;
+    perTryFired = false;
+    pending = null;
+    target.attemptStarted(ep);
+    long perTry = target.route().retries().perTryTimeoutNanos();
+    long limit = 0;
+    int kind = LIMIT_NONE;
+    if (hasDeadline) {
+      limit = deadline - now;
+      kind = LIMIT_CALL;
+    }
+    if (perTry > 0 && (kind == LIMIT_NONE || perTry < limit)) {
+      limit = perTry;
+      kind = LIMIT_PER_TRY;
+    }
+    long headers = engine.headersTimeoutNanos();
+    if (perTry == 0 && headers > 0 && !detectsUnresponsivePeers() && (kind == LIMIT_NONE || headers < limit)) {
+      limit = headers;
+      kind = LIMIT_HEADERS;
+    }
+    attemptLimitKind = kind;
+    attemptTimeoutNanos = limit;
+    phase = ATTEMPT;
+    if (kind == LIMIT_PER_TRY && streaming && enforcesDeadlineThroughResponse()) {
+      // the per-try timeout ends at the response headers, so a stream's transport deadline stays the
+      // call's and the engine times the try itself
+      attemptTimeoutNanos = hasDeadline ? deadline - now : 0;
+      int n = attempt;
+      perTryTimer = engine.schedule(() -> event(E_PER_TRY, n, null, 0), perTry);
+    }
+    try {
+      startAttempt();
+    } catch (RuntimeException e) {
+      log.warn("meshup: {}: the transport failed to start attempt {} on {}", target.describe(), attempt, ep, e);
+      onClosed(attempt, AttemptEnd.LOCAL_ERROR, 0);
+    }
+  }
+
+  private void onCommitted(int n) {
+    if (n == attempt && phase == ATTEMPT && !committed) {
+      committed = true;
+      commitNanos = engine.clock().nanoTime();
+      cancel(perTryTimer);
+      perTryTimer = null;
+      committed();
+    }
+  }
+
+  private boolean onResponded(int n, int code) {
+    if (n != attempt || phase != ATTEMPT || committed) {
+      return true;
+    }
+    if (pending == null && cancelRequested == null && !RetryRules.success(protocol, code)
+        && mayRetry(AttemptEnd.STATUS, code)) {
+      long now = engine.clock().nanoTime();
+      long backoff = engine.backoff(retries + 1);
+      if (fits(now, backoff) && target.tryRetry(now)) {
+        retries++;
+        retryDecidedFor = n;
+        retryBackoffNanos = backoff;
+        return false;
+      }
+    }
+    onCommitted(n);
+    return true;
+  }
+
+  private boolean mayRetry(AttemptEnd end, int code) {
+    RetryPolicy p = target.route().retries();
+    return !replaysStopped && retries < p.attempts() && RetryRules.retriable(protocol, end, code, p, idempotent);
+  }
+
+  private boolean fits(long now, long backoff) {
+    return !hasDeadline || deadline - now > backoff;
+  }
+
+  private void onClosed(int n, AttemptEnd end, int code) {
+    if (n != attempt || phase != ATTEMPT) {
+      return;
+    }
+    long now = engine.clock().nanoTime();
+    cancel(perTryTimer);
+    perTryTimer = null;
+    if (perTryFired && end == AttemptEnd.CANCELLED) {
+      end = AttemptEnd.TIMEOUT;
+    }
+    lastEnd = end;
+    lastCode = code;
+    Outcome outcome = RetryRules.outcome(protocol, end, code);
+    long latency = Math.max(0, (streaming && committed ? commitNanos : now) - latencyStart);
+    target.attemptEnded(endpoint, now, latency, outcome, end == AttemptEnd.NOT_SENT);
+    phase = NEW;
+    if (pending != null) {
+      if (end == AttemptEnd.STATUS && retryDecidedFor != n) {
+        finishAttempt(outcome); // the answer beat the cancellation: it stands
+      } else {
+        finishFailure(pending, pending.kind() == CallFailure.Kind.DEADLINE_EXCEEDED ? Outcome.TIMEOUT : Outcome.CANCELLED);
+      }
+      return;
+    }
+    if (committed) {
+      finishAttempt(outcome);
+      return;
+    }
+    if (cancelRequested != null) {
+      finishFailure(cancelRequested, Outcome.CANCELLED);
+      return;
+    }
+    if (end == AttemptEnd.TIMEOUT && (attemptLimitKind == LIMIT_CALL || (hasDeadline && deadline - now <= 0))) {
+      finishFailure(deadlineFailure(), Outcome.TIMEOUT);
+      return;
+    }
+    if (retryDecidedFor == n) {
+      tried().add(endpoint);
+      if (fits(now, retryBackoffNanos)) {
+        log.debug("meshup: {}: retry {} after status {} on {} (route {})", target.describe(), retries, code,
+            endpoint, target.route().name());
+        waitFor(retryBackoffNanos);
+        return;
+      }
+    } else if (RetryRules.replayable(end) && !replaysStopped && replays < engine.maxReplays()) {
+      replays++;
+      tried().add(endpoint);
+      log.debug("meshup: {}: attempt {} on {} {} ; replaying", target.describe(), n, endpoint,
+          end == AttemptEnd.NOT_SENT ? "never left the client" : "was refused before processing");
+      nextAttempt();
+      return;
+    } else if (mayRetry(end, code)) {
+      long backoff = engine.backoff(retries + 1);
+      if (fits(now, backoff) && target.tryRetry(now)) {
+        retries++;
+        tried().add(endpoint);
+        log.debug("meshup: {}: retry {} of {} after {} on {} (route {})", target.describe(), retries,
+            target.route().retries().attempts(), end, endpoint, target.route().name());
+        waitFor(backoff);
+        return;
+      }
+    }
+    if (end == AttemptEnd.TIMEOUT) {
+      finishFailure(attemptTimeout(), Outcome.TIMEOUT);
+      return;
+    }
+    finishAttempt(outcome);
+  }
+
+  private void onCancel(CallFailure f) {
+    if (phase == DONE) {
+      return;
+    }
+    cancelRequested = f;
+    switch (phase) {
+      case ATTEMPT:
+        if (pending == null) {
+          pending = f;
+          cancelAttempt(f);
+        }
+        break;
+      case WAITING:
+        cancel(timer);
+        engine.waiting(this, false);
+        finishFailure(f, Outcome.CANCELLED);
+        break;
+      default: // NEW: not started yet (the start event ends it), or between attempts
+        if (target != null) {
+          finishFailure(f, Outcome.CANCELLED);
+        }
+        break;
+    }
+  }
+
+  private void onDeadline() {
+    deadlineTimer = null;
+    if (phase == ATTEMPT) {
+      if (pending == null && !committed) {
+        pending = deadlineFailure();
+        cancelAttempt(pending);
+      } else if (committed) {
+        // the response is streaming to the caller: end it there; the close reports the rest
+        pending = deadlineFailure();
+        cancelAttempt(pending);
+      }
+    } else if (phase == WAITING) {
+      cancel(timer);
+      engine.waiting(this, false);
+      finishFailure(deadlineFailure(), Outcome.TIMEOUT);
+    }
+  }
+
+  private void onShutdown() {
+    if (phase == WAITING) {
+      cancel(timer);
+      engine.waiting(this, false);
+      finishFailure(shutDownFailure(), Outcome.CANCELLED);
+    }
+  }
+
+  private void finishAttempt(Outcome outcome) {
+    end(outcome);
+    completeWithAttempt();
+  }
+
+  private void finishFailure(CallFailure f, Outcome outcome) {
+    end(outcome);
+    fail(f);
+  }
+
+  private void end(Outcome outcome) {
+    phase = DONE;
+    cancel(timer);
+    cancel(deadlineTimer);
+    cancel(perTryTimer);
+    timer = null;
+    deadlineTimer = null;
+    perTryTimer = null;
+    if (permit) {
+      permit = false;
+      long now = engine.clock().nanoTime();
+      long nanos = streaming && committed ? commitNanos - startNanos : now - startNanos;
+      if (outcome == null) {
+        target.release();
+      } else {
+        target.callEnded(nanos, outcome);
+      }
+    }
+  }
+
+  private static void cancel(ScheduledFuture<?> f) {
+    if (f != null) {
+      f.cancel(false);
+    }
+  }
+
+  private Tried tried() {
+    if (tried == null) {
+      tried = new Tried();
+    }
+    return tried;
+  }
+
+  // ---- failures --------------------------------------------------------------------------------
+
+  private CallFailure rejected(Rejection r) {
+    return new CallFailure(CallFailure.Kind.REJECTED, "meshup: " + target.describe() + ": " + r.reason()
+        + " (route " + target.route().name() + ")", r, 0, null, null, false);
+  }
+
+  private CallFailure deadlineFailure() {
+    long millis = TimeUnit.NANOSECONDS.toMillis(hasDeadline ? deadline - startNanos : callerTimeoutNanos);
+    String what = routeTimeoutBinds ? "the timeout of route " + target.route().name() : "the caller's deadline";
+    return new CallFailure(CallFailure.Kind.DEADLINE_EXCEEDED, "meshup: " + target.describe() + ": deadline exceeded after "
+        + millis + " ms (" + what + "; " + attempt + (attempt == 1 ? " attempt)" : " attempts)"), null, 0, null, null,
+        routeTimeoutBinds);
+  }
+
+  private CallFailure attemptTimeout() {
+    long millis = TimeUnit.NANOSECONDS.toMillis(attemptLimitKind == LIMIT_PER_TRY
+        ? target.route().retries().perTryTimeoutNanos() : attemptTimeoutNanos);
+    String what = attemptLimitKind == LIMIT_HEADERS
+        ? "no response headers within the mesh's headersTimeout"
+        : "perTryTimeout of route " + target.route().name();
+    return CallFailure.of(CallFailure.Kind.ATTEMPT_TIMEOUT, "meshup: " + target.describe() + ": attempt " + attempt
+        + " on " + endpoint.endpoint().authority() + " timed out after " + millis + " ms (" + what + ")");
+  }
+
+  private CallFailure shutDownFailure() {
+    return CallFailure.of(CallFailure.Kind.SHUT_DOWN, "meshup: the mesh is shut down; call to " + router.service()
+        + " not sent");
+  }
+
+  @Override
+  public String toString() {
+    return "call to " + router.service() + " (attempt " + attempt + ", phase " + phase
+        + (lastEnd == null ? "" : ", last " + lastEnd + " " + lastCode) + ")";
+  }
+}
