@@ -165,16 +165,30 @@ public final class Mesh implements AutoCloseable {
   }
 
   /**
-   * The router of a destination service; the registry watch starts on first use.
+   * The router of a destination service (or of a host a VirtualService names); the registry watch
+   * starts on first use. A DNS-style name means the service of its first label, as in policy.
    *
-   * @throws IllegalArgumentException when the registry is static and does not list the service
+   * @throws IllegalArgumentException when the registry is static, does not list the service and no
+   *     VirtualService names it
    */
   public ServiceRouter router(String service) {
-    if (!runtime.registry().isKnown(service)) {
-      throw new IllegalArgumentException("service '" + service
-          + "' is not in the registry; the static registry lists only the services under mesh.registry.static.services");
+    String name = destination(service);
+    if (!runtime.registry().isKnown(name) && runtime.policy().virtualService(name).isEmpty()) {
+      throw new IllegalArgumentException("service '" + service + "' is not in the registry and no VirtualService"
+          + " names it; the static registry lists only the services under mesh.registry.static.services");
     }
-    return runtime.runtime(service);
+    return runtime.runtime(name);
+  }
+
+  /**
+   * The destination a client-given name means, as policy hosts are read: a DNS-style name stands
+   * for its first label ({@code payments.prod.svc.cluster.local} and {@code payments.example.com}
+   * mean {@code payments}).
+   */
+  static String destination(String name) {
+    String s = name.trim();
+    int dot = s.indexOf('.');
+    return dot > 0 ? s.substring(0, dot) : s;
   }
 
   /**

@@ -172,10 +172,9 @@ public final class GrpcConnections implements AutoCloseable {
       b.usePlaintext();
     }
     Duration keepalive = settings.keepaliveTime() != null ? settings.keepaliveTime() : KEEPALIVE_TIME;
-    if (!keepalive.isZero()) {
-      b.keepAliveTime(keepalive.toNanos(), TimeUnit.NANOSECONDS)
-          .keepAliveTimeout(KEEPALIVE_TIMEOUT.toNanos(), TimeUnit.NANOSECONDS);
-    }
+    Duration keepaliveTimeout = settings.keepaliveTimeout() != null ? settings.keepaliveTimeout() : KEEPALIVE_TIMEOUT;
+    b.keepAliveTime(keepalive.toNanos(), TimeUnit.NANOSECONDS)
+        .keepAliveTimeout(keepaliveTimeout.toNanos(), TimeUnit.NANOSECONDS);
     if (settings.connectTimeout() != null) {
       b.withOption(ChannelOption.CONNECT_TIMEOUT_MILLIS, (int) Math.min(Integer.MAX_VALUE, settings.connectTimeout().toMillis()));
     }

@@ -408,11 +408,17 @@ public final class PolicyParser {
     }
     int max = Integer.MAX_VALUE;
     Duration keepalive = null;
+    Duration keepaliveTimeout = null;
     if (tcp.has("tcpKeepalive")) {
+      // HTTP/2 pings stand for TCP probes: the first after 'time' without reads, and the
+      // connection closes when none is answered within interval x probes
       ConfigNode ka = tcp.get("tcpKeepalive").keys("time", "interval", "probes");
       keepalive = ka.get("time").positiveDuration(null);
-      ka.get("interval").positiveDuration(null);
-      ka.get("probes").integer(1, 1000, 9);
+      Duration interval = ka.get("interval").positiveDuration(null);
+      long probes = ka.get("probes").integer(1, 1000, 9);
+      if (interval != null) {
+        keepaliveTimeout = interval.multipliedBy(probes);
+      }
     }
     return new ConnectionPool(
         (int) http.get("http2MaxRequests").integer(1, max, max),
@@ -422,7 +428,7 @@ public final class PolicyParser {
         (int) http.get("maxRequestsPerConnection").integer(0, max, 0),
         tcp.get("connectTimeout").positiveDuration(null),
         http.get("idleTimeout").positiveDuration(null),
-        keepalive, h2Upgrade);
+        keepalive, keepaliveTimeout, h2Upgrade);
   }
 
   private static OutlierDetection outlierDetection(ConfigNode od) {

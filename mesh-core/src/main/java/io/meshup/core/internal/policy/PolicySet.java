@@ -135,11 +135,8 @@ public final class PolicySet {
   private static void validate(Map<String, VirtualService> vs, Map<String, DestinationRule> dr,
       Predicate<String> knownService) {
     for (VirtualService v : vs.values()) {
-      for (String host : v.hosts()) {
-        if (!knownService.test(host)) {
-          throw new MeshConfigException(v.origin(), "spec.hosts", "unknown service '" + host + "': the registry does not list it");
-        }
-      }
+      // a VirtualService's hosts may be names of its own (myapp.com routing to myapp-v1 and
+      // myapp-v2); what it routes to must exist
       for (HttpRoute r : v.http()) {
         for (Destination d : r.route()) {
           ConfigNode host = d.where().get("destination").get("host");

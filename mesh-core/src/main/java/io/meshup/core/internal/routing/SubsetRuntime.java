@@ -77,8 +77,8 @@ public final class SubsetRuntime {
     this.ejections = ejections;
     ConnectionPool pool = resolved.connectionPool();
     ClientTls tls = resolved.tls() == null ? ClientTls.AUTO : resolved.tls();
-    this.connectionSettings = pool == null ? new ConnectionSettings(null, null, null, 0, tls, false)
-        : new ConnectionSettings(pool.connectTimeout(), pool.idleTimeout(), pool.keepaliveTime(),
+    this.connectionSettings = pool == null ? new ConnectionSettings(null, null, null, null, 0, tls, false)
+        : new ConnectionSettings(pool.connectTimeout(), pool.idleTimeout(), pool.keepaliveTime(), pool.keepaliveTimeout(),
             pool.maxRequestsPerConnection(), tls, pool.h2Upgrade());
   }
 
