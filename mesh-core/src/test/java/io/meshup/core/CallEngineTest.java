@@ -193,7 +193,7 @@ class CallEngineTest {
   void everyAttemptCarriesWhatRemainsOfTheDeadlineAndABackoffMustFitInIt() {
     Mesh mesh = retrying("5xx", 3);
     TestCall c = call(mesh, Protocol.GRPC);
-    c.start(Duration.ofMillis(100).toNanos(), true, true, false);
+    c.startWithin(Duration.ofMillis(100).toNanos(), true, false);
     assertThat(c.last().timeoutNanos()).isEqualTo(Duration.ofMillis(100).toNanos());
     scheduler.advance(Duration.ofMillis(50));
     c.end(AttemptEnd.STATUS, UNAVAILABLE);
@@ -211,7 +211,7 @@ class CallEngineTest {
   void theRouteTimeoutBindsWhenEarlierThanTheCallersDeadline() {
     Mesh mesh = mesh(vs("timeout: 50ms"), 1);
     TestCall c = call(mesh, Protocol.HTTP);
-    c.start(Duration.ofSeconds(10).toNanos(), true, true, false);
+    c.startWithin(Duration.ofSeconds(10).toNanos(), true, false);
     assertThat(c.last().timeoutNanos()).isEqualTo(Duration.ofMillis(50).toNanos());
     scheduler.advance(Duration.ofMillis(49));
     assertThat(c.cancels).isEmpty();
@@ -228,7 +228,7 @@ class CallEngineTest {
   void aDeadlineAlreadyPassedSendsNothing() {
     Mesh mesh = mesh("", 1);
     TestCall c = call(mesh, Protocol.GRPC);
-    c.start(-1, true, false, false);
+    c.startWithin(-1, false, false);
     assertThat(c.attempts).isEmpty();
     assertThat(c.failure.kind()).isEqualTo(CallFailure.Kind.DEADLINE_EXCEEDED);
   }
@@ -237,7 +237,7 @@ class CallEngineTest {
   void anInjectedDelayHoldsTheDeadline() {
     Mesh mesh = mesh(vs("fault: { delay: { fixedDelay: 5s, percentage: { value: 100 } } }"), 1);
     TestCall c = call(mesh, Protocol.GRPC);
-    c.start(Duration.ofSeconds(1).toNanos(), true, false, false);
+    c.startWithin(Duration.ofSeconds(1).toNanos(), false, false);
     scheduler.advance(Duration.ofMillis(999));
     assertThat(c.done()).isFalse();
     scheduler.advance(Duration.ofMillis(1));
@@ -249,7 +249,7 @@ class CallEngineTest {
   void anInjectedDelayWithinTheDeadlineDelaysTheFirstAttempt() {
     Mesh mesh = mesh(vs("fault: { delay: { fixedDelay: 200ms, percentage: { value: 100 } } }"), 1);
     TestCall c = call(mesh, Protocol.GRPC);
-    c.start(Duration.ofSeconds(1).toNanos(), true, false, false);
+    c.startWithin(Duration.ofSeconds(1).toNanos(), false, false);
     assertThat(c.attempts).isEmpty();
     scheduler.advance(Duration.ofMillis(200));
     assertThat(c.attempts).hasSize(1);
@@ -353,7 +353,7 @@ class CallEngineTest {
   void aStreamsPerTryTimeoutEndsAtItsResponseHeaders() {
     Mesh mesh = mesh(vs("retries: { attempts: 2, perTryTimeout: 100ms, retryOn: deadline-exceeded }"), 2);
     TestCall stream = call(mesh, Protocol.GRPC);
-    stream.start(Duration.ofSeconds(10).toNanos(), true, true, true);
+    stream.startWithin(Duration.ofSeconds(10).toNanos(), true, true);
     assertThat(stream.last().timeoutNanos()).as("the transport keeps the call's deadline for a stream")
         .isEqualTo(Duration.ofSeconds(10).toNanos());
     scheduler.advance(Duration.ofMillis(50));
@@ -362,7 +362,7 @@ class CallEngineTest {
     assertThat(stream.cancels).as("committed before its per-try timeout: it runs on").isEmpty();
 
     TestCall slow = call(mesh, Protocol.GRPC);
-    slow.start(Duration.ofSeconds(10).toNanos(), true, true, true);
+    slow.startWithin(Duration.ofSeconds(10).toNanos(), true, true);
     scheduler.advance(Duration.ofMillis(100));
     assertThat(slow.cancels).extracting(CallFailure::kind).containsExactly(CallFailure.Kind.ATTEMPT_TIMEOUT);
     slow.end(AttemptEnd.CANCELLED, 1);

@@ -109,7 +109,7 @@ public abstract class EngineCall implements RequestAttributes {
   private volatile ConcurrentLinkedQueue<Runnable> queue;
 
   // Set by start() before the start event, then read-only.
-  private long callerTimeoutNanos;
+  private long callerDeadline;
   private boolean hasCallerDeadline;
   private boolean idempotent;
   private boolean streaming;
@@ -208,15 +208,16 @@ public abstract class EngineCall implements RequestAttributes {
   /**
    * Starts the call.
    *
-   * @param callerTimeoutNanos what remains of the caller's deadline (0 or less: already passed);
-   *     ignored unless {@code hasCallerDeadline}
+   * @param callerDeadline the caller's deadline on the engine's clock ({@link CallEngine#clock()}:
+   *     read the clock when the caller's remaining time is read), the earliest of its own and any
+   *     it inherited; ignored unless {@code hasCallerDeadline}
    * @param hasCallerDeadline whether the caller has a deadline
    * @param idempotent the method may be retried after it may have been processed
    * @param streaming a stream rather than one request and one response: its latency for the
    *     balancer and breaker is the time to its response headers
    */
-  public final void start(long callerTimeoutNanos, boolean hasCallerDeadline, boolean idempotent, boolean streaming) {
-    this.callerTimeoutNanos = callerTimeoutNanos;
+  public final void start(long callerDeadline, boolean hasCallerDeadline, boolean idempotent, boolean streaming) {
+    this.callerDeadline = callerDeadline;
     this.hasCallerDeadline = hasCallerDeadline;
     this.idempotent = idempotent;
     this.streaming = streaming;
@@ -506,8 +507,8 @@ public abstract class EngineCall implements RequestAttributes {
     long routeTimeout = target.route().timeoutNanos();
     if (hasCallerDeadline || routeTimeout > 0) {
       hasDeadline = true;
-      routeTimeoutBinds = !hasCallerDeadline || (routeTimeout > 0 && routeTimeout <= callerTimeoutNanos);
-      deadline = now + (routeTimeoutBinds ? routeTimeout : callerTimeoutNanos);
+      routeTimeoutBinds = !hasCallerDeadline || (routeTimeout > 0 && now + routeTimeout - callerDeadline <= 0);
+      deadline = routeTimeoutBinds ? now + routeTimeout : callerDeadline;
       if (deadline - now <= 0) {
         finishFailure(deadlineFailure(), Outcome.TIMEOUT);
         return;
@@ -836,7 +837,7 @@ public abstract class EngineCall implements RequestAttributes {
   }
 
   private CallFailure deadlineFailure() {
-    long millis = TimeUnit.NANOSECONDS.toMillis(hasDeadline ? deadline - startNanos : callerTimeoutNanos);
+    long millis = TimeUnit.NANOSECONDS.toMillis(Math.max(0, (hasDeadline ? deadline : callerDeadline) - startNanos));
     String what = routeTimeoutBinds ? "the timeout of route " + target.route().name() : "the caller's deadline";
     return new CallFailure(CallFailure.Kind.DEADLINE_EXCEEDED, "meshup: " + target.describe() + ": deadline exceeded after "
         + millis + " ms (" + what + "; " + attempt + (attempt == 1 ? " attempt)" : " attempts)"), null, 0, null, null,

@@ -51,6 +51,12 @@ public final class TestCall extends EngineCall {
     return of(mesh, service, Protocol.GRPC, path, "POST", Map.of());
   }
 
+  /** Starts it with a caller deadline {@code timeoutNanos} from now on the mesh's clock. */
+  public TestCall startWithin(long timeoutNanos, boolean idempotent, boolean streaming) {
+    start(engine().clock().nanoTime() + timeoutNanos, true, idempotent, streaming);
+    return this;
+  }
+
   /** Starts it without a caller deadline, non-idempotent, unary. */
   public TestCall start() {
     start(0, false, false, false);

@@ -15,7 +15,6 @@ import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ExecutorService;
-import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.Consumer;
@@ -58,11 +57,13 @@ public final class GrpcConnections implements AutoCloseable {
   private GrpcConnections(Mesh mesh) {
     this.mesh = mesh;
     AtomicInteger n = new AtomicInteger();
-    this.executor = Executors.newCachedThreadPool(r -> {
-      Thread t = new Thread(r, "meshup-grpc-" + mesh.serviceName() + "-" + n.incrementAndGet());
-      t.setDaemon(true);
-      return t;
-    });
+    // a cached pool whose idle threads go after 5 s (the JDK's keep them 60 s)
+    this.executor = new java.util.concurrent.ThreadPoolExecutor(0, Integer.MAX_VALUE, 5, TimeUnit.SECONDS,
+        new java.util.concurrent.SynchronousQueue<>(), r -> {
+          Thread t = new Thread(r, "meshup-grpc-" + mesh.serviceName() + "-" + n.incrementAndGet());
+          t.setDaemon(true);
+          return t;
+        });
     this.rotations = mesh.certificates().map(source -> source.subscribe(credentials -> retireSecure())).orElse(null);
   }
 
@@ -205,7 +206,13 @@ public final class GrpcConnections implements AutoCloseable {
     return plaintext.size() + secure.size();
   }
 
-  /** Shuts every connection down (calls in flight fail) and stops the executor. */
+  /** How long calls in flight get to finish when the mesh closes, before their connections are cut. */
+  static final Duration CLOSE_GRACE = Duration.ofSeconds(2);
+
+  /**
+   * Shuts every connection down: calls in flight get {@link #CLOSE_GRACE} to finish (the mesh has
+   * drained and refuses new calls by now), then the connections are cut. Stops the executor.
+   */
   @Override
   public void close() {
     closed = true;
@@ -220,15 +227,18 @@ public final class GrpcConnections implements AutoCloseable {
       secure.clear();
     }
     for (ManagedChannel c : all) {
-      c.shutdownNow();
+      c.shutdown();
+    }
+    long deadline = System.nanoTime() + CLOSE_GRACE.toNanos();
+    try {
+      for (ManagedChannel c : all) {
+        c.awaitTermination(Math.max(0, deadline - System.nanoTime()), TimeUnit.NANOSECONDS);
+      }
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
     }
     for (ManagedChannel c : all) {
-      try {
-        c.awaitTermination(5, TimeUnit.SECONDS);
-      } catch (InterruptedException e) {
-        Thread.currentThread().interrupt();
-        break;
-      }
+      c.shutdownNow();
     }
     executor.shutdown();
   }

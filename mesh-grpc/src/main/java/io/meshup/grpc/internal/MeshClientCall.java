@@ -125,7 +125,8 @@ final class MeshClientCall<ReqT, RespT> extends ClientCall<ReqT, RespT> {
       deadline = inherited;
     }
     MethodDescriptor.MethodType type = method.getType();
-    logical.start(deadline == null ? 0 : deadline.timeRemaining(TimeUnit.NANOSECONDS), deadline != null,
+    long now = channel.engine().clock().nanoTime();
+    logical.start(deadline == null ? 0 : now + deadline.timeRemaining(TimeUnit.NANOSECONDS), deadline != null,
         method.isIdempotent() || method.isSafe(), type != MethodDescriptor.MethodType.UNARY);
   }
 

@@ -114,8 +114,17 @@ final class Exchange<T> extends EngineCall {
   // ---- drivers ----------------------------------------------------------------------------
 
   private void begin() {
-    long timeout = hasTimeout ? request.timeout().get().toNanos() : 0;
-    start(timeout, hasTimeout, HttpOutcomes.idempotent(method), false);
+    long deadline = hasTimeout ? engine().clock().nanoTime() + saturated(request.timeout().get()) : 0;
+    start(deadline, hasTimeout, HttpOutcomes.idempotent(method), false);
+  }
+
+  /** A duration in nanos, capped so that adding it to a clock reading cannot wrap. */
+  private static long saturated(Duration d) {
+    try {
+      return Math.min(d.toNanos(), Long.MAX_VALUE / 4);
+    } catch (ArithmeticException e) {
+      return Long.MAX_VALUE / 4;
+    }
   }
 
   /** Runs the request without blocking; returns the caller's future (cancelling it cancels the request). */

@@ -1,0 +1,19 @@
+package io.meshup.core;
+
+import io.github.resilience4j.circuitbreaker.CircuitBreaker;
+import io.meshup.core.internal.routing.EndpointState;
+
+/** What tests of other modules may look at inside a mesh. */
+public final class MeshTestAccess {
+  private MeshTestAccess() {}
+
+  /** The circuit breaker of a destination subset ({@code ""} for all its endpoints). */
+  public static CircuitBreaker breaker(Mesh mesh, String service, String subset) {
+    return mesh.runtimeOf(service).subset(subset).orElseThrow().breaker();
+  }
+
+  /** The live state of one endpoint of a destination. */
+  public static EndpointState endpoint(Mesh mesh, String service, String id) {
+    return mesh.runtimeOf(service).endpointState(id).orElseThrow();
+  }
+}
