@@ -188,11 +188,15 @@ public final class Mesh implements AutoCloseable {
     List<ConfigNode> docs = new ArrayList<>();
     try {
       for (Map.Entry<String, String> e : yamlByOrigin.entrySet()) {
-        docs.addAll(yaml.readAll(e.getKey(), e.getValue()));
+        docs.addAll(yaml.readAll(e.getKey(), Objects.requireNonNull(e.getValue(), "the text of " + e.getKey())));
       }
     } catch (MeshConfigException e) {
       runtime.rejected(source, e);
       throw e;
+    } catch (RuntimeException | StackOverflowError e) {
+      MeshConfigException m = new MeshConfigException(source, "", "cannot be read (" + e + ")", e);
+      runtime.rejected(source, m);
+      throw m;
     }
     runtime.updatePolicySource(source, docs);
   }

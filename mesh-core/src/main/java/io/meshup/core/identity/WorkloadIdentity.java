@@ -103,8 +103,12 @@ public final class WorkloadIdentity {
     }
   }
 
+  private static String quote(String s) {
+    return s.length() <= 80 ? "'" + s + "'" : "'" + s.substring(0, 80) + "...' (" + s.length() + " characters)";
+  }
+
   private static IllegalArgumentException invalid(String id, String why) {
-    return new IllegalArgumentException("'" + id + "' is not a workload SPIFFE ID: " + why
+    return new IllegalArgumentException(quote(id) + " is not a workload SPIFFE ID: " + why
         + "; expected spiffe://<trust-domain>/ns/<namespace>/dc/<datacenter>/svc/<service>");
   }
 

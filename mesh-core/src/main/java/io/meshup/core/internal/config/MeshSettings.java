@@ -4,8 +4,6 @@ import io.meshup.core.Endpoint;
 import io.meshup.core.MeshConfigException;
 import io.meshup.core.internal.policy.PolicyParser;
 import io.meshup.core.internal.routing.Defaults;
-import java.io.IOException;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -43,12 +41,7 @@ public record MeshSettings(String service, String registryType, Map<String, List
 
   /** Reads a bootstrap file; relative policy file paths resolve against its folder. */
   public static MeshSettings read(Path file, Function<String, String> env) {
-    String text;
-    try {
-      text = Files.readString(file, StandardCharsets.UTF_8);
-    } catch (IOException e) {
-      throw new MeshConfigException(file.toString(), "", "cannot read the file: " + e);
-    }
+    String text = new YamlReader(env).readFile(file.toString(), file);
     Path dir = file.toAbsolutePath().getParent();
     return parse(file.toString(), text, env, dir);
   }
@@ -100,13 +93,10 @@ public record MeshSettings(String service, String registryType, Map<String, List
       }
       for (ConfigNode f : policy.get("files").items()) {
         Path p = baseDir == null ? Path.of(f.nonEmpty()) : baseDir.resolve(f.nonEmpty());
-        String text2;
-        try {
-          text2 = Files.readString(p, StandardCharsets.UTF_8);
-        } catch (IOException e) {
-          throw f.error("cannot read policy file " + p + ": " + e);
+        if (!Files.isRegularFile(p)) {
+          throw f.error("cannot read policy file " + p + ": it does not exist or is not a file");
         }
-        files.put(f.string(), yaml.readAll(f.string(), text2));
+        files.put(f.string(), yaml.readAll(f.string(), yaml.readFile(f.string(), p)));
       }
     }
 
