@@ -57,8 +57,10 @@ public final class Mesh implements AutoCloseable {
   private final CertificateExpiry expiry;
   private final MtlsMode mtlsMode;
   private final Authorizer authorizer;
+  private final PathNormalization pathNormalization;
 
   private Mesh(Builder b, MeshSettings settings) {
+    this.pathNormalization = b.pathNormalization != null ? b.pathNormalization : settings.pathNormalization();
     this.serviceName = settings.service();
     this.meterRegistry = b.meterRegistry != null ? b.meterRegistry : new SimpleMeterRegistry();
     this.ownsScheduler = b.scheduler == null;
@@ -242,6 +244,14 @@ public final class Mesh implements AutoCloseable {
     return authorizer;
   }
 
+  /**
+   * How this service's HTTP servers normalize request paths before authorizing them
+   * ({@code mesh.security.pathNormalization}); BASE by default.
+   */
+  public PathNormalization pathNormalization() {
+    return pathNormalization;
+  }
+
   /** The compiled inbound policy in force, for this package's tests. */
   io.meshup.core.internal.authz.InboundPolicy inboundPolicy() {
     return authorizer.policy();
@@ -303,8 +313,15 @@ public final class Mesh implements AutoCloseable {
     private Function<String, String> env = System::getenv;
     private CertificateSource certificates;
     private MtlsMode mtlsMode;
+    private PathNormalization pathNormalization;
 
     private Builder() {}
+
+    /** How HTTP servers normalize request paths (overrides {@code mesh.security.pathNormalization}). */
+    public Builder pathNormalization(PathNormalization mode) {
+      this.pathNormalization = Objects.requireNonNull(mode, "mode");
+      return this;
+    }
 
     /**
      * Uses these credentials for mutual TLS (overrides {@code mesh.tls.certificates}): client
@@ -404,7 +421,7 @@ public final class Mesh implements AutoCloseable {
       statics.putAll(staticEndpoints);
       s = new MeshSettings(service != null ? service : s.service(), s.registryType(), statics,
           new ArrayList<>(s.inlinePolicies()), s.policyFiles(), s.defaults(), s.registrySettings(), s.policyOrder(),
-          s.tls());
+          s.tls(), s.pathNormalization());
       if (mtlsMode != null && mtlsMode != MtlsMode.DISABLE && certificates == null && s.tls().certificates() == null) {
         throw new MeshConfigException("mesh.tls", "mode", "is " + mtlsMode
             + " but the mesh has no certificates; set mesh.tls.certificates or Mesh.Builder.certificates(...)");

@@ -8,6 +8,7 @@ import com.sun.net.httpserver.HttpsServer;
 import io.meshup.core.Mesh;
 import io.meshup.core.identity.MtlsMode;
 import io.meshup.core.identity.WorkloadIdentity;
+import io.meshup.core.internal.http.RequestTargets;
 import io.meshup.core.internal.tls.JdkTlsContexts;
 import io.meshup.core.spi.CertificateSource;
 import java.io.IOException;
@@ -21,7 +22,8 @@ public final class JdkServers {
 
   /** See {@code MeshHttpServers.jdk(Mesh, InetSocketAddress, MtlsMode)}. */
   public static HttpServer create(Mesh mesh, InetSocketAddress address, MtlsMode mode) throws IOException {
-    JdkAuthorizingFilter filter = new JdkAuthorizingFilter(mesh.authorizer());
+    JdkAuthorizingFilter filter = new JdkAuthorizingFilter(mesh.authorizer(),
+        new RequestTargets(mesh.pathNormalization(), mesh.meterRegistry()));
     switch (mode) {
       case DISABLE:
         return new AuthorizingHttpServer(HttpServer.create(address, 0), filter);

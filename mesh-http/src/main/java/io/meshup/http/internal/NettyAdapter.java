@@ -3,6 +3,7 @@ package io.meshup.http.internal;
 import io.meshup.core.Mesh;
 import io.meshup.core.identity.MtlsMode;
 import io.meshup.core.identity.WorkloadIdentity;
+import io.meshup.core.internal.http.RequestTargets;
 import io.meshup.core.internal.tls.ConnectionAdmission;
 import io.meshup.core.route.InboundAuthorizer;
 import io.meshup.core.spi.CertificateSource;
@@ -20,6 +21,7 @@ public final class NettyAdapter {
   /** Null when the mesh has no certificates: plaintext only. */
   private final SslContext ssl;
   private final ConnectionAdmission admission;
+  private final RequestTargets targets;
 
   /** @throws IllegalStateException when {@code mode} needs TLS and the mesh has no certificates */
   public NettyAdapter(Mesh mesh, MtlsMode mode) {
@@ -32,6 +34,7 @@ public final class NettyAdapter {
     }
     this.ssl = source == null ? null : NettyTls.server(source, mesh.clock(), mesh.meterRegistry());
     this.admission = source == null ? null : new ConnectionAdmission(mode, authorizer, mesh.meterRegistry());
+    this.targets = new RequestTargets(mesh.pathNormalization(), mesh.meterRegistry());
   }
 
   /** The mode it was built with; a PeerAuthentication in force overrides it per connection. */
@@ -41,7 +44,7 @@ public final class NettyAdapter {
 
   /** A handler for one connection. */
   public ChannelHandler newHandler() {
-    return new NettyAuthorizingHandler(authorizer, mode, ssl, admission);
+    return new NettyAuthorizingHandler(authorizer, mode, ssl, admission, targets);
   }
 
   /** The verified identity of the channel's TLS peer, or null when it is plaintext. */
