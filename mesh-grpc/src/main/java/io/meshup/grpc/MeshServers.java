@@ -9,6 +9,7 @@ import io.grpc.ServerCallHandler;
 import io.grpc.ServerInterceptor;
 import io.grpc.Status;
 import io.grpc.netty.NettyServerBuilder;
+import io.micrometer.core.instrument.MeterRegistry;
 import io.meshup.core.Mesh;
 import io.meshup.core.identity.MtlsMode;
 import io.meshup.core.identity.WorkloadIdentity;
@@ -75,7 +76,8 @@ public final class MeshServers {
    */
   public static NettyServerBuilder forAddress(Mesh mesh, SocketAddress address, MtlsMode mode) {
     InboundAuthorizer authorizer = mesh.authorizer();
-    NettyServerBuilder b = NettyServerBuilder.forAddress(address).intercept(new AuthorizingInterceptor(authorizer));
+    NettyServerBuilder b = NettyServerBuilder.forAddress(address)
+        .intercept(new AuthorizingInterceptor(authorizer, mesh.meterRegistry()));
     if (mesh.certificates().isEmpty()) {
       if (mode != MtlsMode.DISABLE) {
         throw new IllegalStateException(
@@ -84,7 +86,9 @@ public final class MeshServers {
       return b;
     }
     CertificateSource source = mesh.certificates().get();
-    return b.protocolNegotiator(new ModeNegotiator(TlsContexts.server(source, mesh.clock(), true, mesh.meterRegistry()),
+    // the handshake may finish without a client certificate, so that such a client is counted
+    // (no_certificate); every call on its connection is then refused
+    return b.protocolNegotiator(new ModeNegotiator(TlsContexts.server(source, mesh.clock(), false, mesh.meterRegistry()),
         mode, authorizer, mesh.meterRegistry()));
   }
 
@@ -96,14 +100,18 @@ public final class MeshServers {
    */
   private static final class AuthorizingInterceptor implements ServerInterceptor {
     private static final String METHOD = "POST";
+    private static final String NO_CERTIFICATE =
+        "meshup: the TLS client presented no certificate; mutual TLS requires one (counted as mesh.tls.rejections{reason=no_certificate})";
     private static final ServerCall.Listener<Object> REFUSED = new ServerCall.Listener<>() {};
 
     private final InboundAuthorizer authorizer;
+    private final MeterRegistry meters;
     /** "/" + full method name, per registered method (bounded by the server's methods). */
     private final ConcurrentHashMap<String, String> paths = new ConcurrentHashMap<>();
 
-    AuthorizingInterceptor(InboundAuthorizer authorizer) {
+    AuthorizingInterceptor(InboundAuthorizer authorizer, MeterRegistry meters) {
       this.authorizer = authorizer;
+      this.meters = meters;
     }
 
     @Override
@@ -111,6 +119,10 @@ public final class MeshServers {
     public <ReqT, RespT> ServerCall.Listener<ReqT> interceptCall(ServerCall<ReqT, RespT> call, Metadata headers,
         ServerCallHandler<ReqT, RespT> next) {
       SSLSession session = call.getAttributes().get(Grpc.TRANSPORT_ATTR_SSL_SESSION);
+      if (TlsPeers.refusedWithoutCertificate(session, meters)) {
+        call.close(Status.UNAUTHENTICATED.withDescription(NO_CERTIFICATE), new Metadata());
+        return (ServerCall.Listener<ReqT>) REFUSED;
+      }
       WorkloadIdentity caller = TlsPeers.identityOf(session);
       String name = call.getMethodDescriptor().getFullMethodName();
       String path = paths.get(name);

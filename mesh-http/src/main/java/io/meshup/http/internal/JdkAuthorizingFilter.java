@@ -9,6 +9,7 @@ import io.meshup.core.identity.WorkloadIdentity;
 import io.meshup.core.internal.http.RequestTargets;
 import io.meshup.core.internal.tls.TlsPeers;
 import io.meshup.core.route.InboundAuthorizer;
+import io.micrometer.core.instrument.MeterRegistry;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
@@ -32,10 +33,12 @@ final class JdkAuthorizingFilter extends Filter {
   private final InboundAuthorizer authorizer;
   private final RequestTargets targets;
   private final JdkContexts contexts = new JdkContexts();
+  private final MeterRegistry meters;
 
-  JdkAuthorizingFilter(InboundAuthorizer authorizer, RequestTargets targets) {
+  JdkAuthorizingFilter(InboundAuthorizer authorizer, RequestTargets targets, MeterRegistry meters) {
     this.authorizer = authorizer;
     this.targets = targets;
+    this.meters = meters;
   }
 
   /** The contexts of the server this filter guards; the server adds each one it creates. */
@@ -50,6 +53,10 @@ final class JdkAuthorizingFilter extends Filter {
 
   @Override
   public void doFilter(HttpExchange exchange, Chain chain) throws IOException {
+    if (exchange instanceof HttpsExchange https && TlsPeers.refusedWithoutCertificate(https.getSSLSession(), meters)) {
+      answer(exchange, 401, "meshup: the TLS client presented no certificate; mutual TLS requires one\n", true);
+      return;
+    }
     String method = exchange.getRequestMethod();
     URI uri = exchange.getRequestURI();
     String target = uri.toString();

@@ -7,6 +7,7 @@ import io.meshup.core.internal.http.RequestTargets;
 import io.meshup.core.internal.tls.ConnectionAdmission;
 import io.meshup.core.route.InboundAuthorizer;
 import io.meshup.core.spi.CertificateSource;
+import io.micrometer.core.instrument.MeterRegistry;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelHandler;
 import io.netty.handler.ssl.SslContext;
@@ -22,6 +23,7 @@ public final class NettyAdapter {
   private final SslContext ssl;
   private final ConnectionAdmission admission;
   private final RequestTargets targets;
+  private final MeterRegistry meters;
 
   /** @throws IllegalStateException when {@code mode} needs TLS and the mesh has no certificates */
   public NettyAdapter(Mesh mesh, MtlsMode mode) {
@@ -35,6 +37,7 @@ public final class NettyAdapter {
     this.ssl = source == null ? null : NettyTls.server(source, mesh.clock(), mesh.meterRegistry());
     this.admission = source == null ? null : new ConnectionAdmission(mode, authorizer, mesh.meterRegistry());
     this.targets = new RequestTargets(mesh.pathNormalization(), mesh.meterRegistry());
+    this.meters = mesh.meterRegistry();
   }
 
   /** The mode it was built with; a PeerAuthentication in force overrides it per connection. */
@@ -44,7 +47,7 @@ public final class NettyAdapter {
 
   /** A handler for one connection. */
   public ChannelHandler newHandler() {
-    return new NettyAuthorizingHandler(authorizer, mode, ssl, admission, targets);
+    return new NettyAuthorizingHandler(authorizer, mode, ssl, admission, targets, meters);
   }
 
   /** The verified identity of the channel's TLS peer, or null when it is plaintext. */

@@ -26,6 +26,8 @@ import io.netty.handler.codec.http.LastHttpContent;
 import io.netty.handler.ssl.NotSslRecordException;
 import io.netty.handler.ssl.SslContext;
 import io.netty.handler.ssl.SslHandler;
+import io.netty.handler.ssl.SslHandshakeCompletionEvent;
+import io.micrometer.core.instrument.MeterRegistry;
 import io.netty.util.ReferenceCountUtil;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -48,6 +50,7 @@ final class NettyAuthorizingHandler extends ChannelInboundHandlerAdapter {
   private final SslContext ssl;
   private final ConnectionAdmission admission;
   private final RequestTargets targets;
+  private final MeterRegistry meters;
   /** The body of a refused request is being dropped. */
   private boolean dropping;
   /** The caller, read from the TLS session at the first request of the connection. */
@@ -58,9 +61,10 @@ final class NettyAuthorizingHandler extends ChannelInboundHandlerAdapter {
    * @param ssl the server TLS context, or null when the mesh has no certificates (plaintext only)
    */
   NettyAuthorizingHandler(InboundAuthorizer authorizer, MtlsMode mode, SslContext ssl, ConnectionAdmission admission,
-      RequestTargets targets) {
+      RequestTargets targets, MeterRegistry meters) {
     this.authorizer = authorizer;
     this.targets = targets;
+    this.meters = meters;
     this.mode = mode;
     this.ssl = ssl;
     this.admission = admission;
@@ -90,6 +94,13 @@ final class NettyAuthorizingHandler extends ChannelInboundHandlerAdapter {
       if (!callerKnown) {
         caller = callerOf(ctx.pipeline());
         callerKnown = true;
+      }
+      SslHandler tls = caller == null ? ctx.pipeline().get(SslHandler.class) : null;
+      if (tls != null && TlsPeers.refusedWithoutCertificate(tls.engine().getSession(), meters)) {
+        ReferenceCountUtil.release(msg);
+        dropping = true;
+        ctx.close();
+        return;
       }
       String method = request.method().name();
       String uri = request.uri();
@@ -172,6 +183,20 @@ final class NettyAuthorizingHandler extends ChannelInboundHandlerAdapter {
     if (!keepAlive) {
       f.addListener(ChannelFutureListener.CLOSE);
     }
+  }
+
+  /** A TLS client that finished its handshake without a certificate is counted and closed at once. */
+  @Override
+  public void userEventTriggered(ChannelHandlerContext ctx, Object evt) throws Exception {
+    if (evt instanceof SslHandshakeCompletionEvent done && done.isSuccess()) {
+      SslHandler tls = ctx.pipeline().get(SslHandler.class);
+      if (tls != null && TlsPeers.refusedWithoutCertificate(tls.engine().getSession(), meters)) {
+        log.debug("Closed a TLS connection from {}: the client presented no certificate", ctx.channel().remoteAddress());
+        ctx.close();
+        return;
+      }
+    }
+    super.userEventTriggered(ctx, evt);
   }
 
   @Override
