@@ -112,8 +112,11 @@ public final class YamlReader {
   /** Reads every document of {@code text}; empty documents are skipped. */
   public List<ConfigNode> readAll(String source, String text) {
     checkSize(source, text);
+    // one buffer for the whole text: with the default 1 KiB buffer the reader copies everything not
+    // yet consumed at each refill, which makes one long scalar cost its length squared
     LoadSettings settings = LoadSettings.builder().setLabel(source)
         .setCodePointLimit(Math.max(limits.maxDocumentBytes(), 1))
+        .setBufferSize(Math.max(text.length() + 1, 1024))
         .build();
     Builder b = new Builder(source);
     try {
