@@ -27,12 +27,14 @@ import org.junit.jupiter.params.provider.MethodSource;
  * {@code mesh.tls.rejections{side,reason}}. Rules from the X509-SVID specification (sections 4.1,
  * 4.3, 4.4 and 5.2) and the SPIFFE-ID specification (scheme, trust domain and path syntax).
  */
-class CertificateSecurityTableTest {
-  static final DevCertificateAuthority CA = DevCertificateAuthority.create("dev.test");
+public class CertificateSecurityTableTest {
+  /** The CA every row is minted under; servers of other modules' tables use it too. */
+  public static final DevCertificateAuthority CA = DevCertificateAuthority.create("dev.test");
   static final String CHECKOUT = "spiffe://dev.test/ns/default/dc/dc1/svc/checkout";
   static final String PAYMENTS = "spiffe://dev.test/ns/default/dc/dc1/svc/payments";
 
-  static Stream<Arguments> rows() {
+  /** The rows: side ({@code server} checks a client's chain), what, leaf, verdict (a reason tag or {@code accept}). */
+  public static Stream<Arguments> rows() {
     List<Arguments> rows = new ArrayList<>();
     for (String side : List.of("server", "client")) {
       // the server checks a client (any service of the trust domain); the client checks payments
