@@ -76,10 +76,11 @@ final class Intentions {
     JsonArray list;
     if (answer != null && answer.isJsonObject()) {
       JsonElement l = answer.getAsJsonObject().get(service);
-      if (l == null || !l.isJsonArray()) {
+      if (l == null || !(l.isJsonArray() || l.isJsonNull())) {
         throw new Untrusted("the agent's answer holds no list of intentions for " + service);
       }
-      list = l.getAsJsonArray();
+      // the agent answers {"<service>": null} when no intention matches
+      list = l.isJsonNull() ? new JsonArray() : l.getAsJsonArray();
     } else if (answer != null && answer.isJsonArray()) {
       list = answer.getAsJsonArray();
     } else {
