@@ -111,6 +111,11 @@ public final class ConsulOps {
         "{\"SourceName\":\"" + source + "\",\"DestinationName\":\"" + destination + "\",\"Action\":\"" + action + "\"}")).build());
   }
 
+  /** Writes raw bytes to a key (for values that are not UTF-8). */
+  public void kvPutBytes(String key, byte[] value) {
+    send(HttpRequest.newBuilder(uri("/v1/kv/" + key)).PUT(HttpRequest.BodyPublishers.ofByteArray(value)).build());
+  }
+
   public void kvDelete(String key) {
     send(HttpRequest.newBuilder(uri("/v1/kv/" + key)).DELETE().build());
   }
