@@ -29,17 +29,18 @@ import java.util.TreeMap;
  * identity) is decided as an unnamed source of the default namespace, so {@code * -> this deny}
  * refuses it too.
  *
- * <p>The outcome is one document: when unnamed callers are allowed, a DENY policy
- * {@value #DENY_POLICY} listing what is denied (nothing at all when nothing is); otherwise an ALLOW
- * policy {@value #ALLOW_POLICY} listing what is allowed (no rules when nothing is: everything is
- * refused). When the intentions cannot be read or trusted, {@link #failClosed} gives an ALLOW policy
- * {@value #CLOSED_POLICY} with no rules.
+ * <p>The outcome is one DENY policy {@value #DENY_POLICY} (none when nothing is denied): DENY, so
+ * that it composes with the other AuthorizationPolicies in force as Consul's and Istio's layers
+ * should, a call needing both to let it through (an ALLOW policy would instead be one more way
+ * in). When unnamed callers are allowed it lists the denied sources; otherwise it denies every
+ * caller of the namespace but the allowed sources, and plaintext callers. When the intentions
+ * cannot be read or trusted, {@link #failClosed} gives a DENY policy {@value #CLOSED_POLICY} that
+ * matches every call.
  */
 final class Intentions {
   private static final Gson GSON = new GsonBuilder().setPrettyPrinting().create();
   /** The name of the generated policies; the origin in errors and {@code Mesh.policyOrigins()}. */
   static final String DENY_POLICY = "consul-intentions-deny";
-  static final String ALLOW_POLICY = "consul-intentions-allow";
   static final String CLOSED_POLICY = "consul-intentions-unavailable";
   /** Consul OSS's only namespace. */
   static final String NAMESPACE = "default";
@@ -142,21 +143,32 @@ final class Intentions {
     }
     boolean unnamed = decide(ranked, null, defaultAllow);
     JsonArray rules = new JsonArray();
-    for (Map.Entry<String, Boolean> e : named.entrySet()) {
-      if (e.getValue() != unnamed) {
-        rules.add(rule(source("principals", "*/svc/" + e.getKey(), "namespaces", NAMESPACE)));
+    if (unnamed) {
+      // allowed unless denied: deny each named source the intentions deny
+      for (Map.Entry<String, Boolean> e : named.entrySet()) {
+        if (!e.getValue()) {
+          rules.add(rule(source("principals", List.of("*/svc/" + e.getKey()), "namespaces", List.of(NAMESPACE))));
+        }
       }
+    } else {
+      // denied unless allowed: deny every caller of the namespace but the allowed ones, and plaintext callers
+      List<String> allowed = new ArrayList<>();
+      named.forEach((name, allow) -> {
+        if (allow) {
+          allowed.add("*/svc/" + name);
+        }
+      });
+      rules.add(rule(allowed.isEmpty() ? source("namespaces", List.of(NAMESPACE), null, null)
+          : source("notPrincipals", allowed, "namespaces", List.of(NAMESPACE))));
+      rules.add(rule(source("notPrincipals", List.of(WILDCARD), null, null)));
     }
-    if (defaultAllow != unnamed) {
+    if (!defaultAllow) {
       // TLS callers of other namespaces get the default
-      rules.add(rule(source("principals", "*", "notNamespaces", NAMESPACE)));
+      rules.add(rule(source("principals", List.of(WILDCARD), "notNamespaces", List.of(NAMESPACE))));
     }
     Map<String, String> docs = new LinkedHashMap<>();
-    String origin = "consul intentions for " + service;
-    if (!unnamed) {
-      docs.put(origin, GSON.toJson(policy(ALLOW_POLICY, "ALLOW", rules)));
-    } else if (rules.size() > 0) {
-      docs.put(origin, GSON.toJson(policy(DENY_POLICY, "DENY", rules)));
+    if (rules.size() > 0) {
+      docs.put("consul intentions for " + service, GSON.toJson(policy(DENY_POLICY, "DENY", rules)));
     }
     return docs;
   }
@@ -176,20 +188,27 @@ final class Intentions {
     return defaultAllow;
   }
 
-  /** The document that refuses every caller while the intentions cannot be known. */
+  /**
+   * The document that refuses every caller while the intentions cannot be known: a DENY policy
+   * that matches every call, so that no ALLOW policy of another source can let anyone in.
+   */
   static Map<String, String> failClosed(String service) {
+    JsonArray rules = new JsonArray();
+    rules.add(new JsonObject());
     return Map.of("consul intentions for " + service + " (unavailable: every caller refused)",
-        GSON.toJson(policy(CLOSED_POLICY, "ALLOW", new JsonArray())));
+        GSON.toJson(policy(CLOSED_POLICY, "DENY", rules)));
   }
 
-  private static JsonObject source(String k1, String v1, String k2, String v2) {
+  private static JsonObject source(String k1, List<String> v1, String k2, List<String> v2) {
     JsonObject source = new JsonObject();
     JsonArray a = new JsonArray();
-    a.add(v1);
+    v1.forEach(a::add);
     source.add(k1, a);
-    JsonArray b = new JsonArray();
-    b.add(v2);
-    source.add(k2, b);
+    if (k2 != null) {
+      JsonArray b = new JsonArray();
+      v2.forEach(b::add);
+      source.add(k2, b);
+    }
     return source;
   }
 
