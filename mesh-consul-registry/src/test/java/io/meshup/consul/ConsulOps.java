@@ -10,13 +10,69 @@ import java.util.Map;
 import java.util.stream.Collectors;
 
 /** What a test does to the agent by hand, over Consul's HTTP API. */
-final class ConsulOps {
+public final class ConsulOps {
   private final HttpClient http = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1)
       .connectTimeout(Duration.ofSeconds(2)).build();
   private final String address;
+  private final String token;
 
-  ConsulOps(String address) {
+  public ConsulOps(String address) {
+    this(address, null);
+  }
+
+  /** Operations that send {@code token} in the {@code X-Consul-Token} header (an agent with ACLs on). */
+  public ConsulOps(String address, String token) {
     this.address = address;
+    this.token = token;
+  }
+
+  /** Creates an ACL policy with these HCL rules; its name is returned. */
+  public String aclPolicy(String name, String rules) {
+    com.google.gson.JsonObject p = new com.google.gson.JsonObject();
+    p.addProperty("Name", name);
+    p.addProperty("Rules", rules);
+    put("/v1/acl/policy", p.toString());
+    return name;
+  }
+
+  /** Creates an ACL token holding these policies; its secret is returned. */
+  @SuppressWarnings("deprecation")
+  public String aclToken(String... policies) {
+    com.google.gson.JsonArray list = new com.google.gson.JsonArray();
+    for (String name : policies) {
+      com.google.gson.JsonObject link = new com.google.gson.JsonObject();
+      link.addProperty("Name", name);
+      list.add(link);
+    }
+    com.google.gson.JsonObject t = new com.google.gson.JsonObject();
+    t.add("Policies", list);
+    String r = send(HttpRequest.newBuilder(uri("/v1/acl/token")).PUT(HttpRequest.BodyPublishers.ofString(t.toString())).build());
+    return new com.google.gson.JsonParser().parse(r).getAsJsonObject().get("SecretID").getAsString();
+  }
+
+  /**
+   * What the agent decides for a Connect-native service, {@code POST /v1/agent/connect/authorize},
+   * asked with {@code asToken}.
+   */
+  @SuppressWarnings("deprecation")
+  public boolean authorize(String asToken, String target, String clientCertUri) {
+    HttpRequest.Builder b = HttpRequest.newBuilder(uri("/v1/agent/connect/authorize")).POST(HttpRequest.BodyPublishers.ofString(
+        "{\"Target\":\"" + target + "\",\"ClientCertURI\":\"" + clientCertUri + "\"}"));
+    if (asToken != null) {
+      b.header("X-Consul-Token", asToken);
+    }
+    try {
+      HttpResponse<String> r = http.send(b.build(), HttpResponse.BodyHandlers.ofString());
+      if (r.statusCode() != 200) {
+        throw new IllegalStateException("authorize: " + r.statusCode() + " " + r.body());
+      }
+      return new com.google.gson.JsonParser().parse(r.body()).getAsJsonObject().get("Authorized").getAsBoolean();
+    } catch (IOException e) {
+      throw new IllegalStateException(e);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new IllegalStateException(e);
+    }
   }
 
   /** Registers an instance with a TTL check that starts critical. */
@@ -40,7 +96,7 @@ final class ConsulOps {
     put("/v1/agent/service/deregister/" + id, "");
   }
 
-  void kvPut(String key, String value) {
+  public void kvPut(String key, String value) {
     put("/v1/kv/" + key, value);
   }
 
@@ -50,12 +106,17 @@ final class ConsulOps {
   }
 
   /** Creates a Connect intention. */
-  void intention(String source, String destination, String action) {
+  public void intention(String source, String destination, String action) {
     send(HttpRequest.newBuilder(uri("/v1/connect/intentions")).POST(HttpRequest.BodyPublishers.ofString(
         "{\"SourceName\":\"" + source + "\",\"DestinationName\":\"" + destination + "\",\"Action\":\"" + action + "\"}")).build());
   }
 
-  void kvDelete(String key) {
+  /** Writes raw bytes to a key (for values that are not UTF-8). */
+  public void kvPutBytes(String key, byte[] value) {
+    send(HttpRequest.newBuilder(uri("/v1/kv/" + key)).PUT(HttpRequest.BodyPublishers.ofByteArray(value)).build());
+  }
+
+  public void kvDelete(String key) {
     send(HttpRequest.newBuilder(uri("/v1/kv/" + key)).DELETE().build());
   }
 
@@ -77,7 +138,7 @@ final class ConsulOps {
   }
 
   /** The Connect trust domain, such as {@code <uuid>.consul}. */
-  String trustDomain() {
+  public String trustDomain() {
     return connectRoots().get("TrustDomain").getAsString();
   }
 
@@ -99,7 +160,7 @@ final class ConsulOps {
   }
 
   /** Deletes every intention. */
-  void deleteIntentions() {
+  public void deleteIntentions() {
     @SuppressWarnings("deprecation")
     com.google.gson.JsonElement all = new com.google.gson.JsonParser().parse(
         send(HttpRequest.newBuilder(uri("/v1/connect/intentions")).GET().build()));
@@ -122,6 +183,9 @@ final class ConsulOps {
   }
 
   private String send(HttpRequest req) {
+    if (token != null) {
+      req = HttpRequest.newBuilder(req, (k, v) -> true).header("X-Consul-Token", token).build();
+    }
     try {
       HttpResponse<String> r = http.send(req, HttpResponse.BodyHandlers.ofString());
       if (r.statusCode() != 200) {

@@ -63,8 +63,10 @@ public final class Mesh implements AutoCloseable {
   private final Map<Class<?>, AutoCloseable> components = new LinkedHashMap<>();
   private final java.util.concurrent.ScheduledFuture<?> idleSweep;
   private final java.util.concurrent.atomic.AtomicBoolean closed = new java.util.concurrent.atomic.AtomicBoolean();
+  private final PathNormalization pathNormalization;
 
   private Mesh(Builder b, MeshSettings settings) {
+    this.pathNormalization = b.pathNormalization != null ? b.pathNormalization : settings.pathNormalization();
     this.serviceName = settings.service();
     this.meterRegistry = b.meterRegistry != null ? b.meterRegistry : new SimpleMeterRegistry();
     this.ownsScheduler = b.scheduler == null;
@@ -220,11 +222,15 @@ public final class Mesh implements AutoCloseable {
     List<ConfigNode> docs = new ArrayList<>();
     try {
       for (Map.Entry<String, String> e : yamlByOrigin.entrySet()) {
-        docs.addAll(yaml.readAll(e.getKey(), e.getValue()));
+        docs.addAll(yaml.readAll(e.getKey(), Objects.requireNonNull(e.getValue(), "the text of " + e.getKey())));
       }
     } catch (MeshConfigException e) {
       runtime.rejected(source, e);
       throw e;
+    } catch (RuntimeException | StackOverflowError e) {
+      MeshConfigException m = new MeshConfigException(source, "", "cannot be read (" + e + ")", e);
+      runtime.rejected(source, m);
+      throw m;
     }
     runtime.updatePolicySource(source, docs);
   }
@@ -268,6 +274,14 @@ public final class Mesh implements AutoCloseable {
    */
   public InboundAuthorizer authorizer() {
     return authorizer;
+  }
+
+  /**
+   * How this service's HTTP servers normalize request paths before authorizing them
+   * ({@code mesh.security.pathNormalization}); BASE by default.
+   */
+  public PathNormalization pathNormalization() {
+    return pathNormalization;
   }
 
   /** The compiled inbound policy in force, for this package's tests. */
@@ -413,8 +427,15 @@ public final class Mesh implements AutoCloseable {
     private CertificateSource certificates;
     private MtlsMode mtlsMode;
     private java.util.function.LongBinaryOperator random;
+    private PathNormalization pathNormalization;
 
     private Builder() {}
+
+    /** How HTTP servers normalize request paths (overrides {@code mesh.security.pathNormalization}). */
+    public Builder pathNormalization(PathNormalization mode) {
+      this.pathNormalization = Objects.requireNonNull(mode, "mode");
+      return this;
+    }
 
     /**
      * Draws retry backoff jitter with this function (a long in [origin, bound)); tests pass a fixed
@@ -523,7 +544,7 @@ public final class Mesh implements AutoCloseable {
       statics.putAll(staticEndpoints);
       s = new MeshSettings(service != null ? service : s.service(), s.registryType(), statics,
           new ArrayList<>(s.inlinePolicies()), s.policyFiles(), s.defaults(), s.registrySettings(), s.policyOrder(),
-          s.tls());
+          s.tls(), s.pathNormalization());
       if (mtlsMode != null && mtlsMode != MtlsMode.DISABLE && certificates == null && s.tls().certificates() == null) {
         throw new MeshConfigException("mesh.tls", "mode", "is " + mtlsMode
             + " but the mesh has no certificates; set mesh.tls.certificates or Mesh.Builder.certificates(...)");

@@ -41,8 +41,21 @@ public final class MeshConfigException extends RuntimeException {
     this.path = path;
   }
 
+  /** How long each part of a message may be; longer parts are cut, saying their full length. */
+  static final int PART_LIMIT = 1000;
+
   private static String format(String source, String path, String problem) {
-    return path == null || path.isEmpty() ? source + ": " + problem : source + ", " + path + ": " + problem;
+    String s = cut(source);
+    String p = cut(path);
+    String m = cut(problem);
+    return p == null || p.isEmpty() ? s + ": " + m : s + ", " + p + ": " + m;
+  }
+
+  private static String cut(String part) {
+    if (part == null || part.length() <= PART_LIMIT) {
+      return part;
+    }
+    return part.substring(0, PART_LIMIT) + "... (cut; " + part.length() + " characters)";
   }
 
   /** The file, key or {@code inline} source (with the document name when known); never null. */

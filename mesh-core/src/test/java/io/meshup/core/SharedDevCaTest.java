@@ -80,6 +80,36 @@ class SharedDevCaTest {
   }
 
   @Test
+  void aKeyOthersCanReadIsRefusedSayingWhatToDo() throws Exception {
+    try (Mesh m = mesh("checkout", dir.toString())) {
+      assertThat(m.certificates()).isPresent();
+    }
+    Path key = dir.resolve("dev.test/root-key.pem");
+    Files.setPosixFilePermissions(key, PosixFilePermissions.fromString("rw-r--r--"));
+
+    assertThatThrownBy(() -> mesh("checkout", dir.toString()))
+        .isInstanceOf(MeshConfigException.class)
+        .hasMessageContaining("mesh.tls, caDirectory")
+        .hasMessageContaining("root-key.pem is open to its group or others (rw-r--r--)")
+        .hasMessageContaining("remove " + dir.resolve("dev.test"));
+    assertThat(PosixFilePermissions.toString(Files.getPosixFilePermissions(key))).isEqualTo("rw-r--r--");
+  }
+
+  @Test
+  void aFolderOthersCanEnterIsRestrictedToItsOwner() throws Exception {
+    try (Mesh m = mesh("checkout", dir.toString())) {
+      assertThat(m.certificates()).isPresent();
+    }
+    Path folder = dir.resolve("dev.test");
+    Files.setPosixFilePermissions(folder, PosixFilePermissions.fromString("rwxr-xr-x"));
+
+    try (Mesh m = mesh("payments", dir.toString())) {
+      assertThat(m.certificates()).isPresent();
+    }
+    assertThat(PosixFilePermissions.toString(Files.getPosixFilePermissions(folder))).isEqualTo("rwx------");
+  }
+
+  @Test
   void caDirectoryIsOnlyReadWithDevCertificates() {
     assertThatThrownBy(() -> Mesh.fromYamlString("""
         mesh:

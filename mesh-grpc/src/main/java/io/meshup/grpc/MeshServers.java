@@ -9,6 +9,7 @@ import io.grpc.ServerCallHandler;
 import io.grpc.ServerInterceptor;
 import io.grpc.Status;
 import io.grpc.netty.NettyServerBuilder;
+import io.micrometer.core.instrument.MeterRegistry;
 import io.meshup.core.Mesh;
 import io.meshup.core.identity.MtlsMode;
 import io.meshup.core.identity.WorkloadIdentity;
@@ -91,7 +92,9 @@ public final class MeshServers {
       return b;
     }
     CertificateSource source = mesh.certificates().get();
-    return b.protocolNegotiator(new ModeNegotiator(TlsContexts.server(source, mesh.clock(), true, mesh.meterRegistry()),
+    // the handshake may finish without a client certificate, so that such a client is counted
+    // (no_certificate); every call on its connection is then refused
+    return b.protocolNegotiator(new ModeNegotiator(TlsContexts.server(source, mesh.clock(), false, mesh.meterRegistry()),
         mode, authorizer, mesh.meterRegistry()));
   }
 
@@ -103,17 +106,21 @@ public final class MeshServers {
    */
   private static final class AuthorizingInterceptor implements ServerInterceptor {
     private static final String METHOD = "POST";
+    private static final String NO_CERTIFICATE =
+        "meshup: the TLS client presented no certificate; mutual TLS requires one (counted as mesh.tls.rejections{reason=no_certificate})";
     private static final ServerCall.Listener<Object> REFUSED = new ServerCall.Listener<>() {};
 
     private final InboundAuthorizer authorizer;
     private final MtlsMode mode;
+    private final MeterRegistry meters;
     private final io.micrometer.core.instrument.Counter strictDenials;
     /** "/" + full method name, per registered method (bounded by the server's methods). */
     private final ConcurrentHashMap<String, String> paths = new ConcurrentHashMap<>();
 
-    AuthorizingInterceptor(InboundAuthorizer authorizer, MtlsMode mode, io.micrometer.core.instrument.MeterRegistry meters) {
+    AuthorizingInterceptor(InboundAuthorizer authorizer, MtlsMode mode, MeterRegistry meters) {
       this.authorizer = authorizer;
       this.mode = mode;
+      this.meters = meters;
       this.strictDenials = io.micrometer.core.instrument.Counter.builder("mesh.authz.denials")
           .description("Inbound calls refused by authorization policy").baseUnit("calls")
           .tags("policy", "mesh.tls.mode", "rule", "mtls").register(meters);
@@ -124,6 +131,10 @@ public final class MeshServers {
     public <ReqT, RespT> ServerCall.Listener<ReqT> interceptCall(ServerCall<ReqT, RespT> call, Metadata headers,
         ServerCallHandler<ReqT, RespT> next) {
       SSLSession session = call.getAttributes().get(Grpc.TRANSPORT_ATTR_SSL_SESSION);
+      if (TlsPeers.refusedWithoutCertificate(session, meters)) {
+        call.close(Status.UNAUTHENTICATED.withDescription(NO_CERTIFICATE), new Metadata());
+        return (ServerCall.Listener<ReqT>) REFUSED;
+      }
       WorkloadIdentity caller = TlsPeers.identityOf(session);
       String name = call.getMethodDescriptor().getFullMethodName();
       String path = paths.get(name);

@@ -150,7 +150,7 @@ class MeshClientInjectionTest {
     assertThatThrownBy(() -> MeshClients.inject(mesh, new Misspelt()))
         .isInstanceOf(IllegalArgumentException.class)
         .hasMessage("io.meshup.grpc.MeshClientInjectionTest$Misspelt.payments: @MeshClient(\"paymnts\"): service "
-            + "'paymnts' is not in the registry; the static registry lists only the services under "
+            + "'paymnts' is not in the registry and no VirtualService names it; the static registry lists only the services under "
             + "mesh.registry.static.services");
   }
 

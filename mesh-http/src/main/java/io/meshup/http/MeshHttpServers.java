@@ -34,10 +34,16 @@ import java.util.Objects;
  * transport is fixed when the server is built: unlike {@link MeshNettyHttp}, a PeerAuthentication
  * cannot move it between TLS and plaintext, though a STRICT one refuses each plaintext request.
  *
- * <p>Every context created on the returned server authorizes each request against the mesh's
- * AuthorizationPolicy and PeerAuthentication documents (and Consul intentions) in force at that
- * moment, before its handler and its other filters run, with the request's raw path (no query) and
- * method. A refused request is answered with 403 (401 for a plaintext caller under a STRICT
+ * <p>Every context created on the returned server normalizes each request's path per
+ * {@link Mesh#pathNormalization()} (a target that cannot be made unambiguous, or a method not in
+ * upper case, is answered 400, counted in {@code mesh.server.requests.rejected{reason}}) and
+ * authorizes it against the mesh's AuthorizationPolicy and PeerAuthentication documents (and
+ * Consul intentions) in force at that moment, before its handler and its other filters run, with
+ * the normalized path (no query) and method. The handler then sees that path: when normalization
+ * changed it, the exchange it gets returns the normalized path (and the original query) from
+ * {@code getRequestURI()} and runs in the context that path belongs to. A TLS client that
+ * presented no certificate is answered 401 and counted
+ * ({@code mesh.tls.rejections{reason=no_certificate}}). A refused request is answered with 403 (401 for a plaintext caller under a STRICT
  * PeerAuthentication), a {@code text/plain} body naming the policy and rule
  * ({@code meshup: denied by AuthorizationPolicy deny-legacy rules[0]}), and the headers
  * {@value io.meshup.http.internal.Denials#POLICY_HEADER} and

@@ -38,9 +38,14 @@ import java.util.Objects;
  * restart. Connections already open keep their transport. Without certificates the adapter serves
  * plaintext only (DISABLE). The pipeline must have no {@code SslHandler} of its own.
  *
- * <p>Each {@code HttpRequest} is authorized against the mesh's AuthorizationPolicy and
- * PeerAuthentication documents (and Consul intentions) in force at that moment, with its raw path
- * (no query) and method. An allowed request and its content go on unchanged. A refused one goes no
+ * <p>Each {@code HttpRequest} is first normalized per {@link Mesh#pathNormalization()} (Istio's
+ * options; a target that cannot be made unambiguous, or a method not in upper case, is answered
+ * 400 and the connection closed, counted in {@code mesh.server.requests.rejected{reason}}), then
+ * authorized against the mesh's AuthorizationPolicy and PeerAuthentication documents (and Consul
+ * intentions) in force at that moment, with its normalized path (no query) and method. An allowed
+ * request goes on with its {@code uri} set to the normalized path (and the original query), its
+ * content unchanged. A TLS client that presented no certificate is counted
+ * ({@code mesh.tls.rejections{reason=no_certificate}}) and its connection closed. A refused one goes no
  * further, nor does its content: the handler answers 403 (401 for a plaintext caller under a
  * STRICT PeerAuthentication) with a {@code text/plain} body naming the policy and rule
  * ({@code meshup: denied by AuthorizationPolicy deny-legacy rules[0]}) and the headers

@@ -49,6 +49,12 @@ public record AgentSettings(String scheme, String host, int port, String token, 
     return new AgentSettings(uri.getScheme(), uri.getHost(), port, token, tls);
   }
 
+  /** The settings with the token left out, so that no log line or message can carry it. */
+  @Override
+  public String toString() {
+    return "AgentSettings[" + url() + ", token " + (token.isEmpty() ? "none" : "set (not shown)") + ", tls " + (tls != null) + "]";
+  }
+
   /** The agent's base URL, such as {@code http://127.0.0.1:8500}, for messages. */
   public String url() {
     return scheme + "://" + host + ":" + port;

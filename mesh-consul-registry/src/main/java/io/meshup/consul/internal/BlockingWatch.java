@@ -12,7 +12,8 @@ import org.slf4j.LoggerFactory;
  * One Consul blocking query, repeated: carries the index, delivers each new value, backs off with
  * jitter on errors (keeping the last value in force), and resets the index when Consul's goes
  * backwards (an agent restart or a new leader), as Consul's documentation asks. Runs on a thread
- * of its own; {@link #close()} ends it.
+ * of its own, which no answer ends (any throwable from a fetch or a delivery is logged and the
+ * watch goes on); {@link #close()} ends it.
  */
 abstract class BlockingWatch<T> implements Runnable, AutoCloseable {
   private static final Logger log = LoggerFactory.getLogger(BlockingWatch.class);
@@ -54,7 +55,9 @@ abstract class BlockingWatch<T> implements Runnable, AutoCloseable {
       long asked = System.nanoTime();
       try {
         r = fetch(index);
-      } catch (RuntimeException e) {
+      } catch (Throwable t) {
+        // no answer, however broken, may end the watch's thread
+        Exception e = t instanceof Exception ex ? ex : new RuntimeException(t);
         if (closed.getCount() == 0) {
           return;
         }
@@ -66,7 +69,11 @@ abstract class BlockingWatch<T> implements Runnable, AutoCloseable {
           log.warn("Consul watch {} failed ({} in a row), keeping the last known state; retrying in {} ms: {}",
               name, consecutiveFailures, backoff, e.toString());
         }
-        failed(e);
+        try {
+          failed(e);
+        } catch (Throwable t2) {
+          log.error("Consul watch {}: handling a failure failed", name, t2);
+        }
         pause(backoff);
         continue;
       }
@@ -90,10 +97,10 @@ abstract class BlockingWatch<T> implements Runnable, AutoCloseable {
       if (changed && closed.getCount() > 0) {
         try {
           deliver(r.value());
-          delivered = true;
-        } catch (RuntimeException e) {
-          log.error("Consul watch {}: could not apply an update", name, e);
+        } catch (Throwable e) {
+          log.error("Consul watch {}: could not apply an update; the last good state keeps serving: {}", name, e.toString());
         }
+        delivered = true;
       }
     }
   }

@@ -1,6 +1,5 @@
 package io.meshup.consul.internal;
 
-import com.ecwid.consul.v1.ConsulRawClient;
 import io.meshup.consul.internal.ConnectCertificates.Leaf;
 import io.meshup.consul.internal.ConnectCertificates.Roots;
 import io.meshup.core.MeshClock;
@@ -81,7 +80,7 @@ public final class ConnectCertificateSource implements CertificateSource {
     this.meters = context.meterRegistry();
     this.http = ConsulHttp.client(settings.agent().tls(), settings.waitTime(), ConnectSettings.SECTION);
     AgentSettings a = settings.agent();
-    this.api = new ConsulApi(new ConsulRawClient(a.scheme() + "://" + a.host(), a.port(), http), a.token(), "",
+    this.api = new ConsulApi(http, a.scheme() + "://" + a.host() + ":" + a.port(), a.token(), "",
         Math.max(settings.waitTime().toSeconds(), 1));
     this.agentErrors = failures("agent_error");
     this.invalid = failures("invalid");

@@ -19,6 +19,20 @@ final class ConsulHttp {
   private ConsulHttp() {}
 
   /**
+   * Refuses to send a request whose URL carries a {@code token} parameter: the ACL token goes in
+   * the {@code X-Consul-Token} header only, and a URL lands in access logs. A guard against a
+   * regression; no MeshUp request does it.
+   */
+  static final org.apache.http.HttpRequestInterceptor NO_TOKEN_IN_URL = (request, context) -> {
+    String uri = request.getRequestLine().getUri();
+    int q = uri.indexOf('?');
+    if (q >= 0 && ("&" + uri.substring(q + 1)).contains("&token=")) {
+      throw new org.apache.http.HttpException("meshup: refusing to send a Consul ACL token in a URL ("
+          + uri.substring(0, q) + "); it goes in the X-Consul-Token header");
+    }
+  };
+
+  /**
    * A client whose socket timeout outlasts a blocking query of {@code wait} (Consul adds up to
    * wait/16 of jitter); past that the agent hangs. No automatic retries: the watches retry
    * themselves, with backoff.
@@ -38,6 +52,7 @@ final class ConsulHttp {
         .setMaxConnPerRoute(1_000)
         .setMaxConnTotal(1_000)
         .setSSLContext(sslContext(tls, section))
+        .addInterceptorLast(NO_TOKEN_IN_URL)
         .build();
   }
 

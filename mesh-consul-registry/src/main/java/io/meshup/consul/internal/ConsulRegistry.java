@@ -1,14 +1,10 @@
 package io.meshup.consul.internal;
 
-import com.ecwid.consul.v1.ConsulClient;
-import com.ecwid.consul.v1.ConsulRawClient;
-import com.ecwid.consul.v1.OperationException;
-import com.ecwid.consul.v1.QueryParams;
-import com.ecwid.consul.v1.Response;
+import com.ecwid.consul.json.GsonFactory;
 import com.ecwid.consul.v1.agent.model.NewService;
-import com.ecwid.consul.v1.kv.model.GetValue;
+import com.google.gson.JsonElement;
+import com.google.gson.JsonObject;
 import io.meshup.core.Endpoint;
-import io.meshup.core.MeshConfigException;
 import io.meshup.core.spi.RegistryContext;
 import io.meshup.core.spi.ServiceRegistry;
 import java.io.IOException;
@@ -17,7 +13,6 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.TreeMap;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
@@ -50,22 +45,24 @@ public final class ConsulRegistry implements ServiceRegistry {
   private final ConsulSettings settings;
   private final RegistryContext context;
   private final CloseableHttpClient http;
-  private final ConsulClient client;
   private final ConsulApi api;
+  private final PolicyUpdates updates;
+  private final IntentionsWatch intentions;
   private final ExecutorService watchThreads;
   private final ScheduledExecutorService maintenance;
   private final List<BlockingWatch<?>> watches = new CopyOnWriteArrayList<>();
   private final AtomicBoolean closed = new AtomicBoolean();
   private final AtomicBoolean deregistered = new AtomicBoolean();
-  private final Map<String, Map<String, com.google.gson.JsonObject>> entries = new LinkedHashMap<>();
+  private final Map<String, Map<String, JsonObject>> entries = new LinkedHashMap<>();
 
   public ConsulRegistry(ConsulSettings settings, RegistryContext context) {
     this.settings = settings;
     this.context = context;
     this.http = ConsulHttp.client(settings.tls(), settings.waitTime(), "mesh.registry.consul");
-    ConsulRawClient raw = new ConsulRawClient(settings.scheme() + "://" + settings.host(), settings.port(), http);
-    this.client = new ConsulClient(raw);
-    this.api = new ConsulApi(raw, settings.token(), settings.datacenter(), Math.max(settings.waitTime().toSeconds(), 1));
+    this.api = new ConsulApi(http, settings.scheme() + "://" + settings.host() + ":" + settings.port(), settings.token(),
+        settings.datacenter(), Math.max(settings.waitTime().toSeconds(), 1));
+    this.updates = new PolicyUpdates(context.policies(), context.meterRegistry());
+    this.intentions = new IntentionsWatch(api, context.serviceName(), settings.datacenter(), updates, context.meterRegistry());
     this.watchThreads = Executors.newCachedThreadPool(r -> {
       Thread t = new Thread(r, "meshup-consul-watch");
       t.setDaemon(true);
@@ -82,33 +79,28 @@ public final class ConsulRegistry implements ServiceRegistry {
   public void start() {
     context.policies().declare(List.of(ENTRIES_SOURCE, INTENTIONS_SOURCE, KV_SOURCE));
     if (settings.intentions()) {
-      startWatch(new BlockingWatch<com.google.gson.JsonElement>("intentions", context.meterRegistry()) {
-        @Override
-        ConsulApi.Result<com.google.gson.JsonElement> fetch(long index) {
-          return api.get("/v1/connect/intentions", index);
-        }
-
-        @Override
-        void deliver(com.google.gson.JsonElement value) {
-          try {
-            context.policies().update(INTENTIONS_SOURCE, Intentions.translate(context.serviceName(), value));
-          } catch (MeshConfigException e) {
-            // logged and counted by the mesh; the last good policy keeps serving
-          }
-        }
-      });
+      // fail closed until the intentions and the agent's default are known
+      intentions.closeUntilRead();
+      startWatch(intentions.watch());
     }
     if (settings.configEntries()) {
       for (String kind : ENTRY_KINDS) {
-        startWatch(new BlockingWatch<com.google.gson.JsonElement>("config:" + kind, context.meterRegistry()) {
+        startWatch(new BlockingWatch<JsonElement>("config:" + kind, context.meterRegistry()) {
           @Override
-          ConsulApi.Result<com.google.gson.JsonElement> fetch(long index) {
+          ConsulApi.Result<JsonElement> fetch(long index) {
             return api.get("/v1/config/" + kind, index);
           }
 
           @Override
-          void deliver(com.google.gson.JsonElement value) {
-            entriesChanged(kind, ConfigEntries.byName(value));
+          void deliver(JsonElement value) {
+            Map<String, JsonObject> byName;
+            try {
+              byName = ConfigEntries.byName(value);
+            } catch (RuntimeException e) {
+              updates.rejected(ENTRIES_SOURCE, "consul config " + kind + ": the agent's answer is not a list of entries (" + e + ")");
+              return;
+            }
+            entriesChanged(kind, byName);
           }
         });
       }
@@ -121,56 +113,30 @@ public final class ConsulRegistry implements ServiceRegistry {
       maintenance.scheduleWithFixedDelay(() -> keepRegistered(reg), period, period, TimeUnit.MILLISECONDS);
     }
     if (settings.kvPrefix() != null) {
-      startWatch(new BlockingWatch<List<GetValue>>("kv:" + settings.kvPrefix(), context.meterRegistry()) {
+      startWatch(new BlockingWatch<byte[]>("kv:" + settings.kvPrefix(), context.meterRegistry()) {
         @Override
-        ConsulApi.Result<List<GetValue>> fetch(long index) {
-          Response<List<GetValue>> r = client.getKVValues(settings.kvPrefix(), token(), query(index));
-          return new ConsulApi.Result<>(r.getValue(), r.getConsulIndex() == null ? 0 : r.getConsulIndex());
+        ConsulApi.Result<byte[]> fetch(long index) {
+          return api.getBytes("/v1/kv/" + KvDocuments.path(settings.kvPrefix()), index, Map.of("recurse", ""),
+              ConsulApi.MAX_RESPONSE_BYTES);
         }
 
         @Override
-        void deliver(List<GetValue> values) {
-          Map<String, String> docs = new TreeMap<>();
-          if (values != null) {
-            for (GetValue v : values) {
-              String text = v.getDecodedValue();
-              if (v.getKey().endsWith("/") && (text == null || text.isBlank())) {
-                continue; // a folder
-              }
-              docs.put(v.getKey(), text == null ? "" : text);
-            }
-          }
-          try {
-            context.policies().update(KV_SOURCE, docs);
-          } catch (MeshConfigException e) {
-            // logged and counted by the mesh; the last good policy keeps serving
-          }
+        void deliver(byte[] answer) {
+          updates.apply(KV_SOURCE, () -> KvDocuments.read(settings.kvPrefix(), answer));
         }
       });
     }
   }
 
   /** Applies the config entries once every kind has been read at least once. */
-  private synchronized void entriesChanged(String kind, Map<String, com.google.gson.JsonObject> byName) {
+  private synchronized void entriesChanged(String kind, Map<String, JsonObject> byName) {
     entries.put(kind, byName);
     if (entries.size() < ENTRY_KINDS.size()) {
       return;
     }
-    Map<String, String> docs;
-    try {
-      docs = ConfigEntries.translate(new ConfigEntries.Entries(entries.get("service-router"),
-          entries.get("service-splitter"), entries.get("service-resolver")));
-    } catch (MeshConfigException e) {
-      io.micrometer.core.instrument.Counter.builder("mesh.policy.updates").description("Policy updates, accepted or rejected")
-          .tags("source", ENTRIES_SOURCE, "result", "rejected").register(context.meterRegistry()).increment();
-      log.error("Rejected Consul config entries; the last good policy keeps serving: {}", e.getMessage());
-      return;
-    }
-    try {
-      context.policies().update(ENTRIES_SOURCE, docs);
-    } catch (MeshConfigException e) {
-      // logged and counted by the mesh; the last good policy keeps serving
-    }
+    Map<String, Map<String, JsonObject>> snapshot = new LinkedHashMap<>(entries);
+    updates.apply(ENTRIES_SOURCE, () -> ConfigEntries.translate(new ConfigEntries.Entries(snapshot.get("service-router"),
+        snapshot.get("service-splitter"), snapshot.get("service-resolver"))));
   }
 
   @Override
@@ -205,16 +171,6 @@ public final class ConsulRegistry implements ServiceRegistry {
     watchThreads.execute(w);
   }
 
-  private QueryParams query(long index) {
-    long waitSeconds = Math.max(settings.waitTime().toSeconds(), 1);
-    String dc = settings.datacenter().isEmpty() ? null : settings.datacenter();
-    return new QueryParams(dc, waitSeconds, index);
-  }
-
-  private String token() {
-    return settings.token().isEmpty() ? null : settings.token();
-  }
-
   // ---- registration ---------------------------------------------------------------------
 
   private void register(ConsulSettings.Registration reg) {
@@ -240,7 +196,7 @@ public final class ConsulRegistry implements ServiceRegistry {
       check.setDeregisterCriticalServiceAfter(seconds(c.deregisterCriticalServiceAfter()));
       ns.setCheck(check);
     }
-    client.agentServiceRegister(ns, token());
+    api.put("/v1/agent/service/register", GsonFactory.getGson().toJson(ns));
     if (c != null && c.ttl() != null) {
       passTtl(reg);
     }
@@ -248,7 +204,7 @@ public final class ConsulRegistry implements ServiceRegistry {
   }
 
   private void passTtl(ConsulSettings.Registration reg) {
-    client.agentCheckPass("service:" + reg.id(), "alive", token());
+    api.put("/v1/agent/check/pass/" + ConsulApi.encode("service:" + reg.id()) + "?note=alive", null);
   }
 
   /** Keeps the TTL check passing, and registers again when the agent lost the registration. */
@@ -261,13 +217,16 @@ public final class ConsulRegistry implements ServiceRegistry {
         try {
           passTtl(reg);
           return;
-        } catch (OperationException e) {
-          if (e.getStatusCode() != 404 && e.getStatusCode() != 500) {
+        } catch (ConsulApi.Failure e) {
+          if (e.status() != 404 && e.status() != 500) {
             throw e;
           }
         }
-      } else if (client.getAgentServices().getValue().containsKey(reg.id())) {
-        return;
+      } else {
+        JsonElement services = api.get("/v1/agent/services", 0).value();
+        if (services != null && services.isJsonObject() && services.getAsJsonObject().has(reg.id())) {
+          return;
+        }
       }
       log.info("Consul lost the registration of {}; registering again", reg.id());
       register(reg);
@@ -296,7 +255,7 @@ public final class ConsulRegistry implements ServiceRegistry {
       return Duration.ZERO;
     }
     try {
-      client.agentServiceDeregister(reg.id(), token());
+      api.put("/v1/agent/service/deregister/" + ConsulApi.encode(reg.id()), null);
       log.info("Deregistered {} from Consul; draining for {} ms", reg.id(), reg.drainTime().toMillis());
       return reg.drainTime();
     } catch (RuntimeException e) {

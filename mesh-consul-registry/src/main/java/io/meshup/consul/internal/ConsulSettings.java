@@ -25,9 +25,23 @@ public record ConsulSettings(String scheme, String host, int port, String token,
     Duration waitTime, Tls tls, Registration registration, String kvPrefix, boolean configEntries,
     boolean intentions) {
 
+  /** The settings with the token and store passwords left out, so that no log line can carry them. */
+  @Override
+  public String toString() {
+    return "ConsulSettings[" + scheme + "://" + host + ":" + port + ", token " + (token.isEmpty() ? "none" : "set (not shown)")
+        + ", datacenter '" + datacenter + "', waitTime " + waitTime + ", registration " + registration + ", kv " + kvPrefix
+        + ", configEntries " + configEntries + ", intentions " + intentions + "]";
+  }
+
   /** Key and trust stores (PKCS12 or JKS) for HTTPS to the agent. */
   public record Tls(String trustStore, String trustStorePassword, String keyStore, String keyStorePassword,
-      String storeType) {}
+      String storeType) {
+    /** The stores without their passwords. */
+    @Override
+    public String toString() {
+      return "Tls[trustStore " + trustStore + ", keyStore " + keyStore + ", " + storeType + "]";
+    }
+  }
 
   /** How this service registers itself. */
   public record Registration(String id, String name, String address, int port, List<String> tags,

@@ -50,4 +50,39 @@ class IntentionsTest {
           .as("docs %s", docs).isEqualTo(allowed);
     }
   }
+
+  static final String ALLOW_WEB = """
+      apiVersion: security.istio.io/v1
+      kind: AuthorizationPolicy
+      metadata: { name: app-allows-web }
+      spec:
+        rules:
+        - from: [{ source: { principals: ["*/svc/web"] } }]
+      """;
+
+  @org.junit.jupiter.api.Test
+  void anotherSourcesAllowPolicyLetsNoOneInWhileTheIntentionsFailClosed() {
+    try (Mesh mesh = Mesh.builder().service("db").policies("app", ALLOW_WEB).build()) {
+      mesh.updatePolicies("consul-intentions", Intentions.failClosed("db"));
+      assertThat(mesh.authorizer().authorize(WorkloadIdentity.of("example.org", "web"), "/pkg.Db/Query", "POST").allowed())
+          .isFalse();
+      assertThat(mesh.authorizer().authorize(null, "/pkg.Db/Query", "POST").allowed()).isFalse();
+    }
+  }
+
+  @org.junit.jupiter.api.Test
+  void aCallMustPassBothTheIntentionsAndTheOtherPolicies() {
+    try (Mesh mesh = Mesh.builder().service("db").policies("app", ALLOW_WEB).build()) {
+      // the agent's default is deny and only api is allowed: web is refused though the app allows it
+      mesh.updatePolicies("consul-intentions", Intentions.translate("db", Intentions.parse("db", list("api>db:allow")), false));
+      assertThat(mesh.authorizer().authorize(WorkloadIdentity.of("example.org", "web"), "/pkg.Db/Query", "POST").allowed())
+          .isFalse();
+      // api passes the intentions but not the app's ALLOW policy
+      assertThat(mesh.authorizer().authorize(WorkloadIdentity.of("example.org", "api"), "/pkg.Db/Query", "POST").allowed())
+          .isFalse();
+      mesh.updatePolicies("consul-intentions", Intentions.translate("db", Intentions.parse("db", list("web>db:allow")), false));
+      assertThat(mesh.authorizer().authorize(WorkloadIdentity.of("example.org", "web"), "/pkg.Db/Query", "POST").allowed())
+          .isTrue();
+    }
+  }
 }

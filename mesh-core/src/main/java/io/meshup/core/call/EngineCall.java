@@ -837,7 +837,7 @@ public abstract class EngineCall implements RequestAttributes {
   }
 
   private CallFailure deadlineFailure() {
-    long millis = TimeUnit.NANOSECONDS.toMillis(Math.max(0, (hasDeadline ? deadline : callerDeadline) - startNanos));
+    long millis = Math.round(Math.max(0, (hasDeadline ? deadline : callerDeadline) - startNanos) / 1e6);
     String what = routeTimeoutBinds ? "the timeout of route " + target.route().name() : "the caller's deadline";
     return new CallFailure(CallFailure.Kind.DEADLINE_EXCEEDED, "meshup: " + target.describe() + ": deadline exceeded after "
         + millis + " ms (" + what + "; " + attempt + (attempt == 1 ? " attempt)" : " attempts)"), null, 0, null, null,

@@ -39,11 +39,13 @@ final class SharedRoot {
   static void loadOrCreate(DevCertificateAuthority ca, Path dir) {
     try {
       createPrivateDirectories(dir);
+      checkPrivate(dir);
       try (FileChannel lockFile = FileChannel.open(dir.resolve(".lock"), StandardOpenOption.CREATE, StandardOpenOption.WRITE);
           FileLock lock = lockFile.lock()) {
         Path certFile = dir.resolve(CERT);
         Path keyFile = dir.resolve(KEY);
         if (Files.exists(certFile) && Files.exists(keyFile)) {
+          checkKeyPrivate(keyFile);
           X509Certificate cert = PemFileCertificateSource.certificates(certFile, Files.readAllBytes(certFile)).get(0);
           PrivateKey key = PemFileCertificateSource.privateKey(keyFile, Files.readAllBytes(keyFile));
           check(ca, certFile, cert, keyFile, key);
@@ -86,6 +88,54 @@ final class SharedRoot {
     verifier.update(probe);
     if (!verifier.verify(sig)) {
       throw new IllegalArgumentException(keyFile + ": is not the key of " + certFile + "; remove both to start a new CA");
+    }
+  }
+
+  private static boolean posix() {
+    return FileSystems.getDefault().supportedFileAttributeViews().contains("posix");
+  }
+
+  private static final java.util.Set<java.nio.file.attribute.PosixFilePermission> OTHERS = java.util.EnumSet.of(
+      java.nio.file.attribute.PosixFilePermission.GROUP_READ, java.nio.file.attribute.PosixFilePermission.GROUP_WRITE,
+      java.nio.file.attribute.PosixFilePermission.GROUP_EXECUTE, java.nio.file.attribute.PosixFilePermission.OTHERS_READ,
+      java.nio.file.attribute.PosixFilePermission.OTHERS_WRITE, java.nio.file.attribute.PosixFilePermission.OTHERS_EXECUTE);
+
+  /**
+   * The folder must belong to this user; one that its group or others may enter is repaired (made
+   * {@code rwx------}) with a warning: the key inside is checked on its own.
+   */
+  static void checkPrivate(Path dir) throws IOException {
+    if (!posix()) {
+      return;
+    }
+    String me = System.getProperty("user.name");
+    java.nio.file.attribute.UserPrincipal owner = Files.getOwner(dir);
+    if (me != null && !owner.getName().equals(me)) {
+      throw new IllegalArgumentException("the development CA folder " + dir + " belongs to " + owner.getName() + ", not to "
+          + me + "; another user could replace its root. Use a folder of your own (mesh.tls.caDirectory)");
+    }
+    java.util.Set<java.nio.file.attribute.PosixFilePermission> perms = Files.getPosixFilePermissions(dir);
+    if (perms.stream().anyMatch(OTHERS::contains)) {
+      String was = PosixFilePermissions.toString(perms);
+      Files.setPosixFilePermissions(dir, PosixFilePermissions.fromString("rwx------"));
+      log.warn("The development CA folder {} was open to its group or others ({}); restricted it to its owner (rwx------)",
+          dir, was);
+    }
+  }
+
+  /**
+   * The root's key must be readable by its owner only: one that others could read may be known to
+   * them, so it is refused, never used or silently repaired.
+   */
+  static void checkKeyPrivate(Path keyFile) throws IOException {
+    if (!posix()) {
+      return;
+    }
+    java.util.Set<java.nio.file.attribute.PosixFilePermission> perms = Files.getPosixFilePermissions(keyFile);
+    if (perms.stream().anyMatch(OTHERS::contains)) {
+      throw new IllegalArgumentException("the development CA's key " + keyFile + " is open to its group or others ("
+          + PosixFilePermissions.toString(perms) + "), so its root may be known to them; remove " + keyFile.getParent()
+          + " to start a new development CA (or, if every user of this machine is trusted, chmod 600 " + keyFile + ")");
     }
   }
 

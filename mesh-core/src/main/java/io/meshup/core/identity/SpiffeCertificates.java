@@ -36,7 +36,7 @@ public final class SpiffeCertificates {
    *
    * @throws IllegalArgumentException when the SANs cannot be read
    */
-  static List<String> uriSans(X509Certificate cert) {
+  public static List<String> uriSans(X509Certificate cert) {
     Collection<List<?>> sans;
     try {
       sans = cert.getSubjectAlternativeNames();

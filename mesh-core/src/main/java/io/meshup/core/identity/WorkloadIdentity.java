@@ -1,7 +1,6 @@
 package io.meshup.core.identity;
 
 import java.net.URI;
-import java.net.URISyntaxException;
 import java.util.Locale;
 import java.util.Objects;
 import java.util.regex.Pattern;
@@ -68,43 +67,94 @@ public final class WorkloadIdentity {
     return value;
   }
 
+  /** The longest SPIFFE ID accepted, in bytes (the SPIFFE-ID specification's bound). */
+  static final int MAX_ID_LENGTH = 2048;
+  /** The longest trust domain accepted. */
+  static final int MAX_TRUST_DOMAIN_LENGTH = 255;
+
   /**
-   * Parses a SPIFFE ID in Consul Connect's form.
+   * Parses a SPIFFE ID in Consul Connect's form, checking the SPIFFE-ID specification's syntax
+   * first: the scheme is {@code spiffe} in lower case; the trust domain is lower-case letters,
+   * digits, {@code .}, {@code -} and {@code _}, with no port or user info; the path is segments of
+   * letters, digits, {@code .}, {@code -} and {@code _}, none empty, {@code .} or {@code ..}, with no
+   * percent-encoding, query or fragment; the whole is at most 2048 bytes.
    *
    * @throws IllegalArgumentException saying what is wrong and showing the expected form
    */
   public static WorkloadIdentity parse(String spiffeId) {
     Objects.requireNonNull(spiffeId, "spiffeId");
-    URI uri;
-    try {
-      uri = new URI(spiffeId);
-    } catch (URISyntaxException e) {
-      throw invalid(spiffeId, "it is not a URI (" + e.getReason() + ")");
+    if (spiffeId.length() > MAX_ID_LENGTH) {
+      throw invalid(spiffeId, "it is longer than " + MAX_ID_LENGTH + " bytes");
     }
-    if (!"spiffe".equalsIgnoreCase(uri.getScheme())) {
-      throw invalid(spiffeId, "the scheme must be spiffe");
+    if (!spiffeId.startsWith("spiffe://")) {
+      throw invalid(spiffeId, spiffeId.regionMatches(true, 0, "spiffe://", 0, 9)
+          ? "the scheme must be spiffe, in lower case" : "the scheme must be spiffe");
     }
-    if (uri.getRawAuthority() == null || uri.getRawAuthority().isEmpty()) {
+    int tdEnd = spiffeId.indexOf('/', 9);
+    String td = spiffeId.substring(9, tdEnd < 0 ? spiffeId.length() : tdEnd);
+    if (td.isEmpty()) {
       throw invalid(spiffeId, "the trust domain is missing");
     }
-    if (uri.getRawQuery() != null || uri.getRawFragment() != null || uri.getRawUserInfo() != null || uri.getPort() != -1) {
-      throw invalid(spiffeId, "a SPIFFE ID has no port, user, query or fragment");
+    if (td.length() > MAX_TRUST_DOMAIN_LENGTH) {
+      throw invalid(spiffeId, "the trust domain is longer than " + MAX_TRUST_DOMAIN_LENGTH + " characters");
     }
-    String[] parts = uri.getRawPath() == null ? new String[0] : uri.getRawPath().split("/", -1);
+    for (int i = 0; i < td.length(); i++) {
+      char c = td.charAt(i);
+      if (c == ':' || c == '@') {
+        throw invalid(spiffeId, "a SPIFFE ID has no port or user info");
+      }
+      if (c >= 'A' && c <= 'Z') {
+        throw invalid(spiffeId, "the trust domain must be in lower case");
+      }
+      if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' || c == '-' || c == '_')) {
+        throw invalid(spiffeId, c == '?' || c == '#' ? "a SPIFFE ID has no query or fragment"
+            : "the trust domain may hold only lower-case letters, digits, '.', '-' and '_'");
+      }
+    }
+    if (tdEnd < 0) {
+      throw invalid(spiffeId, "it names a trust domain, not a workload (no path)");
+    }
+    String[] parts = spiffeId.substring(tdEnd).split("/", -1);
+    // "", then the segments
+    for (int i = 1; i < parts.length; i++) {
+      String seg = parts[i];
+      if (seg.isEmpty()) {
+        throw invalid(spiffeId, "the path has an empty segment (or a trailing '/')");
+      }
+      if (seg.equals(".") || seg.equals("..")) {
+        throw invalid(spiffeId, "the path has a '" + seg + "' segment");
+      }
+      for (int j = 0; j < seg.length(); j++) {
+        char c = seg.charAt(j);
+        if (c == '%') {
+          throw invalid(spiffeId, "the path has a percent-encoding");
+        }
+        if (c == '?' || c == '#') {
+          throw invalid(spiffeId, "a SPIFFE ID has no query or fragment");
+        }
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' || c == '-'
+            || c == '_')) {
+          throw invalid(spiffeId, "the path may hold only letters, digits, '.', '-' and '_'");
+        }
+      }
+    }
     // "", "ns", ns, "dc", dc, "svc", svc
-    if (parts.length != 7 || !parts[0].isEmpty() || !parts[1].equals("ns") || !parts[3].equals("dc")
-        || !parts[5].equals("svc")) {
+    if (parts.length != 7 || !parts[1].equals("ns") || !parts[3].equals("dc") || !parts[5].equals("svc")) {
       throw invalid(spiffeId, "the path must be /ns/<namespace>/dc/<datacenter>/svc/<service>");
     }
     try {
-      return of(uri.getRawAuthority(), parts[2], parts[4], parts[6]);
+      return of(td, parts[2], parts[4], parts[6]);
     } catch (IllegalArgumentException e) {
       throw invalid(spiffeId, e.getMessage());
     }
   }
 
+  private static String quote(String s) {
+    return s.length() <= 80 ? "'" + s + "'" : "'" + s.substring(0, 80) + "...' (" + s.length() + " characters)";
+  }
+
   private static IllegalArgumentException invalid(String id, String why) {
-    return new IllegalArgumentException("'" + id + "' is not a workload SPIFFE ID: " + why
+    return new IllegalArgumentException(quote(id) + " is not a workload SPIFFE ID: " + why
         + "; expected spiffe://<trust-domain>/ns/<namespace>/dc/<datacenter>/svc/<service>");
   }
 

@@ -19,9 +19,13 @@ class WorkloadIdentityTest {
   }
 
   @Test
-  void trustDomainIsCaseInsensitive() {
-    assertThat(WorkloadIdentity.parse("spiffe://Example.ORG/ns/default/dc/dc1/svc/web"))
-        .isEqualTo(WorkloadIdentity.of("example.org", "web"));
+  void refusesAnUpperCaseTrustDomainOrSchemeAsTheSpiffeIdSpecificationAsks() {
+    assertThatThrownBy(() -> WorkloadIdentity.parse("spiffe://Example.ORG/ns/default/dc/dc1/svc/web"))
+        .hasMessageContaining("the trust domain must be in lower case");
+    assertThatThrownBy(() -> WorkloadIdentity.parse("SPIFFE://example.org/ns/default/dc/dc1/svc/web"))
+        .hasMessageContaining("the scheme must be spiffe, in lower case");
+    // configuration may still name a trust domain in any case: it is a DNS-style name
+    assertThat(WorkloadIdentity.of("Example.ORG", "web").trustDomain()).isEqualTo("example.org");
   }
 
   @Test
@@ -45,9 +49,9 @@ class WorkloadIdentityTest {
     assertThatThrownBy(() -> WorkloadIdentity.parse("spiffe://example.org:8443/ns/default/dc/dc1/svc/web"))
         .hasMessageContaining("no port");
     assertThatThrownBy(() -> WorkloadIdentity.parse("spiffe://example.org/ns/default/dc/dc1/svc/we$b"))
-        .hasMessageContaining("service 'we$b' is invalid");
+        .hasMessageContaining("the path may hold only letters, digits, '.', '-' and '_'");
     assertThatThrownBy(() -> WorkloadIdentity.parse("spiffe://example.org/ns/default/dc/dc1/svc/"))
-        .hasMessageContaining("service '' is invalid");
+        .hasMessageContaining("the path has an empty segment");
     assertThatThrownBy(() -> WorkloadIdentity.of("bad_domain!", "web"))
         .hasMessageContaining("trust domain 'bad_domain!' is invalid");
   }

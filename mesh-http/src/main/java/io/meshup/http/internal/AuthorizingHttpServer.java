@@ -14,10 +14,12 @@ import java.util.concurrent.Executor;
 final class AuthorizingHttpServer extends HttpServer {
   private final HttpServer delegate;
   private final JdkAuthorizingFilter filter;
+  private final JdkContexts contexts;
 
   AuthorizingHttpServer(HttpServer delegate, JdkAuthorizingFilter filter) {
     this.delegate = delegate;
     this.filter = filter;
+    this.contexts = filter.contexts();
   }
 
   @Override
@@ -49,6 +51,7 @@ final class AuthorizingHttpServer extends HttpServer {
   public HttpContext createContext(String path, HttpHandler handler) {
     HttpContext c = delegate.createContext(path, handler);
     c.getFilters().add(filter);
+    contexts.add(c);
     return c;
   }
 
@@ -56,17 +59,20 @@ final class AuthorizingHttpServer extends HttpServer {
   public HttpContext createContext(String path) {
     HttpContext c = delegate.createContext(path);
     c.getFilters().add(filter);
+    contexts.add(c);
     return c;
   }
 
   @Override
   public void removeContext(String path) {
     delegate.removeContext(path);
+    contexts.remove(path);
   }
 
   @Override
   public void removeContext(HttpContext context) {
     delegate.removeContext(context);
+    contexts.remove(context);
   }
 
   @Override

@@ -15,10 +15,12 @@ import java.util.concurrent.Executor;
 final class AuthorizingHttpsServer extends HttpsServer {
   private final HttpsServer delegate;
   private final JdkAuthorizingFilter filter;
+  private final JdkContexts contexts;
 
   AuthorizingHttpsServer(HttpsServer delegate, JdkAuthorizingFilter filter) {
     this.delegate = delegate;
     this.filter = filter;
+    this.contexts = filter.contexts();
   }
 
   @Override
@@ -50,6 +52,7 @@ final class AuthorizingHttpsServer extends HttpsServer {
   public HttpContext createContext(String path, HttpHandler handler) {
     HttpContext c = delegate.createContext(path, handler);
     c.getFilters().add(filter);
+    contexts.add(c);
     return c;
   }
 
@@ -57,17 +60,20 @@ final class AuthorizingHttpsServer extends HttpsServer {
   public HttpContext createContext(String path) {
     HttpContext c = delegate.createContext(path);
     c.getFilters().add(filter);
+    contexts.add(c);
     return c;
   }
 
   @Override
   public void removeContext(String path) {
     delegate.removeContext(path);
+    contexts.remove(path);
   }
 
   @Override
   public void removeContext(HttpContext context) {
     delegate.removeContext(context);
+    contexts.remove(context);
   }
 
   @Override

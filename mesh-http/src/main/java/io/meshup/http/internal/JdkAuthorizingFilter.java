@@ -1,25 +1,49 @@
 package io.meshup.http.internal;
 
 import com.sun.net.httpserver.Filter;
+import com.sun.net.httpserver.HttpContext;
 import com.sun.net.httpserver.HttpExchange;
 import com.sun.net.httpserver.HttpsExchange;
+import io.meshup.core.PathNormalization;
 import io.meshup.core.identity.WorkloadIdentity;
+import io.meshup.core.internal.http.RequestTargets;
 import io.meshup.core.internal.tls.TlsPeers;
 import io.meshup.core.route.InboundAuthorizer;
+import io.micrometer.core.instrument.MeterRegistry;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
+import java.net.URI;
+import java.nio.charset.StandardCharsets;
+import java.util.List;
 
 /**
- * Authorizes each exchange of a JDK {@code HttpServer} against the mesh's policies in force before
- * the context's handler runs; a refused one is answered per {@link Denials} and goes no further.
- * One per server; thread-safe.
+ * Normalizes and authorizes each exchange of a JDK {@code HttpServer} against the mesh's policies
+ * in force before the context's handler runs. The method must be in upper case and the target
+ * must normalize ({@link RequestTargets}), else 400. The path authorized is the one the handler
+ * sees: when normalization changed it, the handler gets an exchange whose request URI is the
+ * normalized path (and the original query), dispatched to the context that path belongs to by the
+ * JDK's own rule (the longest context path its decoded form starts with), whichever context the
+ * JDK picked from the raw target. With NONE, a path whose decoded form would pick another context
+ * than the path as written is refused with 400, since the JDK dispatches on the decoded form. A
+ * refused exchange is answered per {@link Denials} and goes no further. One per server;
+ * thread-safe.
  */
 final class JdkAuthorizingFilter extends Filter {
   private final InboundAuthorizer authorizer;
+  private final RequestTargets targets;
+  private final JdkContexts contexts = new JdkContexts();
+  private final MeterRegistry meters;
 
-  JdkAuthorizingFilter(InboundAuthorizer authorizer) {
+  JdkAuthorizingFilter(InboundAuthorizer authorizer, RequestTargets targets, MeterRegistry meters) {
     this.authorizer = authorizer;
+    this.targets = targets;
+    this.meters = meters;
+  }
+
+  /** The contexts of the server this filter guards; the server adds each one it creates. */
+  JdkContexts contexts() {
+    return contexts;
   }
 
   /** The caller's verified identity, or null on a plaintext exchange. */
@@ -29,11 +53,46 @@ final class JdkAuthorizingFilter extends Filter {
 
   @Override
   public void doFilter(HttpExchange exchange, Chain chain) throws IOException {
-    String path = exchange.getRequestURI().getRawPath();
-    InboundAuthorizer.Decision d = authorizer.authorize(caller(exchange), path == null || path.isEmpty() ? "/" : path,
-        exchange.getRequestMethod());
+    if (exchange instanceof HttpsExchange https && TlsPeers.refusedWithoutCertificate(https.getSSLSession(), meters)) {
+      answer(exchange, 401, "meshup: the TLS client presented no certificate; mutual TLS requires one\n", true);
+      return;
+    }
+    String method = exchange.getRequestMethod();
+    URI uri = exchange.getRequestURI();
+    String target = uri.toString();
+    String path;
+    try {
+      targets.checkMethod(method);
+      path = targets.path(target);
+    } catch (RequestTargets.Refused r) {
+      badRequest(exchange, r.reason().message());
+      return;
+    }
+    HttpExchange seen = exchange;
+    HttpContext context = exchange.getHttpContext();
+    boolean rewritten = path != target && (uri.isAbsolute() || !path.equals(uri.getRawPath()));
+    if (rewritten) {
+      HttpContext expected = contexts.find(decoded(path));
+      if (expected == null) {
+        answer(exchange, 404, "meshup: no context for " + path + "\n", false);
+        return;
+      }
+      String query = uri.getRawQuery();
+      seen = NormalizedExchange.of(exchange, URI.create(query == null ? path : path + "?" + query), expected);
+      context = expected;
+    } else if (targets.mode() == PathNormalization.NONE && path.indexOf('%') >= 0
+        && contexts.find(decoded(path)) != contexts.find(path)) {
+      targets.refuse(RequestTargets.Reason.AMBIGUOUS);
+      badRequest(exchange, RequestTargets.Reason.AMBIGUOUS.message());
+      return;
+    }
+    InboundAuthorizer.Decision d = authorizer.authorize(caller(exchange), path, method);
     if (d.allowed()) {
-      chain.doFilter(exchange);
+      if (context != exchange.getHttpContext()) {
+        new Chain(filtersAfterThis(context), context.getHandler()).doFilter(seen);
+      } else {
+        chain.doFilter(seen);
+      }
       return;
     }
     try (exchange) {
@@ -58,6 +117,43 @@ final class JdkAuthorizingFilter extends Filter {
     }
   }
 
+  /** The filters of {@code context} that come after this one (those its creator added). */
+  private List<Filter> filtersAfterThis(HttpContext context) {
+    List<Filter> all = context.getFilters();
+    int i = all.indexOf(this);
+    return i < 0 ? all : all.subList(i + 1, all.size());
+  }
+
+  /** The path as the JDK's dispatcher sees it: percent-decoded. */
+  private static String decoded(String path) {
+    return path.indexOf('%') < 0 ? path : URI.create(path).getPath();
+  }
+
+  private static void badRequest(HttpExchange exchange, String message) throws IOException {
+    answer(exchange, 400, message + "\n", true);
+  }
+
+  /** Answers and, when {@code close}, ends the connection (the rest of what it sent is not read). */
+  static void answer(HttpExchange exchange, int status, String message, boolean close) throws IOException {
+    try (exchange) {
+      byte[] body = message.getBytes(StandardCharsets.UTF_8);
+      if (close) {
+        exchange.getResponseHeaders().set("Connection", "close");
+      } else if (!drain(exchange.getRequestBody())) {
+        exchange.getResponseHeaders().set("Connection", "close");
+      }
+      exchange.getResponseHeaders().set("Content-Type", Denials.CONTENT_TYPE);
+      if (exchange.getRequestMethod().equals("HEAD")) {
+        exchange.sendResponseHeaders(status, -1);
+        return;
+      }
+      exchange.sendResponseHeaders(status, body.length);
+      try (OutputStream out = exchange.getResponseBody()) {
+        out.write(body);
+      }
+    }
+  }
+
   /** How much of a refused request's body is read before answering; past it the connection closes. */
   static final long DRAIN_LIMIT = 1 << 20;
 
@@ -76,6 +172,6 @@ final class JdkAuthorizingFilter extends Filter {
 
   @Override
   public String description() {
-    return "MeshUp authorization (AuthorizationPolicy, PeerAuthentication, intentions)";
+    return "MeshUp path normalization and authorization (AuthorizationPolicy, PeerAuthentication, intentions)";
   }
 }

@@ -8,6 +8,7 @@ import com.sun.net.httpserver.HttpsServer;
 import io.meshup.core.Mesh;
 import io.meshup.core.identity.MtlsMode;
 import io.meshup.core.identity.WorkloadIdentity;
+import io.meshup.core.internal.http.RequestTargets;
 import io.meshup.core.internal.tls.JdkTlsContexts;
 import io.meshup.core.spi.CertificateSource;
 import java.io.IOException;
@@ -21,7 +22,8 @@ public final class JdkServers {
 
   /** See {@code MeshHttpServers.jdk(Mesh, InetSocketAddress, MtlsMode)}. */
   public static HttpServer create(Mesh mesh, InetSocketAddress address, MtlsMode mode) throws IOException {
-    JdkAuthorizingFilter filter = new JdkAuthorizingFilter(mesh.authorizer());
+    JdkAuthorizingFilter filter = new JdkAuthorizingFilter(mesh.authorizer(),
+        new RequestTargets(mesh.pathNormalization(), mesh.meterRegistry()), mesh.meterRegistry());
     switch (mode) {
       case DISABLE:
         return new AuthorizingHttpServer(HttpServer.create(address, 0), filter);
@@ -45,7 +47,7 @@ public final class JdkServers {
     return JdkAuthorizingFilter.caller(exchange);
   }
 
-  /** Every connection presents this workload's certificate and must present a client certificate. */
+  /** Every connection presents this workload's certificate and asks for a client certificate. */
   private static final class MutualTls extends HttpsConfigurator {
     MutualTls(SSLContext context) {
       super(context);
@@ -54,7 +56,9 @@ public final class JdkServers {
     @Override
     public void configure(HttpsParameters params) {
       SSLParameters p = getSSLContext().getDefaultSSLParameters();
-      p.setNeedClientAuth(true);
+      // asked, not required: a client without a certificate is then seen, counted (no_certificate)
+      // and refused by the filter, where the JDK would refuse it before any trust manager is asked
+      p.setWantClientAuth(true);
       params.setSSLParameters(p);
     }
   }

@@ -3,9 +3,11 @@ package io.meshup.http.internal;
 import io.meshup.core.Mesh;
 import io.meshup.core.identity.MtlsMode;
 import io.meshup.core.identity.WorkloadIdentity;
+import io.meshup.core.internal.http.RequestTargets;
 import io.meshup.core.internal.tls.ConnectionAdmission;
 import io.meshup.core.route.InboundAuthorizer;
 import io.meshup.core.spi.CertificateSource;
+import io.micrometer.core.instrument.MeterRegistry;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelHandler;
 import io.netty.handler.ssl.SslContext;
@@ -20,6 +22,8 @@ public final class NettyAdapter {
   /** Null when the mesh has no certificates: plaintext only. */
   private final SslContext ssl;
   private final ConnectionAdmission admission;
+  private final RequestTargets targets;
+  private final MeterRegistry meters;
 
   /** @throws IllegalStateException when {@code mode} needs TLS and the mesh has no certificates */
   public NettyAdapter(Mesh mesh, MtlsMode mode) {
@@ -32,6 +36,8 @@ public final class NettyAdapter {
     }
     this.ssl = source == null ? null : NettyTls.server(source, mesh.clock(), mesh.meterRegistry());
     this.admission = source == null ? null : new ConnectionAdmission(mode, authorizer, mesh.meterRegistry());
+    this.targets = new RequestTargets(mesh.pathNormalization(), mesh.meterRegistry());
+    this.meters = mesh.meterRegistry();
   }
 
   /** The mode it was built with; a PeerAuthentication in force overrides it per connection. */
@@ -41,7 +47,7 @@ public final class NettyAdapter {
 
   /** A handler for one connection. */
   public ChannelHandler newHandler() {
-    return new NettyAuthorizingHandler(authorizer, mode, ssl, admission);
+    return new NettyAuthorizingHandler(authorizer, mode, ssl, admission, targets, meters);
   }
 
   /** The verified identity of the channel's TLS peer, or null when it is plaintext. */

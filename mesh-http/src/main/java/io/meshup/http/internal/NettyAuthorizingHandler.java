@@ -2,6 +2,7 @@ package io.meshup.http.internal;
 
 import io.meshup.core.identity.MtlsMode;
 import io.meshup.core.identity.WorkloadIdentity;
+import io.meshup.core.internal.http.RequestTargets;
 import io.meshup.core.internal.tls.ConnectionAdmission;
 import io.meshup.core.internal.tls.TlsPeers;
 import io.meshup.core.route.InboundAuthorizer;
@@ -25,10 +26,11 @@ import io.netty.handler.codec.http.LastHttpContent;
 import io.netty.handler.ssl.NotSslRecordException;
 import io.netty.handler.ssl.SslContext;
 import io.netty.handler.ssl.SslHandler;
+import io.netty.handler.ssl.SslHandshakeCompletionEvent;
+import io.micrometer.core.instrument.MeterRegistry;
 import io.netty.util.ReferenceCountUtil;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
-import java.net.URI;
 import javax.net.ssl.SSLException;
 
 /**
@@ -47,6 +49,8 @@ final class NettyAuthorizingHandler extends ChannelInboundHandlerAdapter {
   private final MtlsMode mode;
   private final SslContext ssl;
   private final ConnectionAdmission admission;
+  private final RequestTargets targets;
+  private final MeterRegistry meters;
   /** The body of a refused request is being dropped. */
   private boolean dropping;
   /** The caller, read from the TLS session at the first request of the connection. */
@@ -56,8 +60,11 @@ final class NettyAuthorizingHandler extends ChannelInboundHandlerAdapter {
   /**
    * @param ssl the server TLS context, or null when the mesh has no certificates (plaintext only)
    */
-  NettyAuthorizingHandler(InboundAuthorizer authorizer, MtlsMode mode, SslContext ssl, ConnectionAdmission admission) {
+  NettyAuthorizingHandler(InboundAuthorizer authorizer, MtlsMode mode, SslContext ssl, ConnectionAdmission admission,
+      RequestTargets targets, MeterRegistry meters) {
     this.authorizer = authorizer;
+    this.targets = targets;
+    this.meters = meters;
     this.mode = mode;
     this.ssl = ssl;
     this.admission = admission;
@@ -88,9 +95,38 @@ final class NettyAuthorizingHandler extends ChannelInboundHandlerAdapter {
         caller = callerOf(ctx.pipeline());
         callerKnown = true;
       }
-      InboundAuthorizer.Decision d = authorizer.authorize(caller, path(request.uri()), request.method().name());
+      SslHandler tls = caller == null ? ctx.pipeline().get(SslHandler.class) : null;
+      if (tls != null && TlsPeers.refusedWithoutCertificate(tls.engine().getSession(), meters)) {
+        ReferenceCountUtil.release(msg);
+        dropping = true;
+        ctx.close();
+        return;
+      }
+      String method = request.method().name();
+      String uri = request.uri();
+      String path;
+      try {
+        if (request.decoderResult().isFailure()) {
+          throw targets.refuse(RequestTargets.Reason.INVALID_TARGET);
+        }
+        targets.checkMethod(method);
+        path = targets.path(uri);
+      } catch (RequestTargets.Refused r) {
+        try {
+          badRequest(ctx, request, r.reason().message());
+        } finally {
+          dropping = !(msg instanceof LastHttpContent);
+          ReferenceCountUtil.release(msg);
+        }
+        return;
+      }
+      InboundAuthorizer.Decision d = authorizer.authorize(caller, path, method);
       if (d.allowed()) {
         dropping = false;
+        if (!unchanged(uri, path)) {
+          int q = uri.indexOf('?');
+          request.setUri(q < 0 ? path : path + uri.substring(q));
+        }
         ctx.fireChannelRead(msg);
         return;
       }
@@ -108,6 +144,26 @@ final class NettyAuthorizingHandler extends ChannelInboundHandlerAdapter {
       return;
     }
     ctx.fireChannelRead(msg);
+  }
+
+  /** Whether the origin-form target {@code uri} already has {@code path} as its path (no allocation). */
+  private static boolean unchanged(String uri, String path) {
+    if (uri == path) {
+      return true;
+    }
+    return uri.length() > path.length() && uri.charAt(path.length()) == '?' && uri.startsWith(path);
+  }
+
+  /** Answers 400 and closes the connection: what follows a target that cannot be read is not trusted. */
+  private static void badRequest(ChannelHandlerContext ctx, HttpRequest request, String message) {
+    byte[] body = (message + "\n").getBytes(java.nio.charset.StandardCharsets.UTF_8);
+    FullHttpResponse r = new DefaultFullHttpResponse(request.protocolVersion(), HttpResponseStatus.BAD_REQUEST,
+        Unpooled.wrappedBuffer(body));
+    r.headers()
+        .set(HttpHeaderNames.CONTENT_TYPE, Denials.CONTENT_TYPE)
+        .set(HttpHeaderNames.CONTENT_LENGTH, body.length)
+        .set(HttpHeaderNames.CONNECTION, HttpHeaderValues.CLOSE);
+    ctx.writeAndFlush(r).addListener(ChannelFutureListener.CLOSE);
   }
 
   private static void refuse(ChannelHandlerContext ctx, HttpRequest request, InboundAuthorizer.Decision d) {
@@ -129,18 +185,18 @@ final class NettyAuthorizingHandler extends ChannelInboundHandlerAdapter {
     }
   }
 
-  /** The raw path of a request target (origin form {@code /a/b?q}, or absolute form), without its query. */
-  static String path(String uri) {
-    if (!uri.isEmpty() && uri.charAt(0) == '/') {
-      int q = uri.indexOf('?');
-      return q < 0 ? uri : uri.substring(0, q);
+  /** A TLS client that finished its handshake without a certificate is counted and closed at once. */
+  @Override
+  public void userEventTriggered(ChannelHandlerContext ctx, Object evt) throws Exception {
+    if (evt instanceof SslHandshakeCompletionEvent done && done.isSuccess()) {
+      SslHandler tls = ctx.pipeline().get(SslHandler.class);
+      if (tls != null && TlsPeers.refusedWithoutCertificate(tls.engine().getSession(), meters)) {
+        log.debug("Closed a TLS connection from {}: the client presented no certificate", ctx.channel().remoteAddress());
+        ctx.close();
+        return;
+      }
     }
-    try {
-      String p = URI.create(uri).getRawPath();
-      return p == null || p.isEmpty() ? "/" : p;
-    } catch (IllegalArgumentException e) {
-      return uri;
-    }
+    super.userEventTriggered(ctx, evt);
   }
 
   @Override

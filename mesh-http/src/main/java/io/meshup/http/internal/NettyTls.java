@@ -30,13 +30,15 @@ final class NettyTls {
 
   /**
    * A server context (JDK provider) whose managers read {@code source} at every handshake and that
-   * requires a client certificate of the mesh's trust domain.
+   * verifies a client certificate of the mesh's trust domain. The handshake may finish without one
+   * so that such a client is seen and counted ({@code no_certificate}); the handler then closes
+   * the connection.
    */
   static SslContext server(CertificateSource source, MeshClock clock, MeterRegistry meters) {
     try {
       return SslContextBuilder.forServer(new MeshKeyManager(source))
           .trustManager(new MeshTrustManager(source, clock, null, meters))
-          .clientAuth(ClientAuth.REQUIRE)
+          .clientAuth(ClientAuth.OPTIONAL)
           .sslProvider(SslProvider.JDK)
           .sessionTimeout(JdkTlsContexts.SESSION_TIMEOUT_SECONDS)
           .build();

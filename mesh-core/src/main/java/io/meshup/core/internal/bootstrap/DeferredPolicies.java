@@ -11,8 +11,8 @@ import java.util.function.Consumer;
 
 /**
  * The {@link PolicySink} a registry plug-in gets while the mesh is still being built: holds the
- * updates and declared sources until {@link #attach}, then passes everything straight through.
- * Thread-safe.
+ * updates and declared sources until {@link #attach}, then passes everything straight through, in
+ * order: an update arriving while the held ones are applied waits for them. Thread-safe.
  */
 public final class DeferredPolicies implements PolicySink {
   private final Map<String, Map<String, String>> pending = new LinkedHashMap<>();
@@ -31,15 +31,15 @@ public final class DeferredPolicies implements PolicySink {
 
   @Override
   public void update(String source, Map<String, String> yamlByOrigin) {
-    BiConsumer<String, Map<String, String>> t;
+    // under the lock, so that an update cannot overtake the held ones attach is still applying
+    // (a held fail-closed document applied after a newer good one would stay in force)
     synchronized (this) {
-      t = target;
-      if (t == null) {
+      if (target == null) {
         pending.put(source, new LinkedHashMap<>(yamlByOrigin));
         return;
       }
+      target.accept(source, yamlByOrigin);
     }
-    t.accept(source, yamlByOrigin);
   }
 
   /**
@@ -47,14 +47,11 @@ public final class DeferredPolicies implements PolicySink {
    * first, then the updates held so far. A rejected held update is dropped (the runtime logged and
    * counted it; the last good policy keeps serving).
    */
-  public void attach(Consumer<List<String>> order, BiConsumer<String, Map<String, String>> updates) {
-    Map<String, Map<String, String>> todo;
-    synchronized (this) {
-      target = updates;
-      todo = new LinkedHashMap<>(pending);
-      pending.clear();
-      order.accept(List.copyOf(declared));
-    }
+  public synchronized void attach(Consumer<List<String>> order, BiConsumer<String, Map<String, String>> updates) {
+    target = updates;
+    Map<String, Map<String, String>> todo = new LinkedHashMap<>(pending);
+    pending.clear();
+    order.accept(List.copyOf(declared));
     for (Map.Entry<String, Map<String, String>> u : todo.entrySet()) {
       try {
         updates.accept(u.getKey(), u.getValue());

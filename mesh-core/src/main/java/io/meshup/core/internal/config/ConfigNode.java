@@ -9,8 +9,6 @@ import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.TreeSet;
-import java.util.regex.Matcher;
-import java.util.regex.Pattern;
 
 /**
  * One node of a parsed YAML document that knows where it came from, so every error can name the
@@ -28,18 +26,29 @@ public final class ConfigNode {
     NULL
   }
 
-  private static final Pattern DURATION_PART =
-      Pattern.compile("(\\d+(?:\\.\\d+)?)(ns|us|µs|ms|s|m|h)");
+  /** The longest duration any setting takes: one year. */
+  public static final Duration MAX_DURATION = Duration.ofDays(365);
+  /** How much of a value an error message quotes. */
+  static final int QUOTE_LIMIT = 80;
 
   private final String source;
-  private final String path;
+  private final KeyPath path;
   private final int line;
   private final Kind kind;
   private final String scalar;
   private final Map<String, ConfigNode> map;
   private final List<ConfigNode> list;
+  /** Nodes in this subtree, this one included. */
+  private final int size;
+  /** Levels of mappings and sequences in this subtree: 0 for a scalar. */
+  private final int height;
 
   ConfigNode(String source, String path, int line, Kind kind, String scalar,
+      Map<String, ConfigNode> map, List<ConfigNode> list) {
+    this(source, KeyPath.of(path), line, kind, scalar, map, list);
+  }
+
+  ConfigNode(String source, KeyPath path, int line, Kind kind, String scalar,
       Map<String, ConfigNode> map, List<ConfigNode> list) {
     this.source = source;
     this.path = path;
@@ -48,6 +57,38 @@ public final class ConfigNode {
     this.scalar = scalar;
     this.map = map == null ? Map.of() : Collections.unmodifiableMap(new LinkedHashMap<>(map));
     this.list = list == null ? List.of() : List.copyOf(list);
+    int n = 1;
+    int h = 0;
+    for (ConfigNode c : this.map.values()) {
+      n += c.size + 1;
+      h = Math.max(h, c.height);
+    }
+    for (ConfigNode c : this.list) {
+      n += c.size;
+      h = Math.max(h, c.height);
+    }
+    this.size = n;
+    this.height = map != null || list != null || kind == Kind.MAP || kind == Kind.LIST ? h + 1 : 0;
+  }
+
+  /** A value cut to a readable length, as {@link #quote} but without the quotes. */
+  public static String cut(String value) {
+    String q = quote(value);
+    return value != null && value.length() <= QUOTE_LIMIT ? value : q;
+  }
+
+  /**
+   * A value as an error message quotes it: in single quotes, cut to a readable length with the
+   * full length said, so that a megabyte of input never becomes a megabyte of log line.
+   */
+  public static String quote(String value) {
+    if (value == null) {
+      return "null";
+    }
+    if (value.length() <= QUOTE_LIMIT) {
+      return "'" + value + "'";
+    }
+    return "'" + value.substring(0, QUOTE_LIMIT) + "...' (" + value.length() + " characters)";
   }
 
   /** Returns this node seen from another source label (for example with the document name added). */
@@ -57,32 +98,44 @@ public final class ConfigNode {
 
   /** Returns a copy whose paths start afresh at {@code newPath} under {@code newSource}. */
   public ConfigNode rebase(String newSource, String newPath) {
+    return rebase(newSource, KeyPath.of(newPath));
+  }
+
+  /** A copy of this subtree at {@code newPath}; {@link #size()} nodes are made. */
+  ConfigNode rebase(String newSource, KeyPath newPath) {
     Map<String, ConfigNode> m = null;
     List<ConfigNode> l = null;
     if (kind == Kind.MAP) {
       m = new LinkedHashMap<>();
       for (Map.Entry<String, ConfigNode> e : map.entrySet()) {
-        m.put(e.getKey(), e.getValue().rebase(newSource, join(newPath, e.getKey())));
+        m.put(e.getKey(), e.getValue().rebase(newSource, newPath.key(e.getKey())));
       }
     } else if (kind == Kind.LIST) {
       l = new ArrayList<>();
       for (int i = 0; i < list.size(); i++) {
-        l.add(list.get(i).rebase(newSource, newPath + "[" + i + "]"));
+        l.add(list.get(i).rebase(newSource, newPath.index(i)));
       }
     }
     return new ConfigNode(newSource, newPath, line, kind, scalar, m, l);
-  }
-
-  static String join(String parent, String key) {
-    return parent.isEmpty() ? key : parent + "." + key;
   }
 
   public String source() {
     return source;
   }
 
+  /** The dotted path of this node in its document, such as {@code spec.http[0].timeout}. */
   public String path() {
-    return path;
+    return path.toString();
+  }
+
+  /** Nodes in this subtree (keys, values and items), this one included. */
+  public int size() {
+    return size;
+  }
+
+  /** How many levels of mappings and sequences this subtree holds: 0 for a scalar. */
+  int height() {
+    return height;
   }
 
   public int line() {
@@ -100,7 +153,7 @@ public final class ConfigNode {
   /** An error at this node. */
   public MeshConfigException error(String problem) {
     String where = line > 0 ? source + " (line " + line + ")" : source;
-    return new MeshConfigException(where, path, problem);
+    return new MeshConfigException(where, path.toString(), problem);
   }
 
   // ---- mappings -------------------------------------------------------------------------
@@ -115,7 +168,7 @@ public final class ConfigNode {
     Set<String> ok = new java.util.HashSet<>(java.util.Arrays.asList(allowed));
     for (Map.Entry<String, ConfigNode> e : map.entrySet()) {
       if (!ok.contains(e.getKey())) {
-        throw e.getValue().error("unknown field '" + e.getKey() + "'; expected one of "
+        throw e.getValue().error("unknown field " + quote(e.getKey()) + "; expected one of "
             + new TreeSet<>(ok));
       }
     }
@@ -150,10 +203,10 @@ public final class ConfigNode {
   /** The child at {@code key}, or a NULL node carrying the child's path when absent. */
   public ConfigNode get(String key) {
     if (kind != Kind.MAP) {
-      return new ConfigNode(source, join(path, key), line, Kind.NULL, null, null, null);
+      return new ConfigNode(source, path.key(key), line, Kind.NULL, null, null, null);
     }
     ConfigNode n = map.get(key);
-    return n != null ? n : new ConfigNode(source, join(path, key), line, Kind.NULL, null, null, null);
+    return n != null ? n : new ConfigNode(source, path.key(key), line, Kind.NULL, null, null, null);
   }
 
   /** The child at {@code key}; an error naming the key when it is absent. */
@@ -210,7 +263,7 @@ public final class ConfigNode {
     try {
       v = Long.parseLong(scalar.trim());
     } catch (NumberFormatException e) {
-      throw error("'" + scalar + "' is not an integer");
+      throw error(quote(scalar) + " is not an integer");
     }
     if (v < min || v > max) {
       throw error(v + (v < min && min == 0 ? " is negative" : " is out of range") + "; must be "
@@ -229,10 +282,10 @@ public final class ConfigNode {
     try {
       v = Double.parseDouble(scalar.trim());
     } catch (NumberFormatException e) {
-      throw error("'" + scalar + "' is not a number");
+      throw error(quote(scalar) + " is not a number");
     }
     if (!(v >= min && v <= max)) {
-      throw error(scalar + " is out of range; must be " + min + ".." + max);
+      throw error(cut(scalar) + " is out of range; must be " + min + ".." + max);
     }
     return v;
   }
@@ -252,18 +305,25 @@ public final class ConfigNode {
       case "false":
         return false;
       default:
-        throw error("'" + scalar + "' is not a boolean; expected true or false");
+        throw error(quote(scalar) + " is not a boolean; expected true or false");
     }
   }
 
-  /** A duration in Istio's form ({@code 250ms}, {@code 1.5s}, {@code 3m}, {@code 1m30s}). */
+  /**
+   * A duration in Istio's form ({@code 250ms}, {@code 1.5s}, {@code 3m}, {@code 1m30s}), at most
+   * {@link #MAX_DURATION}; a sum that would overflow is refused, never wrapped.
+   */
   public Duration duration() {
     requireKind(Kind.SCALAR, "a duration");
-    Duration d = parseDuration(scalar.trim());
-    if (d == null) {
-      throw error("'" + scalar + "' is not a duration; expected a number with a unit, such as 250ms, 1.5s, 3m or 1h");
+    String text = scalar.trim();
+    long nanos = parseDurationNanos(text);
+    if (nanos == NOT_A_DURATION) {
+      throw error(quote(scalar) + " is not a duration; expected a number with a unit, such as 250ms, 1.5s, 3m or 1h");
     }
-    return d;
+    if (nanos == TOO_LONG) {
+      throw error(quote(scalar) + " is too long; durations are at most " + MAX_DURATION.toHours() + "h (one year)");
+    }
+    return Duration.ofNanos(nanos);
   }
 
   public Duration duration(Duration fallback) {
@@ -274,7 +334,7 @@ public final class ConfigNode {
   public Duration positiveDuration() {
     Duration d = duration();
     if (d.isZero() || d.isNegative()) {
-      throw error("'" + scalar + "' must be greater than zero");
+      throw error(quote(scalar) + " must be greater than zero");
     }
     return d;
   }
@@ -291,34 +351,95 @@ public final class ConfigNode {
         return a;
       }
     }
-    throw error("'" + v + "' is not one of " + List.of(allowed));
+    throw error(quote(v) + " is not one of " + List.of(allowed));
   }
 
+  private static final long NOT_A_DURATION = -1;
+  private static final long TOO_LONG = -2;
+  /** Digits a duration's number may have before and after its point; more is not a duration. */
+  private static final int MAX_DIGITS = 24;
+
+  /** A duration in Istio's form, or null when {@code text} is not one or is longer than {@link #MAX_DURATION}. */
   static Duration parseDuration(String text) {
+    long n = parseDurationNanos(text);
+    return n < 0 ? null : Duration.ofNanos(n);
+  }
+
+  /**
+   * Nanoseconds of {@code text}, one or more {@code <number><unit>} parts; {@link #NOT_A_DURATION}
+   * or {@link #TOO_LONG}. Reads each character once; every part and the running sum are checked
+   * against {@link #MAX_DURATION}, so nothing can overflow.
+   */
+  private static long parseDurationNanos(String text) {
     if (text.isEmpty()) {
-      return null;
+      return NOT_A_DURATION;
     }
-    Matcher m = DURATION_PART.matcher(text);
+    long max = MAX_DURATION.toNanos();
     int at = 0;
-    long nanos = 0;
-    while (at < text.length()) {
-      if (!m.find(at) || m.start() != at) {
-        return null;
+    int len = text.length();
+    long total = 0;
+    while (at < len) {
+      int start = at;
+      while (at < len && isDigit(text.charAt(at))) {
+        at++;
       }
-      double value = Double.parseDouble(m.group(1));
-      double unit;
-      switch (m.group(2)) {
-        case "ns": unit = 1; break;
-        case "us": case "µs": unit = 1e3; break;
-        case "ms": unit = 1e6; break;
-        case "s": unit = 1e9; break;
-        case "m": unit = 60e9; break;
-        default: unit = 3600e9; break;
+      int intEnd = at;
+      if (intEnd == start) {
+        return NOT_A_DURATION;
       }
-      nanos += Math.round(value * unit);
-      at = m.end();
+      int fracEnd = at;
+      if (at < len && text.charAt(at) == '.') {
+        at++;
+        while (at < len && isDigit(text.charAt(at))) {
+          at++;
+        }
+        fracEnd = at;
+        if (fracEnd == intEnd + 1) {
+          return NOT_A_DURATION;
+        }
+      }
+      long unit;
+      if (text.startsWith("ns", at)) {
+        unit = 1;
+        at += 2;
+      } else if (text.startsWith("us", at) || text.startsWith("µs", at)) {
+        unit = 1_000;
+        at += 2;
+      } else if (text.startsWith("ms", at)) {
+        unit = 1_000_000;
+        at += 2;
+      } else if (text.startsWith("s", at)) {
+        unit = 1_000_000_000L;
+        at += 1;
+      } else if (text.startsWith("m", at)) {
+        unit = 60_000_000_000L;
+        at += 1;
+      } else if (text.startsWith("h", at)) {
+        unit = 3_600_000_000_000L;
+        at += 1;
+      } else {
+        return NOT_A_DURATION;
+      }
+      if (fracEnd - start > MAX_DIGITS) {
+        // a number this long is either zero-padded past reason or far beyond a year
+        return TOO_LONG;
+      }
+      java.math.BigDecimal part = new java.math.BigDecimal(text.substring(start, fracEnd))
+          .multiply(java.math.BigDecimal.valueOf(unit))
+          .setScale(0, java.math.RoundingMode.HALF_UP);
+      if (part.compareTo(java.math.BigDecimal.valueOf(max)) > 0) {
+        return TOO_LONG;
+      }
+      total += part.longValueExact();
+      if (total > max) {
+        return TOO_LONG;
+      }
     }
-    return Duration.ofNanos(nanos);
+    return total;
+  }
+
+  private static boolean isDigit(char c) {
+    return c >= '0' && c <= '9';
   }
 
   private void requireKind(Kind expected, String what) {
@@ -332,7 +453,7 @@ public final class ConfigNode {
     switch (kind) {
       case MAP: return "a mapping";
       case LIST: return "a list";
-      case SCALAR: return "'" + scalar + "'";
+      case SCALAR: return quote(scalar);
       default: return "nothing";
     }
   }

@@ -2,10 +2,9 @@ package io.meshup.core.internal.config;
 
 import io.meshup.core.Endpoint;
 import io.meshup.core.MeshConfigException;
+import io.meshup.core.PathNormalization;
 import io.meshup.core.internal.policy.PolicyParser;
 import io.meshup.core.internal.routing.Defaults;
-import java.io.IOException;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -28,10 +27,19 @@ import java.util.function.Function;
  * @param registrySettings the {@code mesh.registry.<type>} section of a plug-in registry (NULL node for static)
  * @param policyOrder source names in precedence order, lowest first, from {@code mesh.policy.order}
  * @param tls the {@code mesh.tls} section; {@link TlsSettings#NONE} when absent
+ * @param pathNormalization {@code mesh.security.pathNormalization}; BASE when absent
  */
 public record MeshSettings(String service, String registryType, Map<String, List<Endpoint>> staticServices,
     List<ConfigNode> inlinePolicies, Map<String, List<ConfigNode>> policyFiles, Defaults defaults,
-    ConfigNode registrySettings, List<String> policyOrder, TlsSettings tls) {
+    ConfigNode registrySettings, List<String> policyOrder, TlsSettings tls, PathNormalization pathNormalization) {
+
+  /** Settings with the default path normalization. */
+  public MeshSettings(String service, String registryType, Map<String, List<Endpoint>> staticServices,
+      List<ConfigNode> inlinePolicies, Map<String, List<ConfigNode>> policyFiles, Defaults defaults,
+      ConfigNode registrySettings, List<String> policyOrder, TlsSettings tls) {
+    this(service, registryType, staticServices, inlinePolicies, policyFiles, defaults, registrySettings, policyOrder,
+        tls, PathNormalization.BASE);
+  }
 
   /** Settings without TLS. */
   public MeshSettings(String service, String registryType, Map<String, List<Endpoint>> staticServices,
@@ -43,12 +51,7 @@ public record MeshSettings(String service, String registryType, Map<String, List
 
   /** Reads a bootstrap file; relative policy file paths resolve against its folder. */
   public static MeshSettings read(Path file, Function<String, String> env) {
-    String text;
-    try {
-      text = Files.readString(file, StandardCharsets.UTF_8);
-    } catch (IOException e) {
-      throw new MeshConfigException(file.toString(), "", "cannot read the file: " + e);
-    }
+    String text = new YamlReader(env).readFile(file.toString(), file);
     Path dir = file.toAbsolutePath().getParent();
     return parse(file.toString(), text, env, dir);
   }
@@ -60,7 +63,7 @@ public record MeshSettings(String service, String registryType, Map<String, List
     if (root.isNull()) {
       throw new MeshConfigException(source, "", "is empty; expected a 'mesh:' section");
     }
-    ConfigNode mesh = root.required("mesh").keys("service", "registry", "policy", "policies", "defaults", "tls");
+    ConfigNode mesh = root.required("mesh").keys("service", "registry", "policy", "policies", "defaults", "tls", "security");
     String service = mesh.required("service").nonEmpty();
 
     ConfigNode reg = mesh.get("registry");
@@ -100,18 +103,29 @@ public record MeshSettings(String service, String registryType, Map<String, List
       }
       for (ConfigNode f : policy.get("files").items()) {
         Path p = baseDir == null ? Path.of(f.nonEmpty()) : baseDir.resolve(f.nonEmpty());
-        String text2;
-        try {
-          text2 = Files.readString(p, StandardCharsets.UTF_8);
-        } catch (IOException e) {
-          throw f.error("cannot read policy file " + p + ": " + e);
+        if (!Files.isRegularFile(p)) {
+          throw f.error("cannot read policy file " + p + ": it does not exist or is not a file");
         }
-        files.put(f.string(), yaml.readAll(f.string(), text2));
+        files.put(f.string(), yaml.readAll(f.string(), yaml.readFile(f.string(), p)));
       }
     }
 
     return new MeshSettings(service, type, statics, inline, files, defaults(mesh.get("defaults")),
-        registrySettings, List.copyOf(order), TlsSettings.parse(mesh.get("tls"), service, baseDir));
+        registrySettings, List.copyOf(order), TlsSettings.parse(mesh.get("tls"), service, baseDir),
+        pathNormalization(mesh.get("security")));
+  }
+
+  /** {@code mesh.security}: {@code pathNormalization}, one of Istio's options; BASE by default. */
+  private static PathNormalization pathNormalization(ConfigNode security) {
+    if (security.isNull()) {
+      return PathNormalization.BASE;
+    }
+    security.keys("pathNormalization");
+    if (!security.has("pathNormalization")) {
+      return PathNormalization.BASE;
+    }
+    return PathNormalization.valueOf(security.get("pathNormalization")
+        .oneOf("NONE", "BASE", "MERGE_SLASHES", "DECODE_AND_MERGE_SLASHES"));
   }
 
   private static Endpoint endpoint(ConfigNode ep) {

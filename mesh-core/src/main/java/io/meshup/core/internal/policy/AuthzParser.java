@@ -39,7 +39,7 @@ final class AuthzParser {
         case "CUSTOM":
           throw spec.get("action").error("'CUSTOM' is not supported by MeshUp: external authorizers are not implemented; expected ALLOW or DENY");
         default:
-          throw spec.get("action").error("'" + a + "' is not one of [ALLOW, DENY]");
+          throw spec.get("action").error(ConfigNode.quote(a) + " is not one of [ALLOW, DENY]");
       }
     }
     String app = selector(spec.get("selector"));
@@ -59,7 +59,7 @@ final class AuthzParser {
     Map<String, ConfigNode> entries = labels.entries();
     for (Map.Entry<String, ConfigNode> e : entries.entrySet()) {
       if (!e.getKey().equals("app")) {
-        throw e.getValue().error("label '" + e.getKey() + "' is not supported by MeshUp: a policy selects a service by its name only,"
+        throw e.getValue().error("label " + ConfigNode.quote(e.getKey()) + " is not supported by MeshUp: a policy selects a service by its name only,"
             + " with matchLabels: { app: <service> }");
       }
     }
@@ -148,16 +148,16 @@ final class AuthzParser {
       String expected = "; MeshUp principals are SPIFFE IDs without the scheme,"
           + " <trust-domain>/ns/<namespace>/dc/<datacenter>/svc/<service>, such as example.org/ns/default/dc/dc1/svc/checkout";
       if (p.startsWith("spiffe://")) {
-        throw items.get(i).error("'" + p + "' starts with spiffe://; write principals without the scheme" + expected);
+        throw items.get(i).error(ConfigNode.quote(p) + " starts with spiffe://; write principals without the scheme" + expected);
       }
       if (p.contains("/sa/")) {
-        throw items.get(i).error("'" + p + "' is a Kubernetes service-account principal" + expected);
+        throw items.get(i).error(ConfigNode.quote(p) + " is a Kubernetes service-account principal" + expected);
       }
       if (!p.contains("*")) {
         try {
           WorkloadIdentity.parse("spiffe://" + p);
         } catch (IllegalArgumentException e) {
-          throw items.get(i).error("'" + p + "' is not a workload principal" + expected);
+          throw items.get(i).error(ConfigNode.quote(p) + " is not a workload principal" + expected);
         }
       }
     }

@@ -24,7 +24,6 @@ import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
-import java.util.regex.PatternSyntaxException;
 
 /**
  * Reads Istio-style policy documents. Every field of Istio's API that MeshUp does not implement is
@@ -53,7 +52,7 @@ public final class PolicyParser {
     String apiVersion = doc.required("apiVersion").string();
     ConfigNode meta = doc.required("metadata").keys("name", "namespace", "labels", "annotations");
     String name = meta.required("name").nonEmpty();
-    String origin = doc.source() + ": " + kind + " " + name;
+    String origin = doc.source() + ": " + label(kind) + " " + label(name);
     ConfigNode d = doc.relabel(origin);
     Set<String> versions;
     switch (kind) {
@@ -66,11 +65,11 @@ public final class PolicyParser {
         versions = SECURITY_API_VERSIONS;
         break;
       default:
-        throw d.get("kind").error("'" + kind + "' is not a supported kind; expected VirtualService, DestinationRule,"
+        throw d.get("kind").error(ConfigNode.quote(kind) + " is not a supported kind; expected VirtualService, DestinationRule,"
             + " AuthorizationPolicy or PeerAuthentication");
     }
     if (!versions.contains(apiVersion)) {
-      throw d.get("apiVersion").error("'" + apiVersion + "' is not supported; expected one of " + new java.util.TreeSet<>(versions));
+      throw d.get("apiVersion").error(ConfigNode.quote(apiVersion) + " is not supported; expected one of " + new java.util.TreeSet<>(versions));
     }
     switch (kind) {
       case "VirtualService":
@@ -100,7 +99,7 @@ public final class PolicyParser {
     }
     for (ConfigNode g : spec.get("gateways").items()) {
       if (!"mesh".equals(g.string())) {
-        throw g.error("gateway '" + g.string() + "' is not supported; MeshUp applies VirtualServices to the mesh only (gateways: [mesh])");
+        throw g.error("gateway " + ConfigNode.quote(g.string()) + " is not supported; MeshUp applies VirtualServices to the mesh only (gateways: [mesh])");
       }
     }
     List<HttpRoute> routes = new ArrayList<>();
@@ -197,8 +196,8 @@ public final class PolicyParser {
       default:
         try {
           return new StringMatch(StringMatch.Kind.REGEX, value, ignoreCase);
-        } catch (PatternSyntaxException ex) {
-          throw e.getValue().error("'" + value + "' is not a valid regular expression: " + ex.getDescription());
+        } catch (IllegalArgumentException ex) {
+          throw e.getValue().error(ConfigNode.quote(value) + " is not a valid regular expression: " + ex.getMessage());
         }
     }
   }
@@ -236,8 +235,8 @@ public final class PolicyParser {
           continue;
         }
         if (RetryPolicy.bit(cond) == 0 && !RetryPolicy.isStatusCode(cond)) {
-          throw r.get("retryOn").error("'" + cond + "' is not a supported retry condition; expected HTTP status codes"
-              + " (such as 503) and some of " + new java.util.TreeSet<>(RetryPolicy.conditionNames()));
+          throw r.get("retryOn").error(ConfigNode.quote(cond) + " is not a supported retry condition; expected HTTP"
+              + " status codes (such as 503) and some of " + new java.util.TreeSet<>(RetryPolicy.conditionNames()));
         }
         on.add(cond);
       }
@@ -274,7 +273,7 @@ public final class PolicyParser {
       } else {
         grpcStatus = a.get("grpcStatus").string().trim().toUpperCase(java.util.Locale.ROOT);
         if (!GRPC_CODES.contains(grpcStatus)) {
-          throw a.get("grpcStatus").error("'" + grpcStatus + "' is not a gRPC status code name");
+          throw a.get("grpcStatus").error(ConfigNode.quote(grpcStatus) + " is not a gRPC status code name");
         }
       }
       abortPct = percentage(a);
@@ -306,7 +305,7 @@ public final class PolicyParser {
       s.keys("name", "labels", "trafficPolicy");
       String sn = s.required("name").nonEmpty();
       if (!names.add(sn)) {
-        throw s.get("name").error("subset '" + sn + "' is defined twice");
+        throw s.get("name").error("subset " + ConfigNode.quote(sn) + " is defined twice");
       }
       Map<String, String> labels = new LinkedHashMap<>();
       for (Map.Entry<String, ConfigNode> e : s.get("labels").entries().entrySet()) {
@@ -467,6 +466,11 @@ public final class PolicyParser {
         (int) cb.get("permittedNumberOfCallsInHalfOpenState").integer(1, 10_000, d.permittedNumberOfCallsInHalfOpenState()));
   }
 
+  /** A document's kind or name as its origin shows it: cut to a readable length. */
+  private static String label(String s) {
+    return s.length() <= 80 ? s : s.substring(0, 80) + "...";
+  }
+
   /**
    * A host as a service name: {@code payments}, or the first label of a DNS-style name such as
    * {@code payments.prod.svc.cluster.local}. Wildcards are rejected.
@@ -474,7 +478,7 @@ public final class PolicyParser {
   static String host(ConfigNode h) {
     String s = h.nonEmpty().trim();
     if (s.contains("*")) {
-      throw h.error("wildcard host '" + s + "' is not supported; name the destination service");
+      throw h.error("wildcard host " + ConfigNode.quote(s) + " is not supported; name the destination service");
     }
     int dot = s.indexOf('.');
     return dot > 0 ? s.substring(0, dot) : s;

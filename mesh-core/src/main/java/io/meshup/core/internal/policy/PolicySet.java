@@ -96,13 +96,22 @@ public final class PolicySet {
     Map<String, AuthorizationPolicy> authz = new LinkedHashMap<>();
     PeerAuthentication peer = null;
     for (ConfigNode doc : docs) {
-      PolicyParser.Document d = parser.parse(doc);
+      PolicyParser.Document d;
+      try {
+        d = parser.parse(doc);
+      } catch (MeshConfigException e) {
+        throw e;
+      } catch (RuntimeException | StackOverflowError e) {
+        // a reader's bug must not pass for a crash of the caller's thread: it is a refused document
+        throw new MeshConfigException(doc.source(), "", "cannot be read (" + e.getClass().getSimpleName() + ": "
+            + e.getMessage() + ")", e);
+      }
       if (d.authorizationPolicy() != null) {
         AuthorizationPolicy a = d.authorizationPolicy();
         AuthorizationPolicy prior = authz.putIfAbsent(a.name(), a);
         if (prior != null) {
           throw new MeshConfigException(a.origin(), "metadata.name",
-              "AuthorizationPolicy '" + a.name() + "' is defined twice (also " + prior.origin() + "); names must be unique");
+              "AuthorizationPolicy " + ConfigNode.quote(a.name()) + " is defined twice (also " + prior.origin() + "); names must be unique");
         }
       } else if (d.peerAuthentication() != null) {
         PeerAuthentication pa = d.peerAuthentication();
@@ -117,7 +126,7 @@ public final class PolicySet {
           VirtualService prior = vs.putIfAbsent(host, v);
           if (prior != null) {
             throw new MeshConfigException(v.origin(), "spec.hosts",
-                "host '" + host + "' already has a VirtualService (" + prior.origin() + "); one VirtualService per host");
+                "host " + ConfigNode.quote(host) + " already has a VirtualService (" + prior.origin() + "); one VirtualService per host");
           }
         }
       } else {
@@ -125,7 +134,7 @@ public final class PolicySet {
         DestinationRule prior = dr.putIfAbsent(r.host(), r);
         if (prior != null) {
           throw new MeshConfigException(r.origin(), "spec.host",
-              "host '" + r.host() + "' already has a DestinationRule (" + prior.origin() + "); one DestinationRule per host");
+              "host " + ConfigNode.quote(r.host()) + " already has a DestinationRule (" + prior.origin() + "); one DestinationRule per host");
         }
       }
     }
@@ -141,13 +150,13 @@ public final class PolicySet {
         for (Destination d : r.route()) {
           ConfigNode host = d.where().get("destination").get("host");
           if (!knownService.test(d.host())) {
-            throw host.error("unknown service '" + d.host() + "': the registry does not list it");
+            throw host.error("unknown service " + ConfigNode.quote(d.host()) + ": the registry does not list it");
           }
           if (!d.subset().isEmpty()) {
             DestinationRule rule = dr.get(d.host());
             if (rule == null || rule.subsets().stream().noneMatch(s -> s.name().equals(d.subset()))) {
               throw d.where().get("destination").get("subset").error("subset '" + d.subset()
-                  + "' is not defined" + (rule == null ? ": no DestinationRule for host '" + d.host() + "'"
+                  + "' is not defined" + (rule == null ? ": no DestinationRule for host " + ConfigNode.quote(d.host()) + ""
                   : " in " + rule.origin() + "; defined: " + rule.subsets().stream().map(Subset::name).toList()));
             }
           }
@@ -156,7 +165,7 @@ public final class PolicySet {
     }
     for (DestinationRule r : dr.values()) {
       if (!knownService.test(r.host())) {
-        throw new MeshConfigException(r.origin(), "spec.host", "unknown service '" + r.host() + "': the registry does not list it");
+        throw new MeshConfigException(r.origin(), "spec.host", "unknown service " + ConfigNode.quote(r.host()) + ": the registry does not list it");
       }
     }
   }

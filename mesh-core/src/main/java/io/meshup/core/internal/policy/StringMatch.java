@@ -1,12 +1,16 @@
 package io.meshup.core.internal.policy;
 
+import com.google.re2j.Matcher;
+import com.google.re2j.Pattern;
 import java.util.Locale;
-import java.util.regex.Matcher;
-import java.util.regex.Pattern;
 
 /**
- * Istio's {@code StringMatch}: exact, prefix or regex (whole-string, as Envoy's RE2 safe_regex).
- * Immutable and thread-safe; regex matching reuses one {@link Matcher} per thread.
+ * Istio's {@code StringMatch}: exact, prefix or regex. A regex has RE2 semantics and matches the
+ * whole string, as Envoy's {@code safe_regex} does, and is run by re2j, whose matching time is
+ * linear in the input whatever the pattern: no policy can stall the request path. A pattern is
+ * refused when it would compile to a program larger than {@link Re2Budget#MAX_PROGRAM_SIZE} (for
+ * example nested counted repetitions such as {@code ((a{1000}){1000})}). Immutable and
+ * thread-safe; regex matching reuses one {@link Matcher} per thread.
  */
 public final class StringMatch {
   /** Which comparison. */
@@ -21,12 +25,16 @@ public final class StringMatch {
   private final boolean ignoreCase;
   private final ThreadLocal<Matcher> matcher;
 
+  /**
+   * @throws IllegalArgumentException when {@code kind} is REGEX and {@code value} is not an RE2
+   *     pattern within the budget; the message says why
+   */
   StringMatch(Kind kind, String value, boolean ignoreCase) {
     this.kind = kind;
     this.ignoreCase = ignoreCase;
     this.value = ignoreCase && kind != Kind.REGEX ? value.toLowerCase(Locale.ROOT) : value;
     if (kind == Kind.REGEX) {
-      Pattern p = Pattern.compile(value, ignoreCase ? Pattern.CASE_INSENSITIVE : 0);
+      Pattern p = Re2Budget.compile(value, ignoreCase);
       this.matcher = ThreadLocal.withInitial(() -> p.matcher(""));
     } else {
       this.matcher = null;

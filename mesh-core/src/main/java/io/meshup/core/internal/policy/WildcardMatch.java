@@ -1,5 +1,7 @@
 package io.meshup.core.internal.policy;
 
+import io.meshup.core.internal.config.ConfigNode;
+
 /**
  * A value of Istio's security policies: {@code abc} (exact), {@code abc*} (prefix), {@code *abc}
  * (suffix) or {@code *} (any present value). Immutable and thread-safe; matching allocates nothing.
@@ -53,7 +55,7 @@ public final class WildcardMatch {
     boolean middleStar = star >= 0 && star < text.length() - 1;
     boolean both = text.length() > 1 && text.startsWith("*") && text.endsWith("*");
     if (middleStar || both) {
-      return "'" + text + "' has '*' in the wrong place; a wildcard is allowed only as the whole value (*),"
+      return ConfigNode.quote(text) + " has '*' in the wrong place; a wildcard is allowed only as the whole value (*),"
           + " at the end (prefix*) or at the start (*suffix)";
     }
     return null;

@@ -31,11 +31,16 @@ import javax.net.ssl.SSLEngine;
 import javax.net.ssl.X509ExtendedTrustManager;
 
 /**
- * Verifies a peer the SPIFFE way, against the certificate source's current credentials at every
- * handshake: the chain must verify (PKIX, at the mesh clock's wall time, no revocation) to a root
- * of the current trust bundle; the leaf's only URI SAN must be a workload SPIFFE ID of this
- * workload's trust domain; and, on a client, it must name the destination service. Host names are
- * never checked. Each rejection counts in {@code mesh.tls.rejections{side, reason}}. Thread-safe.
+ * Verifies a peer the SPIFFE way, per the X509-SVID specification, against the certificate
+ * source's current credentials at every handshake: the chain must verify (PKIX, at the mesh
+ * clock's wall time, no revocation) to a root of the current trust bundle; the leaf must be a leaf
+ * (basic constraints {@code cA} false) whose key usage sets {@code digitalSignature} and neither
+ * {@code keyCertSign} nor {@code cRLSign}; it must carry exactly one URI SAN, a SPIFFE ID of valid
+ * syntax (lower-case {@code spiffe} scheme and trust domain, no empty, {@code .} or {@code ..}
+ * segment, no percent-encoding, query, fragment, port or user info) in Consul's workload form, of
+ * this workload's trust domain; and, on a client, it must name the destination service. Host
+ * names are never checked. Each rejection counts in {@code mesh.tls.rejections{side, reason}}.
+ * Thread-safe.
  */
 public final class MeshTrustManager extends X509ExtendedTrustManager {
   private static final String SERVER_AUTH = "1.3.6.1.5.5.7.3.1";
@@ -51,8 +56,16 @@ public final class MeshTrustManager extends X509ExtendedTrustManager {
     NO_CERTIFICATE,
     UNTRUSTED,
     EXPIRED,
+    /** The leaf is a CA certificate (basic constraints cA true). */
+    NOT_LEAF,
+    /** The leaf's key usage is missing, lacks digitalSignature, or sets keyCertSign or cRLSign. */
+    KEY_USAGE,
     NOT_FOR_ROLE,
     NO_SPIFFE_ID,
+    /** More than one URI SAN. */
+    MULTIPLE_URI_SANS,
+    /** A URI SAN that is not a valid SPIFFE ID of the workload form. */
+    INVALID_SPIFFE_ID,
     TRUST_DOMAIN,
     WRONG_SERVICE;
 
@@ -70,13 +83,30 @@ public final class MeshTrustManager extends X509ExtendedTrustManager {
     this.clock = clock;
     this.expectedService = expectedService;
     for (Reason r : Reason.values()) {
-      rejections.put(r, Counter.builder("mesh.tls.rejections")
-          .description("TLS peers refused during the handshake, by why")
-          .baseUnit("handshakes")
-          .tag("side", expectedService == null ? "server" : "client")
-          .tag("reason", r.tag())
-          .register(meters));
+      rejections.put(r, counter(meters, expectedService == null ? "server" : "client", r));
     }
+  }
+
+  private static Counter counter(MeterRegistry meters, String side, Reason r) {
+    return Counter.builder(REJECTIONS)
+        .description("TLS peers refused during the handshake, by why")
+        .baseUnit("handshakes")
+        .tag("side", side)
+        .tag("reason", r.tag())
+        .register(meters);
+  }
+
+  /** The meter of refused TLS peers: tags side (client, server), reason. */
+  public static final String REJECTIONS = "mesh.tls.rejections";
+
+  /**
+   * Counts a TLS client refused because it completed its handshake without a certificate: servers
+   * let the handshake finish without one (so that this is seen and counted at all; the JDK and
+   * BoringSSL refuse a missing certificate before any trust manager is asked) and refuse the
+   * connection or its calls themselves.
+   */
+  public static void countNoCertificate(MeterRegistry meters) {
+    counter(meters, "server", Reason.NO_CERTIFICATE).increment();
   }
 
   private CertificateException reject(Reason reason, String message, Throwable cause) {
@@ -98,12 +128,26 @@ public final class MeshTrustManager extends X509ExtendedTrustManager {
     Credentials own = source.current();
     X509Certificate leaf = chain[0];
     validatePath(chain, own.trustBundle(), role);
+    checkLeaf(leaf, role);
     checkExtendedKeyUsage(leaf, peerIsServer ? SERVER_AUTH : CLIENT_AUTH, role);
+    List<String> uris;
+    try {
+      uris = SpiffeCertificates.uriSans(leaf);
+    } catch (IllegalArgumentException e) {
+      throw reject(Reason.NO_SPIFFE_ID, "the " + role + "'s certificate has no readable SPIFFE ID: " + e.getMessage(), e);
+    }
+    if (uris.isEmpty()) {
+      throw reject(Reason.NO_SPIFFE_ID, "the " + role + "'s certificate has no URI SAN; an X509-SVID carries its SPIFFE ID there", null);
+    }
+    if (uris.size() > 1) {
+      throw reject(Reason.MULTIPLE_URI_SANS, "the " + role + "'s certificate has " + uris.size()
+          + " URI SANs; an X509-SVID has exactly one", null);
+    }
     WorkloadIdentity peer;
     try {
-      peer = SpiffeCertificates.identityOf(leaf);
+      peer = WorkloadIdentity.parse(uris.get(0));
     } catch (IllegalArgumentException e) {
-      throw reject(Reason.NO_SPIFFE_ID, "the " + role + "'s certificate has no valid SPIFFE ID: " + e.getMessage(), e);
+      throw reject(Reason.INVALID_SPIFFE_ID, "the " + role + "'s certificate has no valid SPIFFE ID: " + e.getMessage(), e);
     }
     String td = own.identity().trustDomain();
     if (!peer.trustDomain().equals(td)) {
@@ -159,6 +203,25 @@ public final class MeshTrustManager extends X509ExtendedTrustManager {
         : first.getMessage();
     throw reject(first.getReason() == CertPathValidatorException.BasicReason.EXPIRED ? Reason.EXPIRED : Reason.UNTRUSTED,
         "the " + role + "'s certificate " + describe(chain[0]) + " does not verify against the trust bundle: " + why, first);
+  }
+
+  /** X509-SVID 4.1, 4.3 and 5.2: a leaf, for signatures, that cannot sign certificates or CRLs. */
+  private void checkLeaf(X509Certificate leaf, String role) throws CertificateException {
+    if (leaf.getBasicConstraints() != -1) {
+      throw reject(Reason.NOT_LEAF, "the " + role + "'s certificate is a CA certificate (basic constraints cA true);"
+          + " an X509-SVID leaf has cA false", null);
+    }
+    boolean[] ku = leaf.getKeyUsage();
+    if (ku == null) {
+      throw reject(Reason.KEY_USAGE, "the " + role + "'s certificate has no key usage; an X509-SVID leaf sets digitalSignature", null);
+    }
+    if (!ku[0]) {
+      throw reject(Reason.KEY_USAGE, "the " + role + "'s certificate's key usage lacks digitalSignature", null);
+    }
+    if ((ku.length > 5 && ku[5]) || (ku.length > 6 && ku[6])) {
+      throw reject(Reason.KEY_USAGE, "the " + role + "'s certificate's key usage sets keyCertSign or cRLSign;"
+          + " an X509-SVID leaf must not", null);
+    }
   }
 
   private void checkExtendedKeyUsage(X509Certificate leaf, String required, String role) throws CertificateException {

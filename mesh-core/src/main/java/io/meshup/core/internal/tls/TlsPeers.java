@@ -18,6 +18,36 @@ public final class TlsPeers {
 
   private TlsPeers() {}
 
+  private static final String NO_CERTIFICATE_KEY = "io.meshup.no-certificate";
+
+  /**
+   * Whether a server's TLS session is one whose client sent no certificate; the first time a
+   * session is asked, it is counted as {@code mesh.tls.rejections{side=server,reason=no_certificate}}.
+   * Servers accept such a handshake so that it can be seen and counted, then refuse the connection
+   * or every call on it.
+   */
+  public static boolean refusedWithoutCertificate(SSLSession session, io.micrometer.core.instrument.MeterRegistry meters) {
+    if (session == null) {
+      return false;
+    }
+    try {
+      session.getPeerCertificates();
+      return false;
+    } catch (SSLPeerUnverifiedException e) {
+      synchronized (session) {
+        if (session.getValue(NO_CERTIFICATE_KEY) == null) {
+          try {
+            session.putValue(NO_CERTIFICATE_KEY, Boolean.TRUE);
+          } catch (UnsupportedOperationException readOnly) {
+            // counted every time for such a view
+          }
+          MeshTrustManager.countNoCertificate(meters);
+        }
+      }
+      return true;
+    }
+  }
+
   /** The peer's identity, or null when {@code session} is null or its peer presented no certificate. */
   public static WorkloadIdentity identityOf(SSLSession session) {
     if (session == null) {

@@ -207,7 +207,7 @@ class ClientWiringTest {
     assertThatThrownBy(() -> wiring().inject(new Misspelt()))
         .isInstanceOf(IllegalArgumentException.class)
         .hasMessage(Misspelt.class.getName() + ".payments: @MeshClient(\"paymnts\"): service 'paymnts' is not in the "
-            + "registry; the static registry lists only the services under mesh.registry.static.services");
+            + "registry and no VirtualService names it; the static registry lists only the services under mesh.registry.static.services");
   }
 
   @Test
