@@ -475,6 +475,16 @@ class CallEngineTest {
   }
 
   @Test
+  void anUnresponsivePeerIsEjectedAtOnce() {
+    Mesh mesh = mesh(dr("{ outlierDetection: { consecutive5xxErrors: 5, maxEjectionPercent: 50 } }") + vs(""), 2);
+    TestCall c = call(mesh, Protocol.GRPC).start();
+    String first = c.last().endpoint();
+    c.end(AttemptEnd.UNRESPONSIVE, UNAVAILABLE);
+    assertThat(mesh.runtimeOf("payments").endpointState(first).orElseThrow().isEjected(clock.nanoTime()))
+        .as("one unanswered keepalive ejects, as a failed health check would").isTrue();
+  }
+
+  @Test
   void anEndpointThatOnceAnsweredSlowlyIsProbedWithinSeconds() {
     Mesh mesh = mesh("", 2);
     // warm both endpoints at 1 ms, then e1 answers one call after 10 s (a freeze)

@@ -14,6 +14,13 @@ public enum AttemptEnd {
   REFUSED,
   /** The request was sent and the connection failed before an answer: it may have been processed. */
   RESET,
+  /**
+   * The transport found the peer unresponsive (an HTTP/2 keepalive ping went unanswered) and closed
+   * the connection: as {@link #RESET} for retries (the request may have been processed), and the
+   * endpoint is ejected at once (within the subset's {@code maxEjectionPercent}), as a failed
+   * health check would.
+   */
+  UNRESPONSIVE,
   /** A time limit the transport enforces for the attempt ({@link EngineCall#attemptTimeoutNanos()}) passed. */
   TIMEOUT,
   /** The attempt was cancelled (by the engine through {@link EngineCall#cancelAttempt}, or the caller). */

@@ -680,7 +680,7 @@ public abstract class EngineCall implements RequestAttributes {
     lastCode = code;
     Outcome outcome = RetryRules.outcome(protocol, end, code);
     long latency = Math.max(0, (streaming && committed ? commitNanos : now) - latencyStart);
-    target.attemptEnded(endpoint, now, latency, outcome, end == AttemptEnd.NOT_SENT);
+    target.attemptEnded(endpoint, now, latency, outcome, end == AttemptEnd.NOT_SENT, end == AttemptEnd.UNRESPONSIVE);
     phase = NEW;
     if (pending != null) {
       if (end == AttemptEnd.STATUS && retryDecidedFor != n) {

@@ -83,8 +83,17 @@ public final class ChildProcess implements AutoCloseable {
 
   /** Kills the process at once (SIGKILL), as a crash would. */
   public void kill() throws InterruptedException {
-    process.destroyForcibly();
-    process.waitFor(10, TimeUnit.SECONDS);
+    killAll(List.of(this));
+  }
+
+  /** Kills several processes at the same moment (SIGKILL to each, then waits for all). */
+  public static void killAll(List<ChildProcess> processes) throws InterruptedException {
+    for (ChildProcess p : processes) {
+      p.process.destroyForcibly();
+    }
+    for (ChildProcess p : processes) {
+      p.process.waitFor(10, TimeUnit.SECONDS);
+    }
   }
 
   private void signal(String name) throws IOException, InterruptedException {

@@ -99,6 +99,8 @@ public final class RetryTable {
         grpc(AttemptEnd.RESET, 14, "unavailable", true, Next.RETRY),
         grpc(AttemptEnd.RESET, 14, "unavailable", false, Next.FINAL),
         grpc(AttemptEnd.RESET, 14, "reset", true, Next.RETRY),
+        grpc(AttemptEnd.UNRESPONSIVE, 14, "unavailable", true, Next.RETRY),
+        grpc(AttemptEnd.UNRESPONSIVE, 14, "unavailable", false, Next.FINAL),
         grpc(AttemptEnd.TIMEOUT, 4, "deadline-exceeded", true, Next.RETRY),
         grpc(AttemptEnd.TIMEOUT, 4, "", true, Next.FINAL),
         grpc(AttemptEnd.TIMEOUT, 4, "deadline-exceeded", false, Next.FINAL),

@@ -503,7 +503,12 @@ final class MeshClientCall<ReqT, RespT> extends ClientCall<ReqT, RespT> {
         case OK:
           return AttemptEnd.STATUS;
         case UNAVAILABLE:
-          return headersSent ? AttemptEnd.RESET : AttemptEnd.NOT_SENT;
+          if (!headersSent) {
+            return AttemptEnd.NOT_SENT;
+          }
+          // grpc-java's words when a keepalive ping went unanswered (KeepAliveManager)
+          String d = s.getDescription();
+          return d != null && d.startsWith("Keepalive failed") ? AttemptEnd.UNRESPONSIVE : AttemptEnd.RESET;
         case DEADLINE_EXCEEDED:
           return AttemptEnd.TIMEOUT;
         case CANCELLED:

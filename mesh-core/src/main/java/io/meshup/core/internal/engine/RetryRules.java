@@ -66,6 +66,7 @@ public final class RetryRules {
         return protocol == Protocol.GRPC ? grpcOutcome(code) : httpOutcome(code);
       case NOT_SENT:
       case RESET:
+      case UNRESPONSIVE:
         return Outcome.FAILURE;
       case TIMEOUT:
         return Outcome.TIMEOUT;
@@ -132,6 +133,7 @@ public final class RetryRules {
       case REFUSED:
         return policy.any(REFUSED_CONDITIONS);
       case RESET:
+      case UNRESPONSIVE:
         return idempotent && policy.any(grpc ? RESET_CONDITIONS | RetryPolicy.UNAVAILABLE : RESET_CONDITIONS);
       case TIMEOUT:
         return idempotent && policy.any(grpc ? TIMEOUT_CONDITIONS | RetryPolicy.DEADLINE_EXCEEDED : TIMEOUT_CONDITIONS);

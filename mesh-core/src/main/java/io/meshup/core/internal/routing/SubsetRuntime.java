@@ -237,7 +237,7 @@ public final class SubsetRuntime {
    * Records how one attempt on {@code ep} ended, for the balancer and outlier detection;
    * {@code nanos} is its latency (for a stream, to the response headers).
    */
-  void attemptEnded(EndpointState ep, long now, long nanos, Outcome outcome) {
+  void attemptEnded(EndpointState ep, long now, long nanos, Outcome outcome, boolean unresponsive) {
     ep.finished();
     switch (outcome) {
       case SUCCESS:
@@ -252,7 +252,7 @@ public final class SubsetRuntime {
       case TIMEOUT:
         balancer.observeFailure(ep, now, nanos);
         int streak = ep.failed();
-        if (ejectAfter > 0 && (streak >= ejectAfter || ep.probing())) {
+        if (ejectAfter > 0 && (streak >= ejectAfter || ep.probing() || unresponsive)) {
           maybeEject(ep, now);
         }
         break;

@@ -119,13 +119,15 @@ public final class Target implements RouteTarget {
 
   /**
    * Records how an attempt ended; {@code nanos} is its latency (a stream's: to its response
-   * headers). A connect failure also marks the endpoint unreachable for a moment.
+   * headers). A connect failure also marks the endpoint unreachable for a moment; an unresponsive
+   * peer is ejected at once.
    */
-  public void attemptEnded(EndpointState endpoint, long now, long nanos, Outcome outcome, boolean connectFailed) {
+  public void attemptEnded(EndpointState endpoint, long now, long nanos, Outcome outcome, boolean connectFailed,
+      boolean unresponsive) {
     if (connectFailed) {
       endpoint.connectFailed(now);
     }
-    subset.attemptEnded(endpoint, now, nanos, outcome);
+    subset.attemptEnded(endpoint, now, nanos, outcome, unresponsive);
     attemptCounters[outcome.ordinal()].increment();
   }
 
