@@ -43,7 +43,6 @@ public final class HttpTransport {
   private final Map<String, TlsClients> tlsClients = new ConcurrentHashMap<>();
   private final long idleNanos;
   private volatile long lastSweep;
-  private final Map<String, ServiceRouter> routers = new ConcurrentHashMap<>();
 
   /**
    * @param httpClient the client to send every attempt with, or null to create clients per
@@ -93,7 +92,13 @@ public final class HttpTransport {
 
   /** Routes and sends one request without blocking; see {@code MeshHttpClient#sendAsync}. */
   public <T> CompletableFuture<HttpResponse<T>> sendAsync(HttpRequest request, HttpResponse.BodyHandler<T> handler) {
-    return exchange(request, handler, false).sendAsync();
+    Exchange<T> exchange;
+    try {
+      exchange = exchange(request, handler, false);
+    } catch (IOException e) {
+      return CompletableFuture.failedFuture(e);
+    }
+    return exchange.sendAsync();
   }
 
   /** Routes and sends one request on this thread; see {@code MeshHttpClient#send}. */
@@ -102,16 +107,27 @@ public final class HttpTransport {
     return exchange(request, handler, true).send();
   }
 
-  private <T> Exchange<T> exchange(HttpRequest request, HttpResponse.BodyHandler<T> handler, boolean blocking) {
+  private <T> Exchange<T> exchange(HttpRequest request, HttpResponse.BodyHandler<T> handler, boolean blocking)
+      throws IOException {
     Objects.requireNonNull(request, "request");
     Objects.requireNonNull(handler, "handler");
-    return new Exchange<>(this, serviceOf(request.uri()), request, handler, blocking);
+    String service = serviceOf(request.uri());
+    try {
+      return new Exchange<>(this, service, request, handler, blocking);
+    } catch (IllegalStateException e) {
+      if (mesh.callEngine().isShutdown()) {
+        throw new IOException("meshup: the mesh is shut down; request to " + service + " not sent", e);
+      }
+      throw e;
+    }
   }
 
-  /** The router of a destination (resolved once per name). */
+  /**
+   * The router of a destination. Not cached here: the mesh holds one per destination in use and
+   * releases it when idle, so a client calling many names holds nothing for them.
+   */
   ServiceRouter router(String service) {
-    ServiceRouter r = routers.get(service);
-    return r != null ? r : routers.computeIfAbsent(service, mesh::router);
+    return mesh.router(service);
   }
 
   /**
