@@ -29,6 +29,8 @@ public final class MeshRuntime implements AutoCloseable {
   private final Object lock = new Object();
   private final Map<String, ServiceRuntime> runtimes = new ConcurrentHashMap<>();
   private volatile boolean closed;
+  /** The denial counters of the inbound policy in force; guarded by lock. */
+  private Metrics.Owner inboundMeters;
   private final LinkedHashMap<String, List<ConfigNode>> sources = new LinkedHashMap<>();
   private final String service;
   private volatile PolicySet policy = PolicySet.EMPTY;
@@ -147,12 +149,14 @@ public final class MeshRuntime implements AutoCloseable {
       next.put(source, List.copyOf(docs));
       PolicySet set;
       InboundPolicy in;
+      Metrics.Owner meters = metrics.owner();
       try {
         set = PolicySet.of(new ArrayList<>(next.entrySet()).stream()
             .map(e -> new PolicySet.Source(e.getKey(), e.getValue())).toList(), registry::isKnown);
         in = InboundPolicy.compile(set.authorizationPolicies(), set.peerAuthentication().orElse(null), service,
-            metrics::authzDenials);
+            meters::authzDenials);
       } catch (MeshConfigException e) {
+        metrics.discard(meters);
         rejected(source, e);
         throw e;
       }
@@ -160,6 +164,8 @@ public final class MeshRuntime implements AutoCloseable {
       sources.putAll(next);
       policy = set;
       inbound = in;
+      metrics.replace(inboundMeters, meters);
+      inboundMeters = meters;
       for (String host : set.hosts()) {
         runtimeLocked(host);
       }

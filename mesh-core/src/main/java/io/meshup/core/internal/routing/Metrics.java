@@ -82,6 +82,15 @@ public final class Metrics {
     }
   }
 
+  /** Removes the meters {@code unused} registered that no owner holds (an owner never put in force). */
+  synchronized void discard(Owner unused) {
+    for (Meter m : unused.meters) {
+      if (!holders.containsKey(m.getId())) {
+        registry.remove(m.getId());
+      }
+    }
+  }
+
   /** {@code value}, cut to a bounded length for use as a tag value. */
   static String tag(String value) {
     if (value.length() <= MAX_TAG_LENGTH) {
@@ -142,6 +151,10 @@ public final class Metrics {
           .baseUnit("ejections")
           .tags("service", tag(service), "subset", subsetTag(subset))
           .register(registry));
+    }
+
+    Counter authzDenials(String policy, String rule) {
+      return held(Metrics.this.authzDenials(policy, rule));
     }
 
     Counter retries(String service, String result) {
