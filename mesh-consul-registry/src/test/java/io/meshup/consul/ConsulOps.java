@@ -84,6 +84,16 @@ public final class ConsulOps {
          "Check":{"CheckID":"ttl-%s","TTL":"60s","Status":"critical"}}""".formatted(id, name, port, metaJson, id));
   }
 
+  /**
+   * Registers, through the catalog, an instance of {@code name} with service ID {@code id} on
+   * another node {@code node} (as an agent on that node would; no check, so it counts as passing).
+   */
+  void registerOnNode(String node, String id, String name, int port) {
+    put("/v1/catalog/register", """
+        {"Node":"%s","Address":"127.0.0.1","Service":{"ID":"%s","Service":"%s","Address":"127.0.0.1","Port":%d}}"""
+        .formatted(node, id, name, port));
+  }
+
   void pass(String id) {
     put("/v1/agent/check/pass/ttl-" + id, "");
   }

@@ -170,6 +170,21 @@ class ConsulRegistryTest {
         up, failing, recovered, gone);
   }
 
+  @Test
+  void instancesWithTheSameServiceIdOnTwoNodesAreTwoEndpoints() throws Exception {
+    // Consul's default service ID is the service name, so two nodes often register the same ID
+    Mesh mesh = mesh("");
+    int a = server("v1").getPort();
+    int b = server("v2").getPort();
+    ops.register(service, service, a, Map.of());
+    ops.pass(service);
+    ops.registerOnNode("other-node", service, service, b);
+    await().atMost(Duration.ofSeconds(5)).until(() -> mesh.endpoints(service).size() == 2);
+    assertThat(mesh.endpoints(service)).extracting(Endpoint::port).containsExactlyInAnyOrder(a, b);
+    assertThat(mesh.endpoints(service)).extracting(Endpoint::id).doesNotHaveDuplicates()
+        .allMatch(id -> id.endsWith("/" + service));
+  }
+
   String kvKey() {
     return "meshup/config/" + service + ".yaml";
   }

@@ -202,6 +202,28 @@ class CompositionTest {
   }
 
   @Test
+  void everyChannelOfAMeshSharesOneConnectionPerEndpoint() throws Exception {
+    Backend a = new Backend("payments", "a", null);
+    Backend b = new Backend("payments", "b", null);
+    Mesh client = closing(Mesh.builder().service("checkout")
+        .endpoints("payments", List.of(a.endpoint(Map.of()), b.endpoint(Map.of()))).build());
+    List<ManagedChannel> channels = new ArrayList<>();
+    for (int i = 0; i < 5; i++) {
+      ManagedChannel ch = i % 2 == 0 ? MeshChannels.forService(client, "payments")
+          : io.grpc.ManagedChannelBuilder.forTarget("meshup://checkout/payments").build();
+      channels.add(ch);
+      closers.add(ch::shutdownNow);
+      for (int j = 0; j < 20; j++) {
+        SimpleServiceGrpc.newBlockingStub(ch).unaryRpc(req("x"));
+      }
+    }
+    assertThat(GrpcConnections.of(client).size()).as("one per endpoint, whatever the channels").isEqualTo(2);
+    channels.get(0).shutdownNow().awaitTermination(5, TimeUnit.SECONDS);
+    assertThat(SimpleServiceGrpc.newBlockingStub(channels.get(1)).unaryRpc(req("x")).getResponseMessage())
+        .as("shutting one channel down leaves the shared connections to the others").isIn("a", "b");
+  }
+
+  @Test
   void noRetryOutlivesTheCallersDeadlineAndEachSeesWhatRemains() throws Exception {
     Backend a = new Backend("payments", "a", null);
     Backend b = new Backend("payments", "b", null);
