@@ -293,6 +293,26 @@ public abstract class EngineCall implements RequestAttributes {
     event(E_STOP_REPLAYS, 0, null, 0);
   }
 
+  /**
+   * Enters this call's serialized order without queuing: true when nothing else runs for the call,
+   * and the caller then runs its work inline and must call {@link #exitSerial()} (in a
+   * {@code finally}); false when something does, and the work must go through {@link #serialized}.
+   * For hot paths that would rather not allocate a task.
+   */
+  protected final boolean tryEnterSerial() {
+    return enter();
+  }
+
+  /** Leaves the serialized order entered by {@link #tryEnterSerial()}, running what queued meanwhile. */
+  protected final void exitSerial() {
+    exit();
+  }
+
+  /** Ends the call as an internal error (for a transport's own work that threw in the serialized order). */
+  protected final void failInternally(Throwable e) {
+    internal(e);
+  }
+
   /** Runs {@code task} in this call's serialized order (inline when nothing else runs for it). */
   protected final void serialized(Runnable task) {
     if (enter()) {
@@ -528,7 +548,7 @@ public abstract class EngineCall implements RequestAttributes {
       waitFor(fault.delayNanos());
       return;
     }
-    nextAttempt();
+    nextAttempt(now);
   }
 
   /** Waits {@code nanos} (a delay or a backoff), never past the deadline, then tries again. */
@@ -551,6 +571,11 @@ public abstract class EngineCall implements RequestAttributes {
   }
 
   private void nextAttempt() {
+    nextAttempt(engine.clock().nanoTime());
+  }
+
+  /** Starts the next attempt at {@code now} (a reading of the engine's clock taken just before). */
+  private void nextAttempt(long now) {
     if (cancelRequested != null) {
       finishFailure(cancelRequested, Outcome.CANCELLED);
       return;
@@ -559,7 +584,6 @@ public abstract class EngineCall implements RequestAttributes {
       finishFailure(shutDownFailure(), Outcome.CANCELLED);
       return;
     }
-    long now = engine.clock().nanoTime();
     if (hasDeadline && deadline - now <= 0) {
       finishFailure(deadlineFailure(), Outcome.TIMEOUT);
       return;
@@ -579,7 +603,7 @@ public abstract class EngineCall implements RequestAttributes {
           + " (set mesh.tls.certificates)"), Outcome.CLIENT_ERROR);
       return;
     }
-    EndpointState ep = target.pick(tried);
+    EndpointState ep = target.pick(tried, now);
     if (ep == null) {
       permit = false;
       target.reject(Rejection.NO_ENDPOINTS);
@@ -715,7 +739,7 @@ public abstract class EngineCall implements RequestAttributes {
       tried().add(endpoint);
       log.debug("meshup: {}: attempt {} on {} {} ; replaying", target.describe(), n, endpoint,
           end == AttemptEnd.NOT_SENT ? "never left the client" : "was refused before processing");
-      nextAttempt();
+      nextAttempt(now);
       return;
     } else if (mayRetry(end, code)) {
       long backoff = engine.backoff(retries + 1);
@@ -732,7 +756,8 @@ public abstract class EngineCall implements RequestAttributes {
       finishFailure(attemptTimeout(), Outcome.TIMEOUT);
       return;
     }
-    finishAttempt(outcome);
+    end(outcome, now);
+    completeWithAttempt();
   }
 
   private void onCancel(CallFailure f) {
@@ -797,6 +822,10 @@ public abstract class EngineCall implements RequestAttributes {
   }
 
   private void end(Outcome outcome) {
+    end(outcome, permit ? engine.clock().nanoTime() : 0);
+  }
+
+  private void end(Outcome outcome, long now) {
     phase = DONE;
     cancel(timer);
     cancel(deadlineTimer);
@@ -806,7 +835,6 @@ public abstract class EngineCall implements RequestAttributes {
     perTryTimer = null;
     if (permit) {
       permit = false;
-      long now = engine.clock().nanoTime();
       long nanos = streaming && committed ? commitNanos - startNanos : now - startNanos;
       if (outcome == null) {
         target.release();

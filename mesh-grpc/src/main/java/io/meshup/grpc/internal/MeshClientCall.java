@@ -298,42 +298,81 @@ final class MeshClientCall<ReqT, RespT> extends ClientCall<ReqT, RespT> {
       return true;
     }
 
+    // The caller's operations run inline when nothing else runs for the call (no task allocated),
+    // else they queue behind what does.
+
     void request(int n) {
-      serialized(() -> {
-        requested += n;
-        Attempt a = current;
-        if (a != null && a.live) {
-          a.call.request(n);
+      if (tryEnterSerial()) {
+        try {
+          doRequest(n);
+        } catch (RuntimeException | Error e) {
+          failInternally(e);
+        } finally {
+          exitSerial();
         }
-      });
+      } else {
+        serialized(() -> doRequest(n));
+      }
+    }
+
+    private void doRequest(int n) {
+      requested += n;
+      Attempt a = current;
+      if (a != null && a.live) {
+        a.call.request(n);
+      }
     }
 
     void halfClose() {
-      serialized(() -> {
-        halfClosed = true;
-        Attempt a = current;
-        if (a != null && a.live) {
-          a.call.halfClose();
+      if (tryEnterSerial()) {
+        try {
+          doHalfClose();
+        } catch (RuntimeException | Error e) {
+          failInternally(e);
+        } finally {
+          exitSerial();
         }
-      });
+      } else {
+        serialized(this::doHalfClose);
+      }
+    }
+
+    private void doHalfClose() {
+      halfClosed = true;
+      Attempt a = current;
+      if (a != null && a.live) {
+        a.call.halfClose();
+      }
     }
 
     void send(ReqT message) {
-      serialized(() -> {
-        if (closed) {
-          return;
+      if (tryEnterSerial()) {
+        try {
+          doSend(message);
+        } catch (RuntimeException | Error e) {
+          failInternally(e);
+        } finally {
+          exitSerial();
         }
-        if (keeping && !committed) {
-          if (kept == null) {
-            kept = new ArrayList<>(2);
-          }
-          kept.add(message);
+      } else {
+        serialized(() -> doSend(message));
+      }
+    }
+
+    private void doSend(ReqT message) {
+      if (closed) {
+        return;
+      }
+      if (keeping && !committed) {
+        if (kept == null) {
+          kept = new ArrayList<>(2);
         }
-        Attempt a = current;
-        if (a != null && a.live) {
-          a.call.sendMessage(message);
-        }
-      });
+        kept.add(message);
+      }
+      Attempt a = current;
+      if (a != null && a.live) {
+        a.call.sendMessage(message);
+      }
     }
 
     void compression(boolean enabled) {

@@ -42,8 +42,17 @@ public final class ServiceRuntime implements ServiceRouter {
   private final RetryBudget budget;
   private Metrics.Owner subsetMeters;
   private Metrics.Owner routeMeters;
-  /** When a call last used this destination (mesh clock); read by the idle sweep. */
-  private volatile long lastUsed;
+  /** When a call last used this destination (mesh clock); written opaque per call, read by the idle sweep. */
+  private long lastUsed;
+  private static final java.lang.invoke.VarHandle LAST_USED;
+
+  static {
+    try {
+      LAST_USED = java.lang.invoke.MethodHandles.lookup().findVarHandle(ServiceRuntime.class, "lastUsed", long.class);
+    } catch (ReflectiveOperationException e) {
+      throw new ExceptionInInitializerError(e);
+    }
+  }
   private volatile boolean released;
   private ServiceRegistry.Watch watch;
   private Map<String, EndpointState> states = Map.of();
@@ -55,7 +64,7 @@ public final class ServiceRuntime implements ServiceRouter {
   ServiceRuntime(String service, MeshRuntime mesh) {
     this.service = service;
     this.mesh = mesh;
-    this.lastUsed = mesh.clock().nanoTime();
+    LAST_USED.setVolatile(this, mesh.clock().nanoTime());
     Defaults d = mesh.defaults();
     this.budget = new RetryBudget(d.retryBudgetTtl().toNanos(), d.retryBudgetPercent(), d.retryBudgetMinPerSecond());
   }
@@ -84,13 +93,13 @@ public final class ServiceRuntime implements ServiceRouter {
     return mesh.clock();
   }
 
-  /** Notes that a call used this destination. */
+  /** Notes that a call used this destination (no fence: the idle sweep may see it a moment late). */
   void touch(long now) {
-    lastUsed = now;
+    LAST_USED.setOpaque(this, now);
   }
 
   long lastUsed() {
-    return lastUsed;
+    return (long) LAST_USED.getOpaque(this);
   }
 
   boolean released() {

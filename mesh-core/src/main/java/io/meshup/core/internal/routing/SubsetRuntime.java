@@ -203,12 +203,11 @@ public final class SubsetRuntime {
    *
    * @return null when the subset has no member
    */
-  EndpointState pick(io.meshup.core.internal.lb.Tried tried) {
+  EndpointState pick(io.meshup.core.internal.lb.Tried tried, long now) {
     Members m = members;
     if (m.unique.length == 0) {
       return null;
     }
-    long now = clock.nanoTime();
     return balancer.pick(balancer.wantsSchedule() ? m.schedule : m.unique, tried, now, panic(m, now));
   }
 

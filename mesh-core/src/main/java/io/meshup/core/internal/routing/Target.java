@@ -109,7 +109,12 @@ public final class Target implements RouteTarget {
    * @return null when the subset is empty
    */
   public EndpointState pick(Tried tried) {
-    return subset.pick(tried);
+    return subset.pick(tried, subset.clock().nanoTime());
+  }
+
+  /** As {@link #pick(Tried)}, at {@code now} on the mesh's clock. */
+  public EndpointState pick(Tried tried, long now) {
+    return subset.pick(tried, now);
   }
 
   /** Marks the start of an attempt on {@code endpoint}. */
