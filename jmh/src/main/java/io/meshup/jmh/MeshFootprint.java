@@ -1,5 +1,6 @@
 package io.meshup.jmh;
 
+import io.meshup.core.Endpoint;
 import io.meshup.core.Mesh;
 import io.meshup.core.route.RequestAttributes;
 import io.meshup.core.route.RouteTarget;
@@ -7,10 +8,12 @@ import io.meshup.core.route.ServiceRouter;
 import java.lang.management.ManagementFactory;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 
 /**
- * Heap held by a mesh that knows 1,000 services with 10 endpoints each: the static registry is
- * YAML generated here, the mesh is built with {@link Mesh#fromYamlString}, and every service's
+ * Heap held by a mesh that knows 1,000 services with 10 endpoints each: the static endpoints are
+ * given to {@link Mesh.Builder#endpoints} (10,000 endpoints written as YAML would pass the bootstrap
+ * text's node limit, {@code maxNodes}, which bounds every text the mesh reads), and every service's
  * router is created and used once (runtimes and routing tables are built on first use). Heap is
  * measured after full GCs, before and after, with the mesh reachable. Prints {@code RESULT <json>}.
  *
@@ -22,11 +25,19 @@ public final class MeshFootprint {
   public static void main(String[] args) throws Exception {
     int services = args.length > 0 ? Integer.parseInt(args[0]) : 1000;
     int perService = args.length > 1 ? Integer.parseInt(args[1]) : 10;
-    String yaml = yaml(services, perService);
-
     long before = heapAfterGc();
     long t0 = System.nanoTime();
-    Mesh mesh = Mesh.fromYamlString(yaml);
+    Mesh.Builder builder = Mesh.builder().service("bench");
+    int port = 10000;
+    for (int s = 0; s < services; s++) {
+      List<Endpoint> endpoints = new ArrayList<>(perService);
+      for (int e = 0; e < perService; e++) {
+        endpoints.add(new Endpoint("svc-" + s + "-" + e, "10.0." + (s / 250) + "." + (s % 250), port + e,
+            Map.of("version", "v" + (e % 2 + 1)), 1));
+      }
+      builder.endpoints("svc-" + s, endpoints);
+    }
+    Mesh mesh = builder.build();
     List<ServiceRouter> routers = new ArrayList<>(services);
     RequestAttributes attrs = new RequestPathBenchmark.GrpcCall();
     int picked = 0;
@@ -53,21 +64,6 @@ public final class MeshFootprint {
     if (routers.isEmpty()) {
       System.out.println();
     }
-  }
-
-  static String yaml(int services, int perService) {
-    StringBuilder sb = new StringBuilder(services * perService * 80);
-    sb.append("mesh:\n  service: bench\n  registry:\n    type: static\n    static:\n      services:\n");
-    int port = 10000;
-    for (int s = 0; s < services; s++) {
-      sb.append("        svc-").append(s).append(":\n");
-      for (int e = 0; e < perService; e++) {
-        sb.append("          - { id: svc-").append(s).append('-').append(e).append(", address: 10.0.")
-            .append(s / 250).append('.').append(s % 250).append(", port: \"").append(port + e)
-            .append("\", labels: { version: v").append(e % 2 + 1).append(" } }\n");
-      }
-    }
-    return sb.toString();
   }
 
   static long heapAfterGc() throws InterruptedException {
