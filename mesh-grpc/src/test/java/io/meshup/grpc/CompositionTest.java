@@ -27,6 +27,7 @@ import io.grpc.testing.protobuf.SimpleServiceGrpc;
 import io.github.resilience4j.circuitbreaker.CircuitBreaker;
 import io.meshup.core.Endpoint;
 import io.meshup.core.Mesh;
+import io.meshup.core.testing.DrainingRegistry;
 import io.meshup.core.call.ReplayBudget;
 import io.meshup.core.identity.DevCertificateAuthority;
 import io.meshup.core.identity.MtlsMode;
@@ -405,33 +406,6 @@ class CompositionTest {
     });
     assertThat(io.meshup.grpc.internal.TestAccess.replayBudget(ch).used()).isZero();
     assertThat(ReplayBudget.PER_CALL_BYTES).isEqualTo(1 << 20);
-  }
-
-  /** A registry of fixed endpoints whose deregistration asks for a drain. */
-  static final class DrainingRegistry implements ServiceRegistry {
-    final Map<String, List<Endpoint>> endpoints;
-    final Duration drain;
-    volatile long deregisteredAt;
-
-    DrainingRegistry(Map<String, List<Endpoint>> endpoints, Duration drain) {
-      this.endpoints = endpoints;
-      this.drain = drain;
-    }
-
-    @Override
-    public Watch watch(String service, EndpointListener listener) {
-      listener.onEndpoints(endpoints.getOrDefault(service, List.of()));
-      return () -> {};
-    }
-
-    @Override
-    public Duration deregister() {
-      deregisteredAt = System.nanoTime();
-      return drain;
-    }
-
-    @Override
-    public void close() {}
   }
 
   @Test

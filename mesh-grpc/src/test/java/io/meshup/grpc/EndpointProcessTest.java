@@ -61,13 +61,7 @@ class EndpointProcessTest {
   }
 
   List<Endpoint> start(int n) throws Exception {
-    List<Endpoint> eps = new ArrayList<>();
-    for (int i = 0; i < n; i++) {
-      ChildProcess p = ChildProcess.start(EchoProcess.class, "e" + i, dir.resolve("e" + i + ".log").toString());
-      processes.add(p);
-      eps.add(new Endpoint("e" + i, "127.0.0.1", p.port(), Map.of(), 1));
-    }
-    return eps;
+    return ChildProcess.endpoints(EchoProcess.class, n, dir, processes);
   }
 
   Mesh client(List<Endpoint> eps, String policy) {

@@ -7,6 +7,7 @@ import static org.awaitility.Awaitility.await;
 import com.sun.net.httpserver.HttpServer;
 import io.meshup.core.Endpoint;
 import io.meshup.core.Mesh;
+import io.meshup.core.testing.DrainingRegistry;
 import io.meshup.core.identity.DevCertificateAuthority;
 import io.meshup.core.identity.MtlsMode;
 import io.meshup.core.identity.WorkloadIdentity;
@@ -229,33 +230,6 @@ class HttpCompositionTest {
         .isInstanceOf(HttpTimeoutException.class);
     assertThat(TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - start)).isBetween(180L, 1000L);
     assertThat(a.seen).as("the delay held the request until its deadline; nothing was sent").isEmpty();
-  }
-
-  /** A registry of fixed endpoints whose deregistration asks for a drain. */
-  static final class DrainingRegistry implements ServiceRegistry {
-    final Map<String, List<Endpoint>> endpoints;
-    final Duration drain;
-    volatile long deregisteredAt;
-
-    DrainingRegistry(Map<String, List<Endpoint>> endpoints, Duration drain) {
-      this.endpoints = endpoints;
-      this.drain = drain;
-    }
-
-    @Override
-    public Watch watch(String service, EndpointListener listener) {
-      listener.onEndpoints(endpoints.getOrDefault(service, List.of()));
-      return () -> {};
-    }
-
-    @Override
-    public Duration deregister() {
-      deregisteredAt = System.nanoTime();
-      return drain;
-    }
-
-    @Override
-    public void close() {}
   }
 
   @Test

@@ -509,12 +509,7 @@ public abstract class EngineCall implements RequestAttributes {
     }
     long now = engine.clock().nanoTime();
     startNanos = now;
-    if (cancelRequested != null) {
-      finishFailure(cancelRequested, Outcome.CANCELLED);
-      return;
-    }
-    if (engine.isShutdown()) {
-      finishFailure(shutDownFailure(), Outcome.CANCELLED);
+    if (endedByCancelOrShutdown()) {
       return;
     }
     RouteTarget rt = router.select(this);
@@ -551,6 +546,19 @@ public abstract class EngineCall implements RequestAttributes {
     nextAttempt(now);
   }
 
+  /** Ends the call when it was cancelled or the engine shut down; whether it did. */
+  private boolean endedByCancelOrShutdown() {
+    if (cancelRequested != null) {
+      finishFailure(cancelRequested, Outcome.CANCELLED);
+      return true;
+    }
+    if (engine.isShutdown()) {
+      finishFailure(shutDownFailure(), Outcome.CANCELLED);
+      return true;
+    }
+    return false;
+  }
+
   /** Waits {@code nanos} (a delay or a backoff), never past the deadline, then tries again. */
   private void waitFor(long nanos) {
     long wait = nanos;
@@ -576,12 +584,7 @@ public abstract class EngineCall implements RequestAttributes {
 
   /** Starts the next attempt at {@code now} (a reading of the engine's clock taken just before). */
   private void nextAttempt(long now) {
-    if (cancelRequested != null) {
-      finishFailure(cancelRequested, Outcome.CANCELLED);
-      return;
-    }
-    if (engine.isShutdown()) {
-      finishFailure(shutDownFailure(), Outcome.CANCELLED);
+    if (endedByCancelOrShutdown()) {
       return;
     }
     if (hasDeadline && deadline - now <= 0) {

@@ -1,5 +1,6 @@
 package io.meshup.core.testing;
 
+import io.meshup.core.Endpoint;
 import java.io.BufferedReader;
 import java.io.IOException;
 import java.io.InputStreamReader;
@@ -7,6 +8,7 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.TimeUnit;
 
 /**
@@ -61,6 +63,22 @@ public final class ChildProcess implements AutoCloseable {
     }
     p.destroyForcibly();
     throw new IOException(mainClass.getName() + " did not start listening:\n" + seen);
+  }
+
+  /**
+   * Starts {@code n} processes of {@code mainClass} named {@code e0..e<n-1>} (each given its name
+   * and a log file in {@code logDir}), adds them to {@code started} and returns them as endpoints
+   * with those ids on loopback.
+   */
+  public static List<Endpoint> endpoints(Class<?> mainClass, int n, Path logDir, List<ChildProcess> started)
+      throws IOException {
+    List<Endpoint> eps = new ArrayList<>();
+    for (int i = 0; i < n; i++) {
+      ChildProcess p = start(mainClass, "e" + i, logDir.resolve("e" + i + ".log").toString());
+      started.add(p);
+      eps.add(new Endpoint("e" + i, "127.0.0.1", p.port(), Map.of(), 1));
+    }
+    return eps;
   }
 
   public int port() {
