@@ -33,14 +33,23 @@ public final class MeshRuntime implements AutoCloseable {
   private final String service;
   private volatile PolicySet policy = PolicySet.EMPTY;
   private volatile InboundPolicy inbound = InboundPolicy.EMPTY;
+  private final java.util.function.Function<PolicySet, InboundPolicy> inboundCompiler;
 
-  /** A runtime for service {@code service}, whose inbound policy it compiles. */
+  /** A runtime for service {@code service}, whose inbound policy it compiles for a workload of that name alone. */
   public MeshRuntime(String service, MeshClock clock, Metrics metrics, Defaults defaults, ServiceRegistry registry) {
+    this(service, clock, metrics, defaults, registry, set -> InboundPolicy.compile(set,
+        io.meshup.core.internal.authz.Workload.basic(service, clock, null, metrics::authzDenials)));
+  }
+
+  /** A runtime whose inbound policy {@code inboundCompiler} compiles from each policy set (the mesh's workload). */
+  public MeshRuntime(String service, MeshClock clock, Metrics metrics, Defaults defaults, ServiceRegistry registry,
+      java.util.function.Function<PolicySet, InboundPolicy> inboundCompiler) {
     this.service = service;
     this.clock = clock;
     this.metrics = metrics;
     this.defaults = defaults;
     this.registry = registry;
+    this.inboundCompiler = inboundCompiler;
   }
 
   public MeshClock clock() {
@@ -150,8 +159,7 @@ public final class MeshRuntime implements AutoCloseable {
       try {
         set = PolicySet.of(new ArrayList<>(next.entrySet()).stream()
             .map(e -> new PolicySet.Source(e.getKey(), e.getValue())).toList(), registry::isKnown);
-        in = InboundPolicy.compile(set.authorizationPolicies(), set.peerAuthentication().orElse(null), service,
-            metrics::authzDenials);
+        in = inboundCompiler.apply(set);
       } catch (MeshConfigException e) {
         rejected(source, e);
         throw e;
