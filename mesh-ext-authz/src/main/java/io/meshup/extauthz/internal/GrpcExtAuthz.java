@@ -28,7 +28,8 @@ import java.util.concurrent.TimeUnit;
  * asynchronous {@code envoy.service.auth.v3.Authorization/Check} call carrying what Envoy's
  * filter sends ({@code attributes.source} and {@code destination} with address, port and
  * principal, {@code request.http} with method, path and query, host, scheme, protocol and the
- * headers, pseudo-headers included), bounded by a gRPC deadline. An {@code OK} status allows
+ * headers, pseudo-headers included), bounded by a gRPC deadline a little past the mesh's own
+ * timeout (which decides first). An {@code OK} status allows
  * (its {@code ok_response} headers are set on the request and its {@code headers_to_remove}
  * removed); any other denies, with the {@code denied_response} status, body and headers. The
  * channel is plaintext. Thread-safe.
@@ -38,6 +39,7 @@ final class GrpcExtAuthz implements ExternalAuthorizer {
   private final ManagedChannel channel;
   private final AuthorizationGrpc.AuthorizationStub stub;
   private final Duration timeout;
+  private static final long DEADLINE_MARGIN_NANOS = TimeUnit.MILLISECONDS.toNanos(250);
 
   GrpcExtAuthz(String name, String host, int port, Duration timeout) {
     this.name = name;
@@ -50,7 +52,8 @@ final class GrpcExtAuthz implements ExternalAuthorizer {
   public CompletionStage<Answer> check(InboundAuthorizer.Request request) {
     CheckRequest check = CheckRequest.newBuilder().setAttributes(attributes(request)).build();
     CompletableFuture<Answer> answer = new CompletableFuture<>();
-    stub.withDeadlineAfter(timeout.toNanos(), TimeUnit.NANOSECONDS).check(check, new StreamObserver<>() {
+    // the mesh times the check itself and answers for it; the deadline, a little later, only frees the RPC
+    stub.withDeadlineAfter(timeout.toNanos() + DEADLINE_MARGIN_NANOS, TimeUnit.NANOSECONDS).check(check, new StreamObserver<>() {
       @Override
       public void onNext(CheckResponse r) {
         answer.complete(answerOf(r));
