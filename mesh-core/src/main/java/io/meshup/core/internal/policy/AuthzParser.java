@@ -65,19 +65,29 @@ final class AuthzParser {
     return new Scope(namespace, labels, List.copyOf(services));
   }
 
+  /** The target of a reference to a proxy MeshUp never is (a Gateway, a GatewayClass, a ServiceEntry's waypoint). */
+  static final String NO_WORKLOAD = "\u0000no in-process workload";
+
   /**
-   * A {@code targetRef} MeshUp can honour: a Kubernetes {@code Service} (group {@code ""}), which
-   * is the service of that name. Gateways do not exist in-process.
+   * A {@code targetRef}: a Kubernetes {@code Service} (group {@code ""}) is the service of that
+   * name; a {@code Gateway} or {@code GatewayClass} (group {@code gateway.networking.k8s.io}) or a
+   * {@code ServiceEntry} (group {@code networking.istio.io}) names a proxy that is never a MeshUp
+   * workload, so the document applies to none (as Istio applies it to that gateway or waypoint
+   * only); any other kind is refused.
    */
   private static String targetService(ConfigNode ref, String namespace) {
-    ref.keys("group", "kind", "name", "namespace");
+    ref.keys("group", "kind", "name", "namespace", "sectionName");
     String kind = ref.required("kind").nonEmpty();
     String group = ref.get("group").string("");
     String name = ref.required("name").nonEmpty();
+    if (((kind.equals("Gateway") || kind.equals("GatewayClass")) && group.equals("gateway.networking.k8s.io"))
+        || (kind.equals("ServiceEntry") && group.equals("networking.istio.io"))) {
+      return NO_WORKLOAD;
+    }
     if (!kind.equals("Service") || !(group.isEmpty() || group.equals("core"))) {
       throw ref.get("kind").error("targetRef kind " + ConfigNode.quote(kind) + (group.isEmpty() ? "" : " of group " + ConfigNode.quote(group))
-          + " is not supported by MeshUp: there are no gateways or waypoints in-process; a targetRef may name a"
-          + " Service (group \"\"), which selects the servers of that service, or use selector.matchLabels");
+          + " is not supported by MeshUp: a targetRef may name a Service (group \"\"), which selects the servers of"
+          + " that service, or a Gateway, GatewayClass or ServiceEntry, which no MeshUp workload is");
     }
     if (ref.has("namespace") && namespace != null && !ref.get("namespace").string().equals(namespace)) {
       throw ref.get("namespace").error("is " + ConfigNode.quote(ref.get("namespace").string())

@@ -7,7 +7,8 @@ import java.util.regex.Pattern;
  * A path of an AuthorizationPolicy operation: an Istio wildcard ({@code /exact}, {@code /prefix*},
  * {@code *suffix}, {@code *}) or, when it holds {@code {*}} or {@code {**}}, a path template as
  * Istio and Envoy's {@code uri_template} have it: {@code {*}} matches exactly one path segment,
- * {@code {**}} (last only) one or more segments to the end, other segments literally. Immutable and
+ * {@code {**}} (the last operator; only literal segments may follow it) one or more segments,
+ * other segments literally. Immutable and
  * thread-safe; matching allocates nothing.
  */
 public final class PathTemplate {
@@ -107,8 +108,7 @@ public final class PathTemplate {
     for (int i = 0; i < segments.length; i++) {
       String seg = segments[i];
       if (seg.equals(ANY)) {
-        // one or more segments to the end of the path
-        return pos < n && (!trailingSlash || path.charAt(n - 1) == '/');
+        return rest(path, pos, i + 1);
       }
       if (pos > n) {
         return false;
@@ -128,6 +128,28 @@ public final class PathTemplate {
     }
     // the whole path is consumed, with a trailing '/' exactly when the template has one
     return trailingSlash ? end == n - 1 : end == n;
+  }
+
+  /**
+   * Whether {@code {**}} at {@code pos} matches: one or more segments, then the literal segments
+   * after it in the template, which must end the path.
+   */
+  private boolean rest(String path, int pos, int next) {
+    int n = path.length();
+    int end = trailingSlash ? n - 1 : n;
+    if (trailingSlash && (n == 0 || path.charAt(n - 1) != '/')) {
+      return false;
+    }
+    for (int j = segments.length - 1; j >= next; j--) {
+      String lit = segments[j];
+      int start = end - lit.length();
+      if (start <= pos || path.charAt(start - 1) != '/' || !path.regionMatches(start, lit, 0, lit.length())) {
+        return false;
+      }
+      end = start - 1;
+    }
+    // what {**} itself takes: at least one character
+    return end > pos;
   }
 
   @Override
