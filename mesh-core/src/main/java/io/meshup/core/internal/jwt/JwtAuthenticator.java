@@ -80,16 +80,18 @@ public final class JwtAuthenticator {
     final String policy;
     final JwtRule rule;
     final KeySource keys;
-    final List<JwtHeader> headers;
-    final List<String> params;
+    final JwtHeader[] headers;
+    final String[] params;
+    final String[] cookies;
 
     public Rule(String policy, JwtRule rule, KeySource keys) {
       this.policy = policy;
       this.rule = rule;
       this.keys = keys;
       boolean explicit = !rule.fromHeaders().isEmpty() || !rule.fromParams().isEmpty() || !rule.fromCookies().isEmpty();
-      this.headers = explicit ? rule.fromHeaders() : List.of(DEFAULT_HEADER);
-      this.params = explicit ? rule.fromParams() : List.of(DEFAULT_PARAM);
+      this.headers = (explicit ? rule.fromHeaders() : List.of(DEFAULT_HEADER)).toArray(new JwtHeader[0]);
+      this.params = (explicit ? rule.fromParams() : List.of(DEFAULT_PARAM)).toArray(new String[0]);
+      this.cookies = rule.fromCookies().toArray(new String[0]);
     }
 
     /** The RequestAuthentication this rule is of. */
@@ -172,8 +174,8 @@ public final class JwtAuthenticator {
         }
         firstFailure = better(firstFailure, o);
       }
-      if (!r.params.isEmpty() || !r.rule.fromCookies().isEmpty()) {
-        String query = r.params.isEmpty() ? null : request.query();
+      if (r.params.length > 0 || r.cookies.length > 0) {
+        String query = r.params.length == 0 ? null : request.query();
         for (String p : r.params) {
           String token = param(query, p);
           if (token != null) {
@@ -185,7 +187,7 @@ public final class JwtAuthenticator {
             firstFailure = better(firstFailure, o);
           }
         }
-        for (String c : r.rule.fromCookies()) {
+        for (String c : r.cookies) {
           String token = cookie(request.header("cookie"), c);
           if (token != null) {
             found = true;
