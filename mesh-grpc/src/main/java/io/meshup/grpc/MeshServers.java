@@ -124,6 +124,8 @@ public final class MeshServers {
     private final io.micrometer.core.instrument.Counter strictDenials;
     /** "/" + full method name, per registered method (bounded by the server's methods). */
     private final ConcurrentHashMap<String, String> paths = new ConcurrentHashMap<>();
+    /** One request view per thread: the authorizer reads it only while it decides. */
+    private final ThreadLocal<GrpcRequest> views = ThreadLocal.withInitial(GrpcRequest::new);
 
     AuthorizingInterceptor(InboundAuthorizer authorizer, MtlsMode mode, MeterRegistry meters) {
       this.authorizer = authorizer;
@@ -149,7 +151,14 @@ public final class MeshServers {
       if (path == null) {
         path = paths.computeIfAbsent(name, n -> "/" + n);
       }
-      InboundAuthorizer.Decision decision = authorizer.authorize(new GrpcRequest(caller, path, headers, call, session));
+      GrpcRequest view = views.get();
+      view.set(caller, path, headers, call, session);
+      InboundAuthorizer.Decision decision;
+      try {
+        decision = authorizer.authorize(view);
+      } finally {
+        view.clear();
+      }
       if (decision.kind() == InboundAuthorizer.Kind.PENDING) {
         Context context = Context.current().withValue(CALLER, caller);
         HeldListener<ReqT> held = new HeldListener<>();
@@ -260,20 +269,27 @@ public final class MeshServers {
     return k;
   }
 
-  /** What the authorizer reads of a gRPC call; read only while it decides. */
+  /** What the authorizer reads of a gRPC call; set for one decision, then cleared; reused by its thread. */
   private static final class GrpcRequest implements InboundAuthorizer.Request {
-    private final WorkloadIdentity caller;
-    private final String path;
-    private final Metadata headers;
-    private final ServerCall<?, ?> call;
-    private final SSLSession session;
+    private WorkloadIdentity caller;
+    private String path;
+    private Metadata headers;
+    private ServerCall<?, ?> call;
+    private SSLSession session;
 
-    GrpcRequest(WorkloadIdentity caller, String path, Metadata headers, ServerCall<?, ?> call, SSLSession session) {
+    void set(WorkloadIdentity caller, String path, Metadata headers, ServerCall<?, ?> call, SSLSession session) {
       this.caller = caller;
       this.path = path;
       this.headers = headers;
       this.call = call;
       this.session = session;
+    }
+
+    void clear() {
+      caller = null;
+      headers = null;
+      call = null;
+      session = null;
     }
 
     @Override
