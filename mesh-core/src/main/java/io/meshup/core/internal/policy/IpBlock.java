@@ -14,11 +14,22 @@ public final class IpBlock {
   private final byte[] network;
   private final int prefix;
   private final String text;
+  /** For an IPv4 block: the network and mask as ints (an IPv4 address's hashCode is its address, so matching it copies nothing). */
+  private final int v4Network;
+  private final int v4Mask;
 
   private IpBlock(byte[] network, int prefix, String text) {
     this.network = network;
     this.prefix = prefix;
     this.text = text;
+    if (network.length == 4) {
+      this.v4Mask = prefix == 0 ? 0 : -1 << (32 - prefix);
+      this.v4Network = (((network[0] & 0xff) << 24) | ((network[1] & 0xff) << 16) | ((network[2] & 0xff) << 8)
+          | (network[3] & 0xff)) & v4Mask;
+    } else {
+      this.v4Mask = 0;
+      this.v4Network = 0;
+    }
   }
 
   /** Why {@code text} is not an IP address or CIDR block, or null. */
@@ -106,6 +117,10 @@ public final class IpBlock {
   public boolean matches(InetAddress address) {
     if (address == null) {
       return false;
+    }
+    if (address instanceof java.net.Inet4Address) {
+      // Inet4Address.hashCode() is the address itself; getAddress() would copy it
+      return network.length == 4 && (address.hashCode() & v4Mask) == v4Network;
     }
     byte[] a = address.getAddress();
     int offset = 0;
