@@ -372,6 +372,17 @@ class ConsulRegistryTest {
     assertThat(ops.catalog(service)).contains("\"version\":\"v3\"");
     await().atMost(Duration.ofSeconds(2)).until(() -> ops.health(service).contains("\"ServiceID\":\"" + service + "-127.0.0.1-7777\""));
     await().atMost(Duration.ofSeconds(2)).until(() -> mesh.endpoints(service).size() == 1);
+    // the labels it registers with are the workload's, which security policies' selectors match
+    mesh.updatePolicies("authz", """
+        apiVersion: security.istio.io/v1
+        kind: AuthorizationPolicy
+        metadata: { name: deny-v3 }
+        spec:
+          selector: { matchLabels: { version: v3 } }
+          action: DENY
+          rules: [{}]
+        """);
+    assertThat(mesh.authorizer().authorize(null, "/a.B/C", "POST").policy()).isEqualTo("deny-v3");
     mesh.close();
     assertThat(ops.catalog(service)).isEqualTo("[]");
   }

@@ -64,6 +64,9 @@ public final class Mesh implements AutoCloseable {
   private final java.util.concurrent.ScheduledFuture<?> idleSweep;
   private final java.util.concurrent.atomic.AtomicBoolean closed = new java.util.concurrent.atomic.AtomicBoolean();
   private final PathNormalization pathNormalization;
+  private final java.util.Set<String> trustDomainAliases;
+  private final io.meshup.core.internal.jwt.JwksCache jwks;
+  private final io.meshup.core.internal.authz.ExternalAuthorizers externalAuthorizers;
 
   private Mesh(Builder b, MeshSettings settings) {
     this.pathNormalization = b.pathNormalization != null ? b.pathNormalization : settings.pathNormalization();
@@ -102,7 +105,32 @@ public final class Mesh implements AutoCloseable {
       closeCertificatesAndScheduler();
       throw e;
     }
-    this.runtime = new MeshRuntime(serviceName, b.clock, new Metrics(meterRegistry), settings.defaults(), registry);
+    io.meshup.core.internal.config.SecuritySettings security = settings.security();
+    List<String> aliases = b.trustDomainAliases != null ? b.trustDomainAliases : security.trustDomainAliases();
+    this.trustDomainAliases = java.util.Set.copyOf(aliases);
+    this.jwks = new io.meshup.core.internal.jwt.JwksCache(b.jwksFetcher, scheduler, b.clock,
+        io.meshup.core.internal.jwt.JwksCache.DEFAULT_REFRESH, meterRegistry);
+    try {
+      this.externalAuthorizers = plugins.externalAuthorizers(security.extensionProviders());
+    } catch (RuntimeException e) {
+      jwks.close();
+      registry.close();
+      closeCertificatesAndScheduler();
+      throw e;
+    }
+    Metrics metrics = new Metrics(meterRegistry);
+    io.meshup.core.identity.WorkloadIdentity own = certificates == null ? null : certificates.current().identity();
+    Map<String, String> labels = new LinkedHashMap<>(registry.labels());
+    labels.putAll(security.labels());
+    labels.putAll(b.labels);
+    labels.put("app", serviceName);
+    io.meshup.core.internal.authz.Workload workload = new io.meshup.core.internal.authz.Workload(serviceName,
+        own == null ? io.meshup.core.identity.WorkloadIdentity.DEFAULT_NAMESPACE : own.namespace(), labels,
+        own == null ? null : own.trustDomain(), aliases, security.rootNamespace(), externalAuthorizers, jwks, b.clock,
+        scheduler, meterRegistry, null, null);
+    io.meshup.core.internal.jwt.JwksCache keys = jwks;
+    this.runtime = new MeshRuntime(serviceName, b.clock, metrics, settings.defaults(), registry, workload,
+        compiled -> keys.retain(compiled.keySources()));
     this.authorizer = new Authorizer(runtime::inbound);
     this.engine = new CallEngine(b.clock, scheduler, certificates != null, settings.defaults().headersTimeout(), b.random);
     this.idleTimeout = settings.defaults().idleTimeout();
@@ -284,6 +312,15 @@ public final class Mesh implements AutoCloseable {
     return pathNormalization;
   }
 
+  /**
+   * The trust domains besides this workload's own whose callers its servers accept and whose
+   * principals AuthorizationPolicies treat as its own ({@code mesh.security.trustDomainAliases},
+   * Istio's {@code trustDomainAliases}); empty by default.
+   */
+  public java.util.Set<String> trustDomainAliases() {
+    return trustDomainAliases;
+  }
+
   /** The compiled inbound policy in force, for this package's tests. */
   io.meshup.core.internal.authz.InboundPolicy inboundPolicy() {
     return authorizer.policy();
@@ -391,6 +428,8 @@ public final class Mesh implements AutoCloseable {
       }
     }
     runtime.close();
+    jwks.close();
+    externalAuthorizers.close();
     registry.close();
     closeCertificatesAndScheduler();
   }
@@ -428,8 +467,32 @@ public final class Mesh implements AutoCloseable {
     private MtlsMode mtlsMode;
     private java.util.function.LongBinaryOperator random;
     private PathNormalization pathNormalization;
+    private List<String> trustDomainAliases;
+    private final Map<String, String> labels = new LinkedHashMap<>();
+    private io.meshup.core.internal.jwt.JwksCache.Fetcher jwksFetcher;
 
     private Builder() {}
+
+    /**
+     * Adds labels of this workload, which policies' {@code selector.matchLabels} match (overrides
+     * {@code mesh.labels}); {@code app} is always the service's name.
+     */
+    public Builder labels(Map<String, String> labels) {
+      this.labels.putAll(labels);
+      return this;
+    }
+
+    /** Fetches JWKS URLs with this function (this package's tests); by default the JDK's HTTP client. */
+    Builder jwksFetcher(io.meshup.core.internal.jwt.JwksCache.Fetcher fetcher) {
+      this.jwksFetcher = fetcher;
+      return this;
+    }
+
+    /** Trust domains treated as this workload's own (overrides {@code mesh.security.trustDomainAliases}). */
+    public Builder trustDomainAliases(List<String> aliases) {
+      this.trustDomainAliases = aliases.stream().map(a -> a.toLowerCase(java.util.Locale.ROOT)).toList();
+      return this;
+    }
 
     /** How HTTP servers normalize request paths (overrides {@code mesh.security.pathNormalization}). */
     public Builder pathNormalization(PathNormalization mode) {
@@ -544,7 +607,7 @@ public final class Mesh implements AutoCloseable {
       statics.putAll(staticEndpoints);
       s = new MeshSettings(service != null ? service : s.service(), s.registryType(), statics,
           new ArrayList<>(s.inlinePolicies()), s.policyFiles(), s.defaults(), s.registrySettings(), s.policyOrder(),
-          s.tls(), s.pathNormalization());
+          s.tls(), s.pathNormalization(), s.security());
       if (mtlsMode != null && mtlsMode != MtlsMode.DISABLE && certificates == null && s.tls().certificates() == null) {
         throw new MeshConfigException("mesh.tls", "mode", "is " + mtlsMode
             + " but the mesh has no certificates; set mesh.tls.certificates or Mesh.Builder.certificates(...)");

@@ -9,7 +9,7 @@ import java.util.List;
 import java.util.Map;
 import org.junit.jupiter.api.Test;
 
-/** State that must not grow with time: meters after many policy updates. */
+/** State that must not grow with time: meters after many policy updates (routes, subsets, DENY, AUDIT and dry-run policies). */
 class BoundedStateTest {
   final FakeClock clock = new FakeClock();
 
@@ -37,6 +37,20 @@ class BoundedStateTest {
         spec:
           action: DENY
           rules: [{ to: [{ operation: { paths: ["/admin-%1$d"] } }] }]
+        ---
+        apiVersion: security.istio.io/v1
+        kind: AuthorizationPolicy
+        metadata: { name: audit-%1$d }
+        spec:
+          action: AUDIT
+          rules: [{ to: [{ operation: { paths: ["/audited-%1$d"] } }] }]
+        ---
+        apiVersion: security.istio.io/v1
+        kind: AuthorizationPolicy
+        metadata: { name: dry-%1$d, annotations: { "istio.io/dry-run": "true" } }
+        spec:
+          action: DENY
+          rules: [{ to: [{ operation: { paths: ["/dry-%1$d"] } }] }]
         """.formatted(i);
   }
 
@@ -79,6 +93,9 @@ class BoundedStateTest {
       assertThat(mesh.meterRegistry().getMeters().size()).isEqualTo(inForce);
       assertThat(mesh.meterRegistry().find("mesh.client.requests").tag("route", "route-2000").timers()).isNotEmpty();
       assertThat(mesh.meterRegistry().find("mesh.client.requests").tag("route", "route-1999").timers()).isEmpty();
+      assertThat(mesh.meterRegistry().find("mesh.authz.audits").tag("policy", "audit-1999").counters()).isEmpty();
+      assertThat(mesh.meterRegistry().find("mesh.authz.dryrun").tag("policy", "dry-1999").counters()).isEmpty();
+      assertThat(mesh.meterRegistry().find("mesh.authz.audits").tag("policy", "audit-2000").counters()).isNotEmpty();
     }
   }
 }

@@ -12,6 +12,16 @@ public final class MeshTestAccess {
     return mesh.runtimeOf(service).subset(subset).orElseThrow().breaker();
   }
 
+  /** Makes the mesh fetch JWKS URLs with {@code fetcher} (tests that must not reach the network). */
+  public static Mesh.Builder jwksFetcher(Mesh.Builder b, io.meshup.core.internal.jwt.JwksCache.Fetcher fetcher) {
+    return b.jwksFetcher(fetcher);
+  }
+
+  /** The compiled inbound policy in force. */
+  public static io.meshup.core.internal.authz.InboundPolicy inbound(Mesh mesh) {
+    return mesh.inboundPolicy();
+  }
+
   /** The live state of one endpoint of a destination. */
   public static EndpointState endpoint(Mesh mesh, String service, String id) {
     return mesh.runtimeOf(service).endpointState(id).orElseThrow();

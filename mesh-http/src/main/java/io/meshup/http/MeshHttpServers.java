@@ -50,6 +50,14 @@ import java.util.Objects;
  * {@value io.meshup.http.internal.Denials#RULE_HEADER}; it counts in
  * {@code mesh.authz.denials{policy,rule}}.
  *
+ * <p>The same holds for RequestAuthentication (a request whose JWT fails is answered 401 with
+ * {@code www-authenticate}; a verified token is removed from the headers the handler sees unless
+ * {@code forwardOriginalToken}) and for CUSTOM policies: the dispatcher thread does not wait for
+ * the external authorizer; the exchange goes on to its handler (or is refused with the
+ * authorizer's status, body and headers) on the thread that delivers the answer, within the
+ * provider's timeout. Conditions see the request's headers, the peer's address, the local port and
+ * the TLS server name.
+ *
  * <p>Stateless; thread-safe.
  */
 public final class MeshHttpServers {

@@ -53,6 +53,12 @@ import java.util.Objects;
  * {@value io.meshup.http.internal.Denials#RULE_HEADER}, keeping the connection open when the
  * request allows; it counts in {@code mesh.authz.denials{policy,rule}}.
  *
+ * <p>RequestAuthentication and CUSTOM policies apply too: a request whose JWT fails is answered
+ * 401; a request an external authorizer must decide is held with what follows it on the
+ * connection (reading paused) until the answer returns to the event loop, within the provider's
+ * timeout. Conditions see the request's headers, the peer's address, the local port and the TLS
+ * server name; a PeerAuthentication's {@code portLevelMtls} applies by the local port.
+ *
  * <p>Thread-safe; each handler runs on its connection's event loop and never blocks.
  */
 public final class MeshNettyHttp {

@@ -240,6 +240,30 @@ public final class ConsulRegistry implements ServiceRegistry {
   }
 
   /**
+   * The labels this service registers with, read as endpoint labels are (tags {@code k=v} as
+   * {@code k: v}, a tag {@code t} as {@code t: "true"}, then meta), for policy selectors; empty
+   * without a registration.
+   */
+  @Override
+  public Map<String, String> labels() {
+    ConsulSettings.Registration reg = settings.registration();
+    if (reg == null) {
+      return Map.of();
+    }
+    Map<String, String> labels = new LinkedHashMap<>();
+    for (String tag : reg.tags()) {
+      int eq = tag.indexOf('=');
+      if (eq > 0) {
+        labels.put(tag.substring(0, eq), tag.substring(eq + 1));
+      } else {
+        labels.put(tag, "true");
+      }
+    }
+    labels.putAll(reg.meta());
+    return labels;
+  }
+
+  /**
    * Deregisters this service (stopping the registration's upkeep) and returns its drain time: the
    * mesh keeps serving and calling that long, so callers stop choosing this instance before it goes.
    * Watches keep running.

@@ -23,7 +23,7 @@ public final class Credentials {
    * @param privateKey the leaf's private key
    * @param chain the leaf certificate first, then any intermediates; not empty
    * @param trustBundle the root certificates peers must chain to; not empty
-   * @throws IllegalArgumentException when the leaf carries no SPIFFE ID of Consul Connect's form,
+   * @throws IllegalArgumentException when the leaf carries no workload SPIFFE ID (Consul's or Istio's shape),
    *     or the key's algorithm does not match the leaf's public key
    */
   public Credentials(PrivateKey privateKey, List<X509Certificate> chain, List<X509Certificate> trustBundle) {

@@ -39,7 +39,8 @@ import org.bouncycastle.operator.jcajce.JcaContentSignerBuilder;
 
 /**
  * A certificate authority for local runs and tests: an EC P-256 root for one trust domain that
- * issues short-lived leaf certificates whose only URI SAN is the workload's SPIFFE ID. Leaf keys
+ * issues short-lived leaf certificates whose only URI SAN is the workload's SPIFFE ID, in Consul's
+ * shape ({@link #identity}) or Istio's ({@link #serviceAccountIdentity}). Leaf keys
  * never leave memory. A CA from {@link #create} keeps its root in memory too, so only workloads of
  * this process trust each other; one from {@link #shared} keeps its root in a folder (readable by
  * its owner only), so the processes of one user on one machine share it. Not for production.
@@ -164,7 +165,18 @@ public final class DevCertificateAuthority {
     return WorkloadIdentity.of(trustDomain, service);
   }
 
-  /** Issues a leaf for {@code identity}, valid from a minute ago for the CA's leaf lifetime. */
+  /**
+   * The identity of service account {@code serviceAccount} in namespace {@code namespace} of this
+   * CA's trust domain, in Istio's shape {@code spiffe://<td>/ns/<namespace>/sa/<serviceAccount>}.
+   */
+  public WorkloadIdentity serviceAccountIdentity(String namespace, String serviceAccount) {
+    return WorkloadIdentity.serviceAccount(trustDomain, namespace, serviceAccount);
+  }
+
+  /**
+   * Issues a leaf for {@code identity} (of either shape: Consul's or Istio's), valid from a minute
+   * ago for the CA's leaf lifetime.
+   */
   public Credentials issue(WorkloadIdentity identity) {
     Instant now = Instant.ofEpochMilli(clock.currentTimeMillis());
     return issue(identity, now.minus(BACKDATE), now.plus(leafLifetime));

@@ -26,7 +26,8 @@ public final class SpiffeCertificates {
     }
     if (uris.isEmpty()) {
       throw new IllegalArgumentException("certificate " + cert.getSubjectX500Principal()
-          + " has no URI SAN; expected a SPIFFE ID such as spiffe://<trust-domain>/ns/default/dc/dc1/svc/<service>");
+          + " has no URI SAN; expected a SPIFFE ID such as spiffe://<trust-domain>/ns/default/dc/dc1/svc/<service>"
+          + " or spiffe://<trust-domain>/ns/default/sa/<service-account>");
     }
     return WorkloadIdentity.parse(uris.get(0));
   }

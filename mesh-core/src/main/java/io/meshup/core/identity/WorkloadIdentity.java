@@ -6,13 +6,16 @@ import java.util.Objects;
 import java.util.regex.Pattern;
 
 /**
- * A workload's SPIFFE ID in Consul Connect's form,
- * {@code spiffe://<trust-domain>/ns/<namespace>/dc/<datacenter>/svc/<service>}. Immutable;
+ * A workload's SPIFFE ID, in one of two shapes: Consul Connect's
+ * {@code spiffe://<trust-domain>/ns/<namespace>/dc/<datacenter>/svc/<service>}, or Istio's and
+ * SPIRE's {@code spiffe://<trust-domain>/ns/<namespace>/sa/<service-account>}. Immutable;
  * thread-safe.
  *
  * <p>The trust domain is compared without case (it is a host name); the other parts are compared
- * exactly. Clients check a server's {@link #trustDomain()} and {@link #service()}, never its host
- * name.
+ * exactly. {@link #service()} is the workload's name in either shape: Consul's service, or Istio's
+ * service account. Clients check a server's {@link #trustDomain()} and {@link #service()}, never
+ * its host name. AuthorizationPolicy {@code principals} name the identity as the certificate
+ * carries it ({@link #principal()}).
  */
 public final class WorkloadIdentity {
   /** The namespace used when none is given, as Consul OSS does. */
@@ -25,16 +28,21 @@ public final class WorkloadIdentity {
 
   private final String trustDomain;
   private final String namespace;
+  /** Null for the service-account shape. */
   private final String datacenter;
   private final String service;
+  private final boolean serviceAccount;
   private final String principal;
 
-  private WorkloadIdentity(String trustDomain, String namespace, String datacenter, String service) {
+  private WorkloadIdentity(String trustDomain, String namespace, String datacenter, String service,
+      boolean serviceAccount) {
     this.trustDomain = trustDomain;
     this.namespace = namespace;
     this.datacenter = datacenter;
     this.service = service;
-    this.principal = trustDomain + "/ns/" + namespace + "/dc/" + datacenter + "/svc/" + service;
+    this.serviceAccount = serviceAccount;
+    this.principal = serviceAccount ? trustDomain + "/ns/" + namespace + "/sa/" + service
+        : trustDomain + "/ns/" + namespace + "/dc/" + datacenter + "/svc/" + service;
   }
 
   /**
@@ -43,14 +51,29 @@ public final class WorkloadIdentity {
    * @throws IllegalArgumentException naming the part that is malformed
    */
   public static WorkloadIdentity of(String trustDomain, String namespace, String datacenter, String service) {
+    return new WorkloadIdentity(trustDomain(trustDomain), segment("namespace", namespace),
+        segment("datacenter", datacenter), segment("service", service), false);
+  }
+
+  /**
+   * The identity of service account {@code serviceAccount} in the given trust domain and namespace,
+   * in Istio's and SPIRE's shape {@code spiffe://<td>/ns/<namespace>/sa/<service-account>}.
+   *
+   * @throws IllegalArgumentException naming the part that is malformed
+   */
+  public static WorkloadIdentity serviceAccount(String trustDomain, String namespace, String serviceAccount) {
+    return new WorkloadIdentity(trustDomain(trustDomain), segment("namespace", namespace), null,
+        segment("service account", serviceAccount), true);
+  }
+
+  private static String trustDomain(String trustDomain) {
     Objects.requireNonNull(trustDomain, "trustDomain");
     String td = trustDomain.toLowerCase(Locale.ROOT);
     if (td.length() > 255 || !TRUST_DOMAIN.matcher(td).matches()) {
       throw new IllegalArgumentException("trust domain '" + trustDomain
           + "' is invalid; expected a DNS-style name of letters, digits, '.' and '-', such as 'example.org'");
     }
-    return new WorkloadIdentity(td, segment("namespace", namespace), segment("datacenter", datacenter),
-        segment("service", service));
+    return td;
   }
 
   /** The identity of {@code service} in the default namespace and datacenter. */
@@ -73,7 +96,8 @@ public final class WorkloadIdentity {
   static final int MAX_TRUST_DOMAIN_LENGTH = 255;
 
   /**
-   * Parses a SPIFFE ID in Consul Connect's form, checking the SPIFFE-ID specification's syntax
+   * Parses a SPIFFE ID of either workload shape (Consul's {@code /ns/<ns>/dc/<dc>/svc/<svc>},
+   * Istio's {@code /ns/<ns>/sa/<sa>}), checking the SPIFFE-ID specification's syntax
    * first: the scheme is {@code spiffe} in lower case; the trust domain is lower-case letters,
    * digits, {@code .}, {@code -} and {@code _}, with no port or user info; the path is segments of
    * letters, digits, {@code .}, {@code -} and {@code _}, none empty, {@code .} or {@code ..}, with no
@@ -138,12 +162,14 @@ public final class WorkloadIdentity {
         }
       }
     }
-    // "", "ns", ns, "dc", dc, "svc", svc
-    if (parts.length != 7 || !parts[1].equals("ns") || !parts[3].equals("dc") || !parts[5].equals("svc")) {
-      throw invalid(spiffeId, "the path must be /ns/<namespace>/dc/<datacenter>/svc/<service>");
+    // "", "ns", ns, "dc", dc, "svc", svc  or  "", "ns", ns, "sa", sa
+    boolean consul = parts.length == 7 && parts[1].equals("ns") && parts[3].equals("dc") && parts[5].equals("svc");
+    boolean istio = parts.length == 5 && parts[1].equals("ns") && parts[3].equals("sa");
+    if (!consul && !istio) {
+      throw invalid(spiffeId, "the path must be /ns/<namespace>/dc/<datacenter>/svc/<service> or /ns/<namespace>/sa/<service-account>");
     }
     try {
-      return of(td, parts[2], parts[4], parts[6]);
+      return consul ? of(td, parts[2], parts[4], parts[6]) : serviceAccount(td, parts[2], parts[4]);
     } catch (IllegalArgumentException e) {
       throw invalid(spiffeId, e.getMessage());
     }
@@ -155,7 +181,8 @@ public final class WorkloadIdentity {
 
   private static IllegalArgumentException invalid(String id, String why) {
     return new IllegalArgumentException(quote(id) + " is not a workload SPIFFE ID: " + why
-        + "; expected spiffe://<trust-domain>/ns/<namespace>/dc/<datacenter>/svc/<service>");
+        + "; expected spiffe://<trust-domain>/ns/<namespace>/dc/<datacenter>/svc/<service>"
+        + " or spiffe://<trust-domain>/ns/<namespace>/sa/<service-account>");
   }
 
   /** The trust domain, lower case, such as {@code 11111111-2222-3333-4444-555555555555.consul}. */
@@ -168,14 +195,24 @@ public final class WorkloadIdentity {
     return namespace;
   }
 
-  /** The datacenter. */
+  /** The datacenter of Consul's shape; null for the service-account shape. */
   public String datacenter() {
     return datacenter;
   }
 
-  /** The service name. */
+  /** The workload's name: the service of Consul's shape, the service account of Istio's. */
   public String service() {
     return service;
+  }
+
+  /** Whether this is Istio's and SPIRE's shape, {@code .../ns/<namespace>/sa/<service-account>}. */
+  public boolean isServiceAccount() {
+    return serviceAccount;
+  }
+
+  /** The service account of Istio's shape; null for Consul's shape. */
+  public String serviceAccount() {
+    return serviceAccount ? service : null;
   }
 
   /** Whether this identity is {@code service} in {@code trustDomain}, whatever its namespace and datacenter. */
@@ -184,8 +221,9 @@ public final class WorkloadIdentity {
   }
 
   /**
-   * The SPIFFE ID without its scheme, {@code <trust-domain>/ns/<ns>/dc/<dc>/svc/<service>}, as
-   * AuthorizationPolicy {@code principals} name it. Computed once; never allocates.
+   * The SPIFFE ID without its scheme, {@code <trust-domain>/ns/<ns>/dc/<dc>/svc/<service>} or
+   * {@code <trust-domain>/ns/<ns>/sa/<service-account>}, as AuthorizationPolicy {@code principals}
+   * name it. Computed once; never allocates.
    */
   public String principal() {
     return principal;
@@ -196,7 +234,7 @@ public final class WorkloadIdentity {
     return URI.create(toString());
   }
 
-  /** The SPIFFE ID, {@code spiffe://<trust-domain>/ns/<ns>/dc/<dc>/svc/<service>}. */
+  /** The SPIFFE ID, {@code spiffe://} and {@link #principal()}. */
   @Override
   public String toString() {
     return "spiffe://" + principal;
@@ -204,12 +242,11 @@ public final class WorkloadIdentity {
 
   @Override
   public boolean equals(Object o) {
-    return o instanceof WorkloadIdentity w && w.trustDomain.equals(trustDomain) && w.namespace.equals(namespace)
-        && w.datacenter.equals(datacenter) && w.service.equals(service);
+    return o instanceof WorkloadIdentity w && w.principal.equals(principal);
   }
 
   @Override
   public int hashCode() {
-    return Objects.hash(trustDomain, namespace, datacenter, service);
+    return principal.hashCode();
   }
 }

@@ -39,6 +39,14 @@ public interface ServiceRegistry extends AutoCloseable {
     return java.time.Duration.ZERO;
   }
 
+  /**
+   * The labels this service registers with (for Consul, its registration's meta and tags, read as
+   * endpoint labels are), which policies' {@code selector}s match; empty by default.
+   */
+  default java.util.Map<String, String> labels() {
+    return java.util.Map.of();
+  }
+
   /** Stops every watch and releases resources. Idempotent. */
   @Override
   void close();

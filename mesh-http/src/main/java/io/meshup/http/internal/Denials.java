@@ -19,7 +19,8 @@ public final class Denials {
   private Denials() {}
 
   static int status(InboundAuthorizer.Decision decision) {
-    return decision.kind() == InboundAuthorizer.Kind.UNAUTHENTICATED ? 401 : 403;
+    int s = decision.httpStatus();
+    return s >= 400 && s <= 599 ? s : decision.kind() == InboundAuthorizer.Kind.UNAUTHENTICATED ? 401 : 403;
   }
 
   static byte[] body(InboundAuthorizer.Decision decision) {

@@ -86,8 +86,46 @@ final class JdkAuthorizingFilter extends Filter {
       badRequest(exchange, RequestTargets.Reason.AMBIGUOUS.message());
       return;
     }
-    InboundAuthorizer.Decision d = authorizer.authorize(caller(exchange), path, method);
+    InboundAuthorizer.Decision d = authorizer.authorize(new JdkRequest(exchange, path, uri.getRawQuery()));
+    if (d.kind() == InboundAuthorizer.Kind.PENDING) {
+      // an external authorizer decides: this dispatcher thread goes on; the exchange goes on
+      // (or is refused) on the thread that delivers the answer
+      HttpExchange held = seen;
+      HttpContext heldContext = context;
+      d.pending().whenComplete((f, error) -> {
+        try {
+          finish(exchange, held, heldContext, chain, f != null ? f : UNDECIDED);
+        } catch (IOException | RuntimeException e) {
+          exchange.close();
+        }
+      });
+      return;
+    }
+    finish(exchange, seen, context, chain, d);
+  }
+
+  private static final InboundAuthorizer.Decision UNDECIDED = new InboundAuthorizer.Decision() {
+    @Override public InboundAuthorizer.Kind kind() { return InboundAuthorizer.Kind.DENY; }
+    @Override public boolean allowed() { return false; }
+    @Override public String policy() { return "none"; }
+    @Override public String rule() { return "none"; }
+    @Override public String message() { return "meshup: the authorization could not be decided"; }
+  };
+
+  private void finish(HttpExchange exchange, HttpExchange seen, HttpContext context, Chain chain,
+      InboundAuthorizer.Decision d) throws IOException {
     if (d.allowed()) {
+      if (!d.requestHeadersToSet().isEmpty() || !d.requestHeadersToRemove().isEmpty()) {
+        com.sun.net.httpserver.Headers h = new com.sun.net.httpserver.Headers();
+        h.putAll(seen.getRequestHeaders());
+        for (String r : d.requestHeadersToRemove()) {
+          h.remove(r);
+        }
+        for (java.util.Map.Entry<String, String> e : d.requestHeadersToSet()) {
+          h.set(e.getKey(), e.getValue());
+        }
+        seen = NormalizedExchange.of(seen, seen.getRequestURI(), context, h);
+      }
       if (context != exchange.getHttpContext()) {
         new Chain(filtersAfterThis(context), context.getHandler()).doFilter(seen);
       } else {
@@ -103,6 +141,9 @@ final class JdkAuthorizingFilter extends Filter {
         exchange.getResponseHeaders().set("Connection", "close");
       }
       byte[] body = Denials.body(d);
+      for (java.util.Map.Entry<String, String> h : d.responseHeaders()) {
+        exchange.getResponseHeaders().add(h.getKey(), h.getValue());
+      }
       exchange.getResponseHeaders().set("Content-Type", Denials.CONTENT_TYPE);
       exchange.getResponseHeaders().set(Denials.POLICY_HEADER, d.policy());
       exchange.getResponseHeaders().set(Denials.RULE_HEADER, d.rule());
@@ -115,6 +156,53 @@ final class JdkAuthorizingFilter extends Filter {
         out.write(body);
       }
     }
+  }
+
+  /** What the authorizer reads of a JDK exchange; read only while it decides. */
+  private static final class JdkRequest implements InboundAuthorizer.Request {
+    private final HttpExchange exchange;
+    private final String path;
+    private final String query;
+    private final WorkloadIdentity caller;
+
+    JdkRequest(HttpExchange exchange, String path, String query) {
+      this.exchange = exchange;
+      this.path = path;
+      this.query = query;
+      this.caller = JdkAuthorizingFilter.caller(exchange);
+    }
+
+    @Override public WorkloadIdentity caller() { return caller; }
+    @Override public String path() { return path; }
+    @Override public String method() { return exchange.getRequestMethod(); }
+    @Override public String query() { return query; }
+
+    @Override
+    public String header(String name) {
+      List<String> all = exchange.getRequestHeaders().get(name);
+      if (all == null || all.isEmpty()) {
+        return null;
+      }
+      return all.size() == 1 ? all.get(0) : String.join(",", all);
+    }
+
+    @Override
+    public List<String> headerNames() {
+      return exchange.getRequestHeaders().keySet().stream().map(k -> k.toLowerCase(java.util.Locale.ROOT)).toList();
+    }
+
+    @Override public java.net.InetAddress sourceAddress() { return exchange.getRemoteAddress().getAddress(); }
+    @Override public int sourcePort() { return exchange.getRemoteAddress().getPort(); }
+    @Override public java.net.InetAddress destinationAddress() { return exchange.getLocalAddress().getAddress(); }
+    @Override public int destinationPort() { return exchange.getLocalAddress().getPort(); }
+
+    @Override
+    public String serverName() {
+      return exchange instanceof HttpsExchange https ? TlsPeers.serverName(https.getSSLSession()) : null;
+    }
+
+    @Override public String scheme() { return exchange instanceof HttpsExchange ? "https" : "http"; }
+    @Override public String protocol() { return exchange.getProtocol(); }
   }
 
   /** The filters of {@code context} that come after this one (those its creator added). */

@@ -31,7 +31,7 @@ public final class JdkServers {
         CertificateSource source = mesh.certificates().orElseThrow(() -> new IllegalStateException(
             "meshup: mTLS mode STRICT needs certificates; set mesh.tls.certificates or Mesh.Builder.certificates(...)"));
         HttpsServer https = HttpsServer.create(address, 0);
-        https.setHttpsConfigurator(new MutualTls(JdkTlsContexts.server(source, mesh.clock(), mesh.meterRegistry())));
+        https.setHttpsConfigurator(new MutualTls(JdkTlsContexts.server(source, mesh.clock(), mesh.trustDomainAliases(), mesh.meterRegistry())));
         return new AuthorizingHttpsServer(https, filter);
       case PERMISSIVE:
       default:

@@ -34,7 +34,7 @@ public final class NettyAdapter {
       throw new IllegalStateException("meshup: mTLS mode " + mode
           + " needs certificates; set mesh.tls.certificates or Mesh.Builder.certificates(...)");
     }
-    this.ssl = source == null ? null : NettyTls.server(source, mesh.clock(), mesh.meterRegistry());
+    this.ssl = source == null ? null : NettyTls.server(source, mesh.clock(), mesh.trustDomainAliases(), mesh.meterRegistry());
     this.admission = source == null ? null : new ConnectionAdmission(mode, authorizer, mesh.meterRegistry());
     this.targets = new RequestTargets(mesh.pathNormalization(), mesh.meterRegistry());
     this.meters = mesh.meterRegistry();

@@ -38,8 +38,10 @@ import javax.net.ssl.SSLException;
  * installs a {@link NettyTls.Sniffer} at the head of the pipeline when the mesh has certificates,
  * which applies the mutual TLS mode in force when the connection opens (and puts an
  * {@link SslHandler} in its place for TLS). Then it authorizes each
- * {@link HttpRequest}: an allowed one goes on unchanged; a refused one is answered per
- * {@link Denials} and neither it nor its body goes further. TLS handshake failures are logged at
+ * {@link HttpRequest}: an allowed one goes on (with the headers its decision sets or removes); a
+ * refused one is answered per {@link Denials} and neither it nor its body goes further; one an
+ * external authorizer must decide is held with everything that follows it on the connection,
+ * reading paused, until the answer comes back to the event loop. TLS handshake failures are logged at
  * debug and close the connection. Runs on the connection's event loop; not sharable.
  */
 final class NettyAuthorizingHandler extends ChannelInboundHandlerAdapter {
@@ -88,8 +90,17 @@ final class NettyAuthorizingHandler extends ChannelInboundHandlerAdapter {
     return h == null ? null : TlsPeers.identityOf(h.engine().getSession());
   }
 
+  /** Messages that arrived while a request waits for an external authorizer; null when none waits. */
+  private java.util.ArrayDeque<Object> held;
+  /** The view of the current request, reused for every request of the connection. */
+  private final View view = new View();
+
   @Override
   public void channelRead(ChannelHandlerContext ctx, Object msg) {
+    if (held != null) {
+      held.add(msg);
+      return;
+    }
     if (msg instanceof HttpRequest request) {
       if (!callerKnown) {
         caller = callerOf(ctx.pipeline());
@@ -120,22 +131,23 @@ final class NettyAuthorizingHandler extends ChannelInboundHandlerAdapter {
         }
         return;
       }
-      InboundAuthorizer.Decision d = authorizer.authorize(caller, path, method);
-      if (d.allowed()) {
-        dropping = false;
-        if (!unchanged(uri, path)) {
-          int q = uri.indexOf('?');
-          request.setUri(q < 0 ? path : path + uri.substring(q));
-        }
-        ctx.fireChannelRead(msg);
+      view.set(ctx, request, caller, path, method, uri);
+      InboundAuthorizer.Decision d;
+      try {
+        d = authorizer.authorize(view);
+      } finally {
+        view.clear();
+      }
+      if (d.kind() == InboundAuthorizer.Kind.PENDING) {
+        // hold this request and what follows it until the external authorizer answers; read no more meanwhile
+        held = new java.util.ArrayDeque<>();
+        ctx.channel().config().setAutoRead(false);
+        String heldPath = path;
+        d.pending().whenComplete((f, error) -> ctx.executor().execute(() -> resume(ctx, request, uri, heldPath,
+            f != null ? f : UNDECIDED)));
         return;
       }
-      try {
-        refuse(ctx, request, d);
-      } finally {
-        dropping = !(msg instanceof LastHttpContent);
-        ReferenceCountUtil.release(msg);
-      }
+      decided(ctx, request, uri, path, d);
       return;
     }
     if (dropping && msg instanceof HttpContent) {
@@ -144,6 +156,161 @@ final class NettyAuthorizingHandler extends ChannelInboundHandlerAdapter {
       return;
     }
     ctx.fireChannelRead(msg);
+  }
+
+  private static final InboundAuthorizer.Decision UNDECIDED = new InboundAuthorizer.Decision() {
+    @Override public InboundAuthorizer.Kind kind() { return InboundAuthorizer.Kind.DENY; }
+    @Override public boolean allowed() { return false; }
+    @Override public String policy() { return "none"; }
+    @Override public String rule() { return "none"; }
+    @Override public String message() { return "meshup: the authorization could not be decided"; }
+  };
+
+  /** Applies a decision to the request {@code request} (whose first message it is). */
+  private void decided(ChannelHandlerContext ctx, HttpRequest request, String uri, String path, InboundAuthorizer.Decision d) {
+    if (d.allowed()) {
+      dropping = false;
+      if (!unchanged(uri, path)) {
+        int q = uri.indexOf('?');
+        request.setUri(q < 0 ? path : path + uri.substring(q));
+      }
+      for (String h : d.requestHeadersToRemove()) {
+        request.headers().remove(h);
+      }
+      for (java.util.Map.Entry<String, String> h : d.requestHeadersToSet()) {
+        request.headers().set(h.getKey(), h.getValue());
+      }
+      ctx.fireChannelRead(request);
+      return;
+    }
+    try {
+      refuse(ctx, request, d);
+    } finally {
+      dropping = !(request instanceof LastHttpContent);
+      ReferenceCountUtil.release(request);
+    }
+  }
+
+  /** The external authorizer answered: apply it, then go on with what arrived meanwhile. On the event loop. */
+  private void resume(ChannelHandlerContext ctx, HttpRequest request, String uri, String path, InboundAuthorizer.Decision d) {
+    java.util.ArrayDeque<Object> queue = held;
+    held = null;
+    if (!ctx.channel().isActive()) {
+      ReferenceCountUtil.release(request);
+      queue.forEach(ReferenceCountUtil::release);
+      return;
+    }
+    decided(ctx, request, uri, path, d);
+    while (!queue.isEmpty()) {
+      Object next = queue.poll();
+      channelRead(ctx, next);
+      if (held != null) {
+        held.addAll(queue);
+        return;
+      }
+    }
+    ctx.channel().config().setAutoRead(true);
+    ctx.read();
+  }
+
+  @Override
+  public void channelInactive(ChannelHandlerContext ctx) throws Exception {
+    java.util.ArrayDeque<Object> queue = held;
+    if (queue != null) {
+      queue.forEach(ReferenceCountUtil::release);
+      queue.clear();
+    }
+    super.channelInactive(ctx);
+  }
+
+  /** What the authorizer reads of a Netty request; set for one decision, then cleared. */
+  private static final class View implements InboundAuthorizer.Request {
+    private ChannelHandlerContext ctx;
+    private HttpRequest request;
+    private WorkloadIdentity caller;
+    private String path;
+    private String method;
+    private String uri;
+
+    void set(ChannelHandlerContext ctx, HttpRequest request, WorkloadIdentity caller, String path, String method, String uri) {
+      this.ctx = ctx;
+      this.request = request;
+      this.caller = caller;
+      this.path = path;
+      this.method = method;
+      this.uri = uri;
+    }
+
+    void clear() {
+      ctx = null;
+      request = null;
+    }
+
+    @Override public WorkloadIdentity caller() { return caller; }
+    @Override public String path() { return path; }
+    @Override public String method() { return method; }
+
+    @Override
+    public String query() {
+      int q = uri.indexOf('?');
+      return q < 0 ? null : uri.substring(q + 1);
+    }
+
+    @Override
+    public String header(String name) {
+      String first = request.headers().get(name);
+      if (first == null) {
+        return null;
+      }
+      java.util.List<String> all = request.headers().getAll(name);
+      return all.size() == 1 ? first : String.join(",", all);
+    }
+
+    @Override
+    public java.util.List<String> headerNames() {
+      return request.headers().names().stream().map(n -> n.toLowerCase(java.util.Locale.ROOT)).distinct().toList();
+    }
+
+    @Override
+    public String host() {
+      return request.headers().get(HttpHeaderNames.HOST);
+    }
+
+    @Override
+    public java.net.InetAddress sourceAddress() {
+      return ctx.channel().remoteAddress() instanceof java.net.InetSocketAddress a ? a.getAddress() : null;
+    }
+
+    @Override
+    public int sourcePort() {
+      return ctx.channel().remoteAddress() instanceof java.net.InetSocketAddress a ? a.getPort() : 0;
+    }
+
+    @Override
+    public java.net.InetAddress destinationAddress() {
+      return ctx.channel().localAddress() instanceof java.net.InetSocketAddress a ? a.getAddress() : null;
+    }
+
+    @Override
+    public int destinationPort() {
+      return ctx.channel().localAddress() instanceof java.net.InetSocketAddress a ? a.getPort() : 0;
+    }
+
+    @Override
+    public String serverName() {
+      SslHandler tls = ctx.pipeline().get(SslHandler.class);
+      return tls == null ? null : TlsPeers.serverName(tls.engine().getSession());
+    }
+
+    @Override
+    public String scheme() {
+      return ctx.pipeline().get(SslHandler.class) == null ? "http" : "https";
+    }
+
+    @Override
+    public String protocol() {
+      return request.protocolVersion().text();
+    }
   }
 
   /** Whether the origin-form target {@code uri} already has {@code path} as its path (no allocation). */
@@ -168,6 +335,7 @@ final class NettyAuthorizingHandler extends ChannelInboundHandlerAdapter {
 
   private static void refuse(ChannelHandlerContext ctx, HttpRequest request, InboundAuthorizer.Decision d) {
     byte[] body = Denials.body(d);
+    java.util.List<java.util.Map.Entry<String, String>> extra = d.responseHeaders();
     boolean head = request.method().equals(HttpMethod.HEAD);
     // a client waiting for 100 Continue sends no body; closing spares guessing where the next request starts
     boolean keepAlive = HttpUtil.isKeepAlive(request) && !HttpUtil.is100ContinueExpected(request);
@@ -178,6 +346,9 @@ final class NettyAuthorizingHandler extends ChannelInboundHandlerAdapter {
         .set(HttpHeaderNames.CONTENT_LENGTH, body.length)
         .set(Denials.POLICY_HEADER, d.policy())
         .set(Denials.RULE_HEADER, d.rule());
+    for (java.util.Map.Entry<String, String> h : extra) {
+      r.headers().add(h.getKey(), h.getValue());
+    }
     HttpUtil.setKeepAlive(r, keepAlive);
     ChannelFuture f = ctx.writeAndFlush(r);
     if (!keepAlive) {

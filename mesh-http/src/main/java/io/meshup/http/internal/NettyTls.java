@@ -34,10 +34,11 @@ final class NettyTls {
    * so that such a client is seen and counted ({@code no_certificate}); the handler then closes
    * the connection.
    */
-  static SslContext server(CertificateSource source, MeshClock clock, MeterRegistry meters) {
+  static SslContext server(CertificateSource source, MeshClock clock, java.util.Set<String> trustDomainAliases,
+      MeterRegistry meters) {
     try {
       return SslContextBuilder.forServer(new MeshKeyManager(source))
-          .trustManager(new MeshTrustManager(source, clock, null, meters))
+          .trustManager(new MeshTrustManager(source, clock, null, trustDomainAliases, meters))
           .clientAuth(ClientAuth.OPTIONAL)
           .sslProvider(SslProvider.JDK)
           .sessionTimeout(JdkTlsContexts.SESSION_TIMEOUT_SECONDS)
@@ -71,7 +72,7 @@ final class NettyTls {
       }
       @SuppressWarnings("deprecation")
       boolean encrypted = SslHandler.isEncrypted(in);
-      if (!admission.admits(encrypted, ctx.channel().remoteAddress())) {
+      if (!admission.admits(encrypted, ctx.channel().remoteAddress(), ctx.channel().localAddress())) {
         in.skipBytes(in.readableBytes());
         ctx.close();
         return;

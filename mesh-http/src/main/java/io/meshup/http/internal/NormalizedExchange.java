@@ -15,27 +15,35 @@ import javax.net.ssl.SSLSession;
 /**
  * An exchange as the handler must see it after normalization: its request URI is the normalized
  * path (and the original query) that was authorized, its context the one that path belongs to.
- * Everything else is the JDK's exchange. Made only for requests whose path normalization changed.
+ * Its request headers may be replaced (a verified JWT removed, an external authorizer's added).
+ * Everything else is the JDK's exchange. Made only for requests whose path or headers changed.
  */
 final class NormalizedExchange {
   private NormalizedExchange() {}
 
   static HttpExchange of(HttpExchange e, URI uri, HttpContext context) {
-    return e instanceof HttpsExchange https ? new Https(https, uri, context) : new Plain(e, uri, context);
+    return of(e, uri, context, null);
+  }
+
+  /** As above, with {@code headers} (null: the exchange's own) as the request's headers. */
+  static HttpExchange of(HttpExchange e, URI uri, HttpContext context, Headers headers) {
+    return e instanceof HttpsExchange https ? new Https(https, uri, context, headers) : new Plain(e, uri, context, headers);
   }
 
   private static final class Plain extends HttpExchange {
     private final HttpExchange e;
     private final URI uri;
     private final HttpContext context;
+    private final Headers headers;
 
-    Plain(HttpExchange e, URI uri, HttpContext context) {
+    Plain(HttpExchange e, URI uri, HttpContext context, Headers headers) {
       this.e = e;
       this.uri = uri;
       this.context = context;
+      this.headers = headers;
     }
 
-    @Override public Headers getRequestHeaders() { return e.getRequestHeaders(); }
+    @Override public Headers getRequestHeaders() { return headers != null ? headers : e.getRequestHeaders(); }
     @Override public Headers getResponseHeaders() { return e.getResponseHeaders(); }
     @Override public URI getRequestURI() { return uri; }
     @Override public String getRequestMethod() { return e.getRequestMethod(); }
@@ -58,15 +66,17 @@ final class NormalizedExchange {
     private final HttpsExchange e;
     private final URI uri;
     private final HttpContext context;
+    private final Headers headers;
 
-    Https(HttpsExchange e, URI uri, HttpContext context) {
+    Https(HttpsExchange e, URI uri, HttpContext context, Headers headers) {
       this.e = e;
       this.uri = uri;
       this.context = context;
+      this.headers = headers;
     }
 
     @Override public SSLSession getSSLSession() { return e.getSSLSession(); }
-    @Override public Headers getRequestHeaders() { return e.getRequestHeaders(); }
+    @Override public Headers getRequestHeaders() { return headers != null ? headers : e.getRequestHeaders(); }
     @Override public Headers getResponseHeaders() { return e.getResponseHeaders(); }
     @Override public URI getRequestURI() { return uri; }
     @Override public String getRequestMethod() { return e.getRequestMethod(); }

@@ -60,8 +60,9 @@ public final class Plugins {
           throw new MeshConfigException("mesh.tls", "caDirectory", e.getMessage(), e);
         }
       }
-      return ca.source(WorkloadIdentity.of(id.trustDomain(), id.namespace(), id.datacenter(), serviceName))
-          .renewing(scheduler);
+      WorkloadIdentity own = id.isServiceAccount() ? id
+          : WorkloadIdentity.of(id.trustDomain(), id.namespace(), id.datacenter(), serviceName);
+      return ca.source(own).renewing(scheduler);
     }
     if ("files".equals(tls.certificates())) {
       try {
@@ -98,6 +99,46 @@ public final class Plugins {
     throw new MeshConfigException("mesh.registry", "type", "no registry provider for type '" + type
         + "' on the classpath; for Consul add the io.meshup:mesh-consul-registry dependency");
   }
+
+  /**
+   * The extension providers of {@code mesh.security.extensionProviders}, each made by the
+   * {@link io.meshup.core.spi.ExternalAuthorizerProvider} of its type.
+   *
+   * @throws MeshConfigException when no provider on the classpath serves a type
+   */
+  public io.meshup.core.internal.authz.ExternalAuthorizers externalAuthorizers(
+      java.util.List<io.meshup.core.internal.config.SecuritySettings.ExtensionProvider> entries) {
+    if (entries.isEmpty()) {
+      return io.meshup.core.internal.authz.ExternalAuthorizers.NONE;
+    }
+    java.util.Map<String, io.meshup.core.internal.authz.ExternalAuthorizers.Provider> made = new java.util.LinkedHashMap<>();
+    try {
+      for (io.meshup.core.internal.config.SecuritySettings.ExtensionProvider e : entries) {
+        io.meshup.core.spi.ExternalAuthorizerProvider found = null;
+        for (io.meshup.core.spi.ExternalAuthorizerProvider p : ServiceLoader.load(io.meshup.core.spi.ExternalAuthorizerProvider.class, loader)) {
+          if (p.type().equals(e.type())) {
+            found = p;
+          }
+        }
+        if (found == null) {
+          throw e.section().error("no provider of " + e.type() + " on the classpath; add the io.meshup:mesh-ext-authz dependency");
+        }
+        NodeSettings settings = new NodeSettings(e.section());
+        io.meshup.core.spi.ExternalAuthorizer authorizer = found.create(new ProviderContext(e.name(), settings, serviceName,
+            clock, scheduler, meterRegistry));
+        made.put(e.name(), new io.meshup.core.internal.authz.ExternalAuthorizers.Provider(e.name(), e.type(), authorizer,
+            e.timeout(), e.failOpen(), e.statusOnError()));
+      }
+    } catch (RuntimeException ex) {
+      new io.meshup.core.internal.authz.ExternalAuthorizers(made).close();
+      throw ex;
+    }
+    return new io.meshup.core.internal.authz.ExternalAuthorizers(made);
+  }
+
+  private record ProviderContext(String name, Settings settings, String serviceName, MeshClock clock,
+      ScheduledExecutorService scheduler, MeterRegistry meterRegistry)
+      implements io.meshup.core.spi.ExternalAuthorizerProvider.Context {}
 
   private PluginContext context(ConfigNode section, PolicySink policies) {
     return new PluginContext(serviceName, new NodeSettings(section), clock, scheduler, meterRegistry, policies);

@@ -28,10 +28,20 @@ import java.util.function.Function;
  * @param policyOrder source names in precedence order, lowest first, from {@code mesh.policy.order}
  * @param tls the {@code mesh.tls} section; {@link TlsSettings#NONE} when absent
  * @param pathNormalization {@code mesh.security.pathNormalization}; BASE when absent
+ * @param security {@code mesh.labels} and the rest of {@code mesh.security}
  */
 public record MeshSettings(String service, String registryType, Map<String, List<Endpoint>> staticServices,
     List<ConfigNode> inlinePolicies, Map<String, List<ConfigNode>> policyFiles, Defaults defaults,
-    ConfigNode registrySettings, List<String> policyOrder, TlsSettings tls, PathNormalization pathNormalization) {
+    ConfigNode registrySettings, List<String> policyOrder, TlsSettings tls, PathNormalization pathNormalization,
+    SecuritySettings security) {
+
+  /** Settings with no security settings beyond path normalization. */
+  public MeshSettings(String service, String registryType, Map<String, List<Endpoint>> staticServices,
+      List<ConfigNode> inlinePolicies, Map<String, List<ConfigNode>> policyFiles, Defaults defaults,
+      ConfigNode registrySettings, List<String> policyOrder, TlsSettings tls, PathNormalization pathNormalization) {
+    this(service, registryType, staticServices, inlinePolicies, policyFiles, defaults, registrySettings, policyOrder,
+        tls, pathNormalization, SecuritySettings.DEFAULT);
+  }
 
   /** Settings with the default path normalization. */
   public MeshSettings(String service, String registryType, Map<String, List<Endpoint>> staticServices,
@@ -63,7 +73,8 @@ public record MeshSettings(String service, String registryType, Map<String, List
     if (root.isNull()) {
       throw new MeshConfigException(source, "", "is empty; expected a 'mesh:' section");
     }
-    ConfigNode mesh = root.required("mesh").keys("service", "registry", "policy", "policies", "defaults", "tls", "security");
+    ConfigNode mesh = root.required("mesh").keys("service", "registry", "policy", "policies", "defaults", "tls", "security",
+        "labels");
     String service = mesh.required("service").nonEmpty();
 
     ConfigNode reg = mesh.get("registry");
@@ -112,7 +123,7 @@ public record MeshSettings(String service, String registryType, Map<String, List
 
     return new MeshSettings(service, type, statics, inline, files, defaults(mesh.get("defaults")),
         registrySettings, List.copyOf(order), TlsSettings.parse(mesh.get("tls"), service, baseDir),
-        pathNormalization(mesh.get("security")));
+        pathNormalization(mesh.get("security")), SecuritySettings.parse(mesh.get("labels"), mesh.get("security"), service));
   }
 
   /** {@code mesh.security}: {@code pathNormalization}, one of Istio's options; BASE by default. */
@@ -120,7 +131,7 @@ public record MeshSettings(String service, String registryType, Map<String, List
     if (security.isNull()) {
       return PathNormalization.BASE;
     }
-    security.keys("pathNormalization");
+    security.keys("pathNormalization", "trustDomainAliases", "rootNamespace", "extensionProviders");
     if (!security.has("pathNormalization")) {
       return PathNormalization.BASE;
     }

@@ -10,7 +10,8 @@ import java.time.Duration;
  *
  * @param mode what servers accept; DISABLE when the section is absent
  * @param certificates {@code dev}, {@code files}, a plug-in's type, or null (no certificates: plaintext)
- * @param identity this workload's identity when {@code certificates} is {@code dev}, else null
+ * @param identity this workload's identity when {@code certificates} is {@code dev}, else null: Consul's
+ *     shape by default, Istio's {@code .../ns/<ns>/sa/<serviceAccount>} when {@code serviceAccount} is set
  * @param certChain with {@code files}: the chain PEM, resolved against the bootstrap's folder
  * @param privateKey with {@code files}: the key PEM
  * @param trustBundle with {@code files}: the roots PEM
@@ -47,9 +48,9 @@ public record TlsSettings(MtlsMode mode, String certificates, WorkloadIdentity i
     }
     String certs = tls.has("certificates") ? tls.get("certificates").nonEmpty().trim() : null;
     if (certs == null || certs.equals("dev") || certs.equals("files")) {
-      tls.keys("mode", "certificates", "trustDomain", "namespace", "datacenter", "caDirectory", "files");
+      tls.keys("mode", "certificates", "trustDomain", "namespace", "datacenter", "serviceAccount", "caDirectory", "files");
     } else {
-      tls.keys("mode", "certificates", "trustDomain", "namespace", "datacenter", "files", certs);
+      tls.keys("mode", "certificates", "trustDomain", "namespace", "datacenter", "serviceAccount", "files", certs);
     }
     MtlsMode mode = certs == null ? MtlsMode.DISABLE : MtlsMode.STRICT;
     if (tls.has("mode")) {
@@ -62,7 +63,7 @@ public record TlsSettings(MtlsMode mode, String certificates, WorkloadIdentity i
       throw tls.get("files").error("is only read when certificates is files");
     }
     if (!"dev".equals(certs)) {
-      for (String k : new String[] {"trustDomain", "namespace", "datacenter", "caDirectory"}) {
+      for (String k : new String[] {"trustDomain", "namespace", "datacenter", "serviceAccount", "caDirectory"}) {
         if (tls.has(k)) {
           throw tls.get(k).error("is only read when certificates is dev (files and Consul carry the identity in the certificate)");
         }
@@ -76,9 +77,14 @@ public record TlsSettings(MtlsMode mode, String certificates, WorkloadIdentity i
       } catch (IllegalArgumentException e) {
         throw tls.get("trustDomain").error(e.getMessage());
       }
+      if (tls.has("serviceAccount") && tls.has("datacenter")) {
+        throw tls.get("serviceAccount").error("names Istio's identity shape (.../ns/<namespace>/sa/<service-account>),"
+            + " which has no datacenter; set one of serviceAccount or datacenter");
+      }
       try {
-        id = WorkloadIdentity.of(td, tls.get("namespace").string(WorkloadIdentity.DEFAULT_NAMESPACE),
-            tls.get("datacenter").string(WorkloadIdentity.DEFAULT_DATACENTER), service);
+        String ns = tls.get("namespace").string(WorkloadIdentity.DEFAULT_NAMESPACE);
+        id = tls.has("serviceAccount") ? WorkloadIdentity.serviceAccount(td, ns, tls.get("serviceAccount").nonEmpty())
+            : WorkloadIdentity.of(td, ns, tls.get("datacenter").string(WorkloadIdentity.DEFAULT_DATACENTER), service);
       } catch (IllegalArgumentException e) {
         throw tls.error(e.getMessage());
       }

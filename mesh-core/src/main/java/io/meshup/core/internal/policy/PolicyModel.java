@@ -99,27 +99,81 @@ public final class PolicyModel {
   /** What an AuthorizationPolicy does with a request one of its rules matches. */
   public enum AuthzAction {
     ALLOW,
-    DENY
+    DENY,
+    /** Logged and counted, never deciding. */
+    AUDIT,
+    /** Delegated to an external authorizer ({@code provider.name}). */
+    CUSTOM
   }
 
   /**
-   * An AuthorizationPolicy. {@code app} is the service its {@code selector.matchLabels.app} names,
-   * or null when it has no selector (it then applies to this service's servers).
+   * Where a security document applies: its {@code metadata.namespace} (null when absent: the
+   * workload's own namespace), its {@code selector.matchLabels} (null when absent) and the
+   * services its {@code targetRef(s)} of kind {@code Service} name (empty when none).
    */
-  public record AuthorizationPolicy(String name, String origin, AuthzAction action, String app,
-      List<AuthzRule> rules) {}
+  public record Scope(String namespace, Map<String, String> matchLabels, List<String> targetServices) {
+    /** Whether this scope has a selector or target references. */
+    public boolean selects() {
+      return matchLabels != null || !targetServices.isEmpty();
+    }
+  }
 
-  /** One {@code rules[i]}: it matches when any {@code from} and any {@code to} entry match; an empty list means any. */
-  public record AuthzRule(List<AuthzSource> from, List<AuthzOperation> to) {}
+  /**
+   * An AuthorizationPolicy. {@code provider} is the CUSTOM action's extension provider (null
+   * otherwise); {@code dryRun} is the {@code istio.io/dry-run} annotation.
+   */
+  public record AuthorizationPolicy(String name, String origin, Scope scope, AuthzAction action, String provider,
+      boolean dryRun, List<AuthzRule> rules) {}
 
-  /** One {@code from[j].source}: every non-empty list must be satisfied. Values are Istio wildcards. */
-  public record AuthzSource(List<String> principals, List<String> notPrincipals, List<String> namespaces,
-      List<String> notNamespaces) {}
+  /** One {@code rules[i]}: it matches when any {@code from}, any {@code to} and every {@code when} match; an empty list means any. */
+  public record AuthzRule(List<AuthzSource> from, List<AuthzOperation> to, List<AuthzCondition> when) {}
+
+  /** One {@code from[j].source}: every non-empty list must be satisfied. Values are Istio wildcards or IP blocks. */
+  public record AuthzSource(List<String> principals, List<String> notPrincipals, List<String> requestPrincipals,
+      List<String> notRequestPrincipals, List<String> namespaces, List<String> notNamespaces,
+      List<String> serviceAccounts, List<String> notServiceAccounts, List<String> ipBlocks, List<String> notIpBlocks,
+      List<String> remoteIpBlocks, List<String> notRemoteIpBlocks) {}
 
   /** One {@code to[k].operation}: every non-empty list must be satisfied. Values are Istio wildcards. */
-  public record AuthzOperation(List<String> paths, List<String> notPaths, List<String> methods,
-      List<String> notMethods) {}
+  public record AuthzOperation(List<String> hosts, List<String> notHosts, List<String> ports, List<String> notPorts,
+      List<String> methods, List<String> notMethods, List<String> paths, List<String> notPaths) {}
 
-  /** A PeerAuthentication for this service; {@code mode} is null for UNSET (the transport's mode applies). */
-  public record PeerAuthentication(String name, String origin, io.meshup.core.identity.MtlsMode mode) {}
+  /** One {@code when[l]}: the attribute {@code key} must match one of {@code values} and none of {@code notValues}. */
+  public record AuthzCondition(String key, List<String> values, List<String> notValues) {}
+
+  /**
+   * A PeerAuthentication: {@code mode} is null for UNSET (inherit); {@code portModes} maps a
+   * workload port to its mode (a null value is UNSET: the workload's mode).
+   */
+  public record PeerAuthentication(String name, String origin, Scope scope, io.meshup.core.identity.MtlsMode mode,
+      Map<Integer, io.meshup.core.identity.MtlsMode> portModes) {}
+
+  /** A RequestAuthentication: the JWTs its selected workloads accept. */
+  public record RequestAuthentication(String name, String origin, Scope scope, List<JwtRule> jwtRules) {}
+
+  /** Where a JWT is looked for in a header: {@code name} (lower case), and the prefix stripped before decoding. */
+  public record JwtHeader(String name, String prefix) {}
+
+  /** One claim copied to a request header ({@code outputClaimToHeaders}). */
+  public record ClaimToHeader(String header, String claim) {}
+
+  /** How a JWT is checked when it is missing or invalid ({@code failureMode}). */
+  public enum JwtFailureMode {
+    /** A missing JWT passes, an invalid one is refused (the default). */
+    PERMISSIVE,
+    /** Neither a missing nor an invalid JWT is refused; only a valid one gives an identity. */
+    IGNORE,
+    /** A missing or invalid JWT is refused. */
+    STRICT
+  }
+
+  /**
+   * One {@code jwtRules[i]}. {@code jwks} is the inline key set, or null; {@code jwksUri} the URL of
+   * one, or null (neither: discovered from the issuer by OpenID Connect Discovery).
+   * {@code where} locates the rule for errors.
+   */
+  public record JwtRule(String issuer, List<String> audiences, String jwksUri, String jwks,
+      List<JwtHeader> fromHeaders, List<String> fromParams, List<String> fromCookies, String outputPayloadToHeader,
+      boolean forwardOriginalToken, List<ClaimToHeader> outputClaimToHeaders, Duration timeout,
+      JwtFailureMode failureMode, String where) {}
 }

@@ -11,6 +11,7 @@ import io.meshup.core.internal.policy.PolicyModel.DestinationRule;
 import io.meshup.core.internal.policy.PolicyModel.HttpRoute;
 import io.meshup.core.internal.policy.PolicyModel.OutlierDetection;
 import io.meshup.core.internal.policy.PolicyModel.PeerAuthentication;
+import io.meshup.core.internal.policy.PolicyModel.RequestAuthentication;
 import io.meshup.core.internal.policy.PolicyModel.RequestMatch;
 import io.meshup.core.internal.policy.PolicyModel.Subset;
 import io.meshup.core.internal.policy.PolicyModel.TrafficPolicy;
@@ -38,12 +39,13 @@ public final class PolicyParser {
       "FAILED_PRECONDITION", "ABORTED", "OUT_OF_RANGE", "UNIMPLEMENTED", "INTERNAL", "UNAVAILABLE",
       "DATA_LOSS", "UNAUTHENTICATED");
 
-  /** API versions of the security documents, AuthorizationPolicy and PeerAuthentication. */
+  /** API versions of the security documents: AuthorizationPolicy, PeerAuthentication, RequestAuthentication. */
   private static final Set<String> SECURITY_API_VERSIONS = Set.of("security.istio.io/v1", "security.istio.io/v1beta1");
 
   /** A parsed document: exactly one member is set. */
   public record Document(VirtualService virtualService, DestinationRule destinationRule,
-      AuthorizationPolicy authorizationPolicy, PeerAuthentication peerAuthentication) {}
+      AuthorizationPolicy authorizationPolicy, PeerAuthentication peerAuthentication,
+      RequestAuthentication requestAuthentication) {}
 
   /** Parses one document; {@code doc.source()} names its file or key. */
   public Document parse(ConfigNode doc) {
@@ -62,25 +64,38 @@ public final class PolicyParser {
         break;
       case "AuthorizationPolicy":
       case "PeerAuthentication":
+      case "RequestAuthentication":
         versions = SECURITY_API_VERSIONS;
         break;
       default:
         throw d.get("kind").error(ConfigNode.quote(kind) + " is not a supported kind; expected VirtualService, DestinationRule,"
-            + " AuthorizationPolicy or PeerAuthentication");
+            + " AuthorizationPolicy, PeerAuthentication or RequestAuthentication");
     }
     if (!versions.contains(apiVersion)) {
-      throw d.get("apiVersion").error(ConfigNode.quote(apiVersion) + " is not supported; expected one of " + new java.util.TreeSet<>(versions));
+      String group = versions == SECURITY_API_VERSIONS ? "security.istio.io" : "networking.istio.io";
+      String hint = apiVersion.startsWith(group + "/") ? "" : "; " + kind + " belongs to API group " + group
+          + " (Istio itself refuses this version for it): write 'apiVersion: " + group + "/v1'";
+      throw d.get("apiVersion").error(ConfigNode.quote(apiVersion) + " is not supported for " + label(kind)
+          + hint + "; expected one of " + new java.util.TreeSet<>(versions));
     }
     switch (kind) {
       case "VirtualService":
-        return new Document(virtualService(name, origin, d.required("spec")), null, null, null);
+        return new Document(virtualService(name, origin, d.required("spec")), null, null, null, null);
       case "DestinationRule":
-        return new Document(null, destinationRule(name, origin, d.required("spec")), null, null);
+        return new Document(null, destinationRule(name, origin, d.required("spec")), null, null, null);
       case "AuthorizationPolicy":
-        return new Document(null, null, AuthzParser.authorizationPolicy(name, origin, d.required("spec")), null);
+        return new Document(null, null, AuthzParser.authorizationPolicy(name, origin, d.get("metadata"), spec(d)), null, null);
+      case "RequestAuthentication":
+        return new Document(null, null, null, null, AuthzParser.requestAuthentication(name, origin, d.get("metadata"), spec(d)));
       default:
-        return new Document(null, null, null, AuthzParser.peerAuthentication(name, origin, d.required("spec")));
+        return new Document(null, null, null, AuthzParser.peerAuthentication(name, origin, d.get("metadata"), spec(d)), null);
     }
+  }
+
+  /** A security document's spec: absent or empty ({@code spec: {}}) means every field unset, as in Istio. */
+  private static ConfigNode spec(ConfigNode d) {
+    ConfigNode spec = d.get("spec");
+    return spec.isNull() ? d.without("apiVersion", "kind", "metadata", "spec") : spec;
   }
 
   // ---- VirtualService -------------------------------------------------------------------

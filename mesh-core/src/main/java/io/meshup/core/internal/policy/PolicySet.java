@@ -7,6 +7,7 @@ import io.meshup.core.internal.policy.PolicyModel.Destination;
 import io.meshup.core.internal.policy.PolicyModel.DestinationRule;
 import io.meshup.core.internal.policy.PolicyModel.HttpRoute;
 import io.meshup.core.internal.policy.PolicyModel.PeerAuthentication;
+import io.meshup.core.internal.policy.PolicyModel.RequestAuthentication;
 import io.meshup.core.internal.policy.PolicyModel.Subset;
 import io.meshup.core.internal.policy.PolicyModel.VirtualService;
 import java.util.ArrayList;
@@ -24,21 +25,45 @@ import java.util.function.Predicate;
  */
 public final class PolicySet {
   /** No documents at all: every service routes to all its endpoints with the defaults. */
-  public static final PolicySet EMPTY = new PolicySet(Map.of(), Map.of(), Map.of(), null, List.of());
+  public static final PolicySet EMPTY = new PolicySet(Map.of(), Map.of(), Map.of(), Map.of(), Map.of(), List.of());
 
   private final Map<String, VirtualService> virtualServices;
   private final Map<String, DestinationRule> destinationRules;
   private final List<AuthorizationPolicy> authorizationPolicies;
-  private final PeerAuthentication peerAuthentication;
+  private final List<PeerAuthentication> peerAuthentications;
+  private final List<RequestAuthentication> requestAuthentications;
   private final List<String> origins;
 
   private PolicySet(Map<String, VirtualService> vs, Map<String, DestinationRule> dr,
-      Map<String, AuthorizationPolicy> authz, PeerAuthentication peer, List<String> origins) {
+      Map<String, AuthorizationPolicy> authz, Map<String, PeerAuthentication> peers,
+      Map<String, RequestAuthentication> requests, List<String> origins) {
     this.virtualServices = Map.copyOf(vs);
     this.destinationRules = Map.copyOf(dr);
     this.authorizationPolicies = List.copyOf(authz.values());
-    this.peerAuthentication = peer;
+    this.peerAuthentications = List.copyOf(peers.values());
+    this.requestAuthentications = List.copyOf(requests.values());
     this.origins = List.copyOf(origins);
+  }
+
+  /** A security document's key: its namespace (empty for none: the workload's own) and name. */
+  private static String key(PolicyModel.Scope scope, String name) {
+    return (scope.namespace() == null ? "" : scope.namespace()) + "/" + name;
+  }
+
+  /**
+   * A PeerAuthentication's key: with a selector its namespace and name; without one its namespace
+   * alone, as a namespace (or, in the root namespace, the mesh) has at most one such policy.
+   */
+  private static String peerKey(PeerAuthentication pa) {
+    return pa.scope().selects() ? key(pa.scope(), pa.name())
+        : (pa.scope().namespace() == null ? "" : pa.scope().namespace()) + "/*";
+  }
+
+  private static <T> void replace(Map<String, T> into, Map<String, T> from) {
+    for (Map.Entry<String, T> e : from.entrySet()) {
+      into.remove(e.getKey());
+      into.put(e.getKey(), e.getValue());
+    }
   }
 
   /** The documents of one policy source (inline, a file, a Consul KV prefix...). */
@@ -47,8 +72,9 @@ public final class PolicySet {
   /**
    * Parses and validates the documents of several sources as one unit. Within a source, two
    * documents of a kind for one host are an error; across sources, the later source's document
-   * for a host replaces the earlier one's. AuthorizationPolicies are keyed by name the same way,
-   * and a later source's PeerAuthentication replaces an earlier one's.
+   * for a host replaces the earlier one's. Security documents are keyed by namespace and name the
+   * same way; a PeerAuthentication without a selector by its namespace alone (one per namespace,
+   * as Istio has it).
    *
    * @param sources the sources, in precedence order, lowest first
    * @param knownService tells whether a destination host exists; with a static registry only the
@@ -59,18 +85,21 @@ public final class PolicySet {
     Map<String, VirtualService> vs = new LinkedHashMap<>();
     Map<String, DestinationRule> dr = new LinkedHashMap<>();
     Map<String, AuthorizationPolicy> authz = new LinkedHashMap<>();
-    PeerAuthentication peer = null;
+    Map<String, PeerAuthentication> peers = new LinkedHashMap<>();
+    Map<String, RequestAuthentication> requests = new LinkedHashMap<>();
     for (Source source : sources) {
       PolicySet one = parseOne(source.docs());
       vs.putAll(one.virtualServices);
       dr.putAll(one.destinationRules);
-      for (AuthorizationPolicy a : one.authorizationPolicies) {
-        authz.remove(a.name());
-        authz.put(a.name(), a);
-      }
-      if (one.peerAuthentication != null) {
-        peer = one.peerAuthentication;
-      }
+      Map<String, AuthorizationPolicy> a = new LinkedHashMap<>();
+      one.authorizationPolicies.forEach(p -> a.put(key(p.scope(), p.name()), p));
+      replace(authz, a);
+      Map<String, PeerAuthentication> pa = new LinkedHashMap<>();
+      one.peerAuthentications.forEach(p -> pa.put(peerKey(p), p));
+      replace(peers, pa);
+      Map<String, RequestAuthentication> ra = new LinkedHashMap<>();
+      one.requestAuthentications.forEach(p -> ra.put(key(p.scope(), p.name()), p));
+      replace(requests, ra);
     }
     List<String> origins = new ArrayList<>();
     for (VirtualService v : new java.util.LinkedHashSet<>(vs.values())) {
@@ -82,11 +111,14 @@ public final class PolicySet {
     for (AuthorizationPolicy a : authz.values()) {
       origins.add(a.origin());
     }
-    if (peer != null) {
-      origins.add(peer.origin());
+    for (PeerAuthentication p : peers.values()) {
+      origins.add(p.origin());
+    }
+    for (RequestAuthentication r : requests.values()) {
+      origins.add(r.origin());
     }
     validate(vs, dr, knownService);
-    return new PolicySet(vs, dr, authz, peer, origins);
+    return new PolicySet(vs, dr, authz, peers, requests, origins);
   }
 
   private static PolicySet parseOne(List<ConfigNode> docs) {
@@ -94,7 +126,8 @@ public final class PolicySet {
     Map<String, VirtualService> vs = new LinkedHashMap<>();
     Map<String, DestinationRule> dr = new LinkedHashMap<>();
     Map<String, AuthorizationPolicy> authz = new LinkedHashMap<>();
-    PeerAuthentication peer = null;
+    Map<String, PeerAuthentication> peers = new LinkedHashMap<>();
+    Map<String, RequestAuthentication> requests = new LinkedHashMap<>();
     for (ConfigNode doc : docs) {
       PolicyParser.Document d;
       try {
@@ -108,18 +141,27 @@ public final class PolicySet {
       }
       if (d.authorizationPolicy() != null) {
         AuthorizationPolicy a = d.authorizationPolicy();
-        AuthorizationPolicy prior = authz.putIfAbsent(a.name(), a);
+        AuthorizationPolicy prior = authz.putIfAbsent(key(a.scope(), a.name()), a);
         if (prior != null) {
           throw new MeshConfigException(a.origin(), "metadata.name",
-              "AuthorizationPolicy " + ConfigNode.quote(a.name()) + " is defined twice (also " + prior.origin() + "); names must be unique");
+              "AuthorizationPolicy " + ConfigNode.quote(a.name()) + " is defined twice (also " + prior.origin() + "); names must be unique in a namespace");
+        }
+      } else if (d.requestAuthentication() != null) {
+        RequestAuthentication r = d.requestAuthentication();
+        RequestAuthentication prior = requests.putIfAbsent(key(r.scope(), r.name()), r);
+        if (prior != null) {
+          throw new MeshConfigException(r.origin(), "metadata.name",
+              "RequestAuthentication " + ConfigNode.quote(r.name()) + " is defined twice (also " + prior.origin() + "); names must be unique in a namespace");
         }
       } else if (d.peerAuthentication() != null) {
         PeerAuthentication pa = d.peerAuthentication();
-        if (peer != null) {
-          throw new MeshConfigException(pa.origin(), "kind",
-              "this service already has a PeerAuthentication (" + peer.origin() + "); one PeerAuthentication per source");
+        PeerAuthentication prior = peers.putIfAbsent(peerKey(pa), pa);
+        if (prior != null) {
+          throw new MeshConfigException(pa.origin(), pa.scope().selects() ? "metadata.name" : "kind", pa.scope().selects()
+              ? "PeerAuthentication " + ConfigNode.quote(pa.name()) + " is defined twice (also " + prior.origin() + ")"
+              : "this namespace already has a PeerAuthentication without a selector (" + prior.origin()
+                  + "); a namespace (or, in the root namespace, the mesh) has one; select workloads with selector.matchLabels");
         }
-        peer = pa;
       } else if (d.virtualService() != null) {
         VirtualService v = d.virtualService();
         for (String host : v.hosts()) {
@@ -138,7 +180,7 @@ public final class PolicySet {
         }
       }
     }
-    return new PolicySet(vs, dr, authz, peer, List.of());
+    return new PolicySet(vs, dr, authz, peers, requests, List.of());
   }
 
   private static void validate(Map<String, VirtualService> vs, Map<String, DestinationRule> dr,
@@ -183,9 +225,14 @@ public final class PolicySet {
     return authorizationPolicies;
   }
 
-  /** The PeerAuthentication in force, if any. */
-  public Optional<PeerAuthentication> peerAuthentication() {
-    return Optional.ofNullable(peerAuthentication);
+  /** The PeerAuthentications in force, whichever workloads they select, in source order. */
+  public List<PeerAuthentication> peerAuthentications() {
+    return peerAuthentications;
+  }
+
+  /** The RequestAuthentications in force, whichever workloads they select, in source order. */
+  public List<RequestAuthentication> requestAuthentications() {
+    return requestAuthentications;
   }
 
   /** Every host any document names, as VirtualService host, route destination or DestinationRule host. */

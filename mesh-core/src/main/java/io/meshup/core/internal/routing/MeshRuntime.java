@@ -3,6 +3,7 @@ package io.meshup.core.internal.routing;
 import io.meshup.core.MeshClock;
 import io.meshup.core.MeshConfigException;
 import io.meshup.core.internal.authz.InboundPolicy;
+import io.meshup.core.internal.authz.Workload;
 import io.meshup.core.internal.config.ConfigNode;
 import io.meshup.core.internal.policy.PolicySet;
 import io.meshup.core.spi.ServiceRegistry;
@@ -35,14 +36,28 @@ public final class MeshRuntime implements AutoCloseable {
   private final String service;
   private volatile PolicySet policy = PolicySet.EMPTY;
   private volatile InboundPolicy inbound = InboundPolicy.EMPTY;
+  private final Workload workload;
+  private final java.util.function.Consumer<InboundPolicy> compiled;
 
-  /** A runtime for service {@code service}, whose inbound policy it compiles. */
+  /** A runtime for service {@code service}, whose inbound policy it compiles for a workload of that name alone. */
   public MeshRuntime(String service, MeshClock clock, Metrics metrics, Defaults defaults, ServiceRegistry registry) {
+    this(service, clock, metrics, defaults, registry, Workload.basic(service, clock, null, null), in -> {});
+  }
+
+  /**
+   * A runtime whose inbound policy is compiled from each policy set for {@code workload}, its
+   * meters owned by the policy in force (they go when it is replaced), and handed to
+   * {@code compiled} before it is put in force (a throw refuses it).
+   */
+  public MeshRuntime(String service, MeshClock clock, Metrics metrics, Defaults defaults, ServiceRegistry registry,
+      Workload workload, java.util.function.Consumer<InboundPolicy> compiled) {
     this.service = service;
     this.clock = clock;
     this.metrics = metrics;
     this.defaults = defaults;
     this.registry = registry;
+    this.workload = workload;
+    this.compiled = compiled;
   }
 
   public MeshClock clock() {
@@ -153,8 +168,8 @@ public final class MeshRuntime implements AutoCloseable {
       try {
         set = PolicySet.of(new ArrayList<>(next.entrySet()).stream()
             .map(e -> new PolicySet.Source(e.getKey(), e.getValue())).toList(), registry::isKnown);
-        in = InboundPolicy.compile(set.authorizationPolicies(), set.peerAuthentication().orElse(null), service,
-            meters::authzDenials);
+        in = InboundPolicy.compile(set, workload.withMeters(meters::authzDenials, meters::hold));
+        compiled.accept(in);
       } catch (MeshConfigException e) {
         metrics.discard(meters);
         rejected(source, e);

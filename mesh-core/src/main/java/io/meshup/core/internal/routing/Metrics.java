@@ -130,6 +130,11 @@ public final class Metrics {
       return m;
     }
 
+    /** Makes this owner hold {@code m}, a meter registered elsewhere. */
+    void hold(Meter m) {
+      meters.add(m);
+    }
+
     Timer requestTimer(String service, String route, String subset, String outcome) {
       return held(Timer.builder(REQUESTS)
           .description("Logical calls sent through the mesh (after replays and retries), by destination, route and outcome")

@@ -39,9 +39,9 @@ public final class ConnectionAdmission {
         .register(meters);
   }
 
-  /** The mode a connection opening now must follow. */
-  private MtlsMode modeInForce() {
-    MtlsMode peer = authorizer.peerAuthenticationMode();
+  /** The mode a connection opening now to {@code localPort} must follow. */
+  private MtlsMode modeInForce(int localPort) {
+    MtlsMode peer = authorizer.peerAuthenticationMode(localPort);
     return peer != null ? peer : configured;
   }
 
@@ -50,7 +50,15 @@ public final class ConnectionAdmission {
    * is counted and logged with {@code remote}.
    */
   public boolean admits(boolean tls, Object remote) {
-    MtlsMode mode = modeInForce();
+    return admits(tls, remote, null);
+  }
+
+  /**
+   * As {@link #admits(boolean, Object)}, for a connection to {@code local} (the server's address:
+   * a PeerAuthentication's {@code portLevelMtls} may set the mode of its port).
+   */
+  public boolean admits(boolean tls, Object remote, java.net.SocketAddress local) {
+    MtlsMode mode = modeInForce(local instanceof java.net.InetSocketAddress a ? a.getPort() : 0);
     if (tls ? mode != MtlsMode.DISABLE : mode != MtlsMode.STRICT) {
       return true;
     }

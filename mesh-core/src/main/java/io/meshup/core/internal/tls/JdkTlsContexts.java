@@ -29,7 +29,14 @@ public final class JdkTlsContexts {
 
   /** For a server: presents this workload's certificate and verifies callers of its trust domain. */
   public static SSLContext server(CertificateSource source, MeshClock clock, MeterRegistry meters) {
-    return build(new MeshKeyManager(source), new MeshTrustManager(source, clock, null, meters), "server");
+    return server(source, clock, java.util.Set.of(), meters);
+  }
+
+  /** As above, also accepting callers of the trust domains {@code trustDomainAliases}. */
+  public static SSLContext server(CertificateSource source, MeshClock clock, java.util.Set<String> trustDomainAliases,
+      MeterRegistry meters) {
+    return build(new MeshKeyManager(source), new MeshTrustManager(source, clock, null, trustDomainAliases, meters),
+        "server");
   }
 
   private static SSLContext build(KeyManager km, TrustManager tm, String what) {

@@ -37,8 +37,10 @@ import javax.net.ssl.X509ExtendedTrustManager;
  * (basic constraints {@code cA} false) whose key usage sets {@code digitalSignature} and neither
  * {@code keyCertSign} nor {@code cRLSign}; it must carry exactly one URI SAN, a SPIFFE ID of valid
  * syntax (lower-case {@code spiffe} scheme and trust domain, no empty, {@code .} or {@code ..}
- * segment, no percent-encoding, query, fragment, port or user info) in Consul's workload form, of
- * this workload's trust domain; and, on a client, it must name the destination service. Host
+ * segment, no percent-encoding, query, fragment, port or user info) of a workload shape (Consul's
+ * {@code /ns/<ns>/dc/<dc>/svc/<svc>} or Istio's {@code /ns/<ns>/sa/<sa>}), of this workload's trust
+ * domain (on a server, or one of its aliases, as Istio's {@code trustDomainAliases} have it); and,
+ * on a client, it must name the destination service. Host
  * names are never checked. Each rejection counts in {@code mesh.tls.rejections{side, reason}}.
  * Thread-safe.
  */
@@ -49,6 +51,7 @@ public final class MeshTrustManager extends X509ExtendedTrustManager {
   private final CertificateSource source;
   private final MeshClock clock;
   private final String expectedService;
+  private final java.util.Set<String> trustDomainAliases;
   private final Map<Reason, Counter> rejections = new EnumMap<>(Reason.class);
 
   /** Why a peer was refused; the {@code reason} tag of {@code mesh.tls.rejections}. */
@@ -79,9 +82,19 @@ public final class MeshTrustManager extends X509ExtendedTrustManager {
    *     server, which accepts any service of its trust domain
    */
   public MeshTrustManager(CertificateSource source, MeshClock clock, String expectedService, MeterRegistry meters) {
+    this(source, clock, expectedService, java.util.Set.of(), meters);
+  }
+
+  /**
+   * As above, also accepting peers of the trust domains {@code trustDomainAliases} (lower case), as
+   * Istio's {@code meshConfig.trustDomainAliases} do during a trust-domain migration.
+   */
+  public MeshTrustManager(CertificateSource source, MeshClock clock, String expectedService,
+      java.util.Set<String> trustDomainAliases, MeterRegistry meters) {
     this.source = source;
     this.clock = clock;
     this.expectedService = expectedService;
+    this.trustDomainAliases = java.util.Set.copyOf(trustDomainAliases);
     for (Reason r : Reason.values()) {
       rejections.put(r, counter(meters, expectedService == null ? "server" : "client", r));
     }
@@ -150,9 +163,10 @@ public final class MeshTrustManager extends X509ExtendedTrustManager {
       throw reject(Reason.INVALID_SPIFFE_ID, "the " + role + "'s certificate has no valid SPIFFE ID: " + e.getMessage(), e);
     }
     String td = own.identity().trustDomain();
-    if (!peer.trustDomain().equals(td)) {
+    if (!peer.trustDomain().equals(td) && !trustDomainAliases.contains(peer.trustDomain())) {
       throw reject(Reason.TRUST_DOMAIN, "the " + role + " is " + peer + ", of trust domain '" + peer.trustDomain()
-          + "'; this workload trusts only '" + td + "'", null);
+          + "'; this workload trusts only '" + td + "'"
+          + (trustDomainAliases.isEmpty() ? "" : " and its aliases " + new java.util.TreeSet<>(trustDomainAliases)), null);
     }
     if (peerIsServer && expectedService != null && !peer.service().equals(expectedService)) {
       throw reject(Reason.WRONG_SERVICE, "the server is " + peer + ", not service '" + expectedService

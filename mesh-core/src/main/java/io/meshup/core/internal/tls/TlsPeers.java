@@ -48,6 +48,36 @@ public final class TlsPeers {
     }
   }
 
+  private static final String SNI_KEY = "io.meshup.sni";
+
+  /** The server name the client asked for (SNI) in a server's {@code session}, or null; read once per session. */
+  public static String serverName(SSLSession session) {
+    if (!(session instanceof javax.net.ssl.ExtendedSSLSession ext)) {
+      return null;
+    }
+    Object cached = session.getValue(SNI_KEY);
+    if (cached instanceof String s) {
+      return s.isEmpty() ? null : s;
+    }
+    String name = "";
+    try {
+      for (javax.net.ssl.SNIServerName n : ext.getRequestedServerNames()) {
+        if (n instanceof javax.net.ssl.SNIHostName h) {
+          name = h.getAsciiName();
+          break;
+        }
+      }
+    } catch (UnsupportedOperationException e) {
+      // a provider that does not report it
+    }
+    try {
+      session.putValue(SNI_KEY, name);
+    } catch (UnsupportedOperationException e) {
+      // read-only view
+    }
+    return name.isEmpty() ? null : name;
+  }
+
   /** The peer's identity, or null when {@code session} is null or its peer presented no certificate. */
   public static WorkloadIdentity identityOf(SSLSession session) {
     if (session == null) {

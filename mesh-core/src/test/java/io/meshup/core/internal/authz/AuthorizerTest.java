@@ -153,11 +153,11 @@ class AuthorizerTest {
   static InboundPolicy compile(String yaml, Map<String, Counter> counters) {
     SimpleMeterRegistry registry = new SimpleMeterRegistry();
     PolicySet set = PolicySet.of(List.of(new PolicySet.Source("test", new YamlReader(k -> null).readAll("test.yaml", yaml))), s -> true);
-    return InboundPolicy.compile(set.authorizationPolicies(), set.peerAuthentication().orElse(null), SERVICE, (p, r) -> {
+    return InboundPolicy.compile(set, Workload.basic(SERVICE, io.meshup.core.MeshClock.system(), null, (p, r) -> {
       Counter c = registry.counter("mesh.authz.denials", "policy", p, "rule", r);
       counters.put(p + "/" + r, c);
       return c;
-    });
+    }));
   }
 
   @ParameterizedTest(name = "{0}")

@@ -87,7 +87,7 @@ public final class ModeNegotiator implements InternalProtocolNegotiator.Protocol
       }
       @SuppressWarnings("deprecation")
       boolean encrypted = SslHandler.isEncrypted(in);
-      if (!admission.admits(encrypted, ctx.channel().remoteAddress())) {
+      if (!admission.admits(encrypted, ctx.channel().remoteAddress(), ctx.channel().localAddress())) {
         in.skipBytes(in.readableBytes());
         ctx.close();
         return;

@@ -51,9 +51,15 @@ public final class TlsContexts {
    */
   public static SslContext server(CertificateSource source, MeshClock clock, boolean requireClientCertificate,
       MeterRegistry meters) {
+    return server(source, clock, requireClientCertificate, java.util.Set.of(), meters);
+  }
+
+  /** As above, also accepting callers of the trust domains {@code trustDomainAliases}. */
+  public static SslContext server(CertificateSource source, MeshClock clock, boolean requireClientCertificate,
+      java.util.Set<String> trustDomainAliases, MeterRegistry meters) {
     try {
       return GrpcSslContexts.configure(SslContextBuilder.forServer(new MeshKeyManager(source))
-          .trustManager(new MeshTrustManager(source, clock, null, meters))
+          .trustManager(new MeshTrustManager(source, clock, null, trustDomainAliases, meters))
           .clientAuth(requireClientCertificate ? ClientAuth.REQUIRE : ClientAuth.OPTIONAL)
           .sessionTimeout(SESSION_TIMEOUT_SECONDS))
           .build();
