@@ -62,7 +62,10 @@ final class PrefixWatch implements AutoCloseable {
      */
     void onChange(Map<String, KeyValue> kvs, long revision);
 
-    /** The watch failed and will retry; the last contents stay in force. */
+    /**
+     * The watch failed and will retry; the last contents stay in force. Called on the first failure
+     * of a streak and on every tenth after it.
+     */
     default void onFailure(Throwable error) {}
   }
 
@@ -336,13 +339,14 @@ final class PrefixWatch implements AutoCloseable {
     long delay = backoff.nextDelayNanos();
     int n = backoff.failures();
     if (n == 1 || n % 10 == 0) {
+      // logged, and told to the listener, once per streak and then every tenth failure
       log.warn("etcd watch {} failed ({} in a row), keeping the last known state; retrying in {} ms: {}", name, n,
           TimeUnit.NANOSECONDS.toMillis(delay), EtcdErrors.describe(error));
-    }
-    try {
-      listener.onFailure(error);
-    } catch (Throwable t) {
-      log.error("etcd watch {}: handling a failure failed", name, t);
+      try {
+        listener.onFailure(error);
+      } catch (Throwable t) {
+        log.error("etcd watch {}: handling a failure failed", name, t);
+      }
     }
     scheduleRetry(delay);
   }

@@ -41,9 +41,14 @@ public final class EtcdOps {
 
   /** Writes {@code key} attached to {@code lease} (0 for none); returns the revision of the write. */
   public long put(String key, String value, long lease) {
+    return put(key, value.getBytes(StandardCharsets.UTF_8), lease);
+  }
+
+  /** Writes raw bytes to {@code key}, attached to {@code lease} (0 for none); returns the revision. */
+  public long put(String key, byte[] value, long lease) {
     JsonObject req = new JsonObject();
     req.addProperty("key", b64(key));
-    req.addProperty("value", b64(value));
+    req.addProperty("value", Base64.getEncoder().encodeToString(value));
     if (lease != 0) {
       req.addProperty("lease", Long.toString(lease));
     }
