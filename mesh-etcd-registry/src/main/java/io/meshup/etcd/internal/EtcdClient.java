@@ -45,6 +45,7 @@ public final class EtcdClient implements AutoCloseable {
   private final AuthTokens tokens;
   private final Duration requestTimeout;
   private final String description;
+  private final RequireLeader requireLeader = new RequireLeader();
 
   /**
    * Builds the channel (connections are made lazily by gRPC).
@@ -78,7 +79,7 @@ public final class EtcdClient implements AutoCloseable {
     }
     ManagedChannel raw = b.build();
     this.tokens = settings.username().isEmpty() ? null
-        : new AuthTokens(io.grpc.ClientInterceptors.intercept(raw, new RequireLeader()), settings.username(),
+        : new AuthTokens(io.grpc.ClientInterceptors.intercept(raw, requireLeader), settings.username(),
             settings.password(), requestTimeout);
     this.channel = raw;
   }
@@ -144,7 +145,17 @@ public final class EtcdClient implements AutoCloseable {
   }
 
   private <Q, R> ClientCall<Q, R> newCall(MethodDescriptor<Q, R> method, CallOptions options) {
-    return new RequireLeader().interceptCall(method, options, channel);
+    return requireLeader.interceptCall(method, options, channel);
+  }
+
+  /**
+   * Makes members that could not be reached be dialled again at once, rather than after gRPC's own
+   * reconnect backoff (which grows to two minutes): the watches and the registration retry on their
+   * own backoff (at most {@code backoff.max}), and each retry should find a connection if a member is
+   * back.
+   */
+  void reconnectNow() {
+    channel.resetConnectBackoff();
   }
 
   /** The members, for log lines. */

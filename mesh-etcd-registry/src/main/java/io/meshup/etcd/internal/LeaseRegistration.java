@@ -281,7 +281,10 @@ final class LeaseRegistration {
       return;
     }
     try {
-      retry = scheduler.schedule(() -> serial.execute(task), delayNanos, TimeUnit.NANOSECONDS);
+      retry = scheduler.schedule(() -> serial.execute(() -> {
+        client.reconnectNow();
+        task.run();
+      }), delayNanos, TimeUnit.NANOSECONDS);
     } catch (RejectedExecutionException e) {
       // the mesh is closing
     }

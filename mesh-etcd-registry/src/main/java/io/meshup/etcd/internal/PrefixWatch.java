@@ -156,6 +156,9 @@ final class PrefixWatch implements AutoCloseable {
       return;
     }
     retry = null;
+    if (backoff.failures() > 0) {
+      client.reconnectNow();
+    }
     int gen = ++generation;
     if (nextRevision == 0) {
       readPage(gen, key, 0, new TreeMap<>());
