@@ -158,6 +158,13 @@ public final class EtcdClient implements AutoCloseable {
     channel.resetConnectBackoff();
   }
 
+  /** Drops the auth token (if any), so the next call authenticates again. */
+  void authRejected() {
+    if (tokens != null) {
+      tokens.invalidate();
+    }
+  }
+
   /** The members, for log lines. */
   String description() {
     return description;

@@ -38,6 +38,12 @@ final class EtcdErrors {
     if (s.getCode() == Status.Code.UNKNOWN && s.getDescription() == null && s.getCause() != null) {
       return s.getCause().toString();
     }
-    return s.getCode() + (s.getDescription() == null ? "" : ": " + s.getDescription());
+    String text = s.getCode() + (s.getDescription() == null ? "" : ": " + s.getDescription());
+    Throwable cause = s.getCause();
+    while (cause != null && cause.getCause() != null && cause.getCause() != cause) {
+      cause = cause.getCause();
+    }
+    // gRPC's "io exception" and "ssl exception" say little; the root cause says what failed
+    return cause == null ? text : text + " (" + cause + ")";
   }
 }

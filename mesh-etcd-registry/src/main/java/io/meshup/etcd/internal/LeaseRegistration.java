@@ -163,6 +163,7 @@ final class LeaseRegistration {
                   return;
                 }
                 if (putError != null) {
+                  leaseId = 0;
                   revokeQuietly(id);
                   failed("write the key", putError);
                   return;
@@ -305,6 +306,11 @@ final class LeaseRegistration {
     }
   }
 
+  private void revoke(long id) throws ExecutionException, TimeoutException, InterruptedException {
+    client.unary(EtcdMethods.LEASE_REVOKE, LeaseRevokeRequest.newBuilder().setID(id).build())
+        .get(requestTimeout.toMillis(), TimeUnit.MILLISECONDS);
+  }
+
   private void revokeQuietly(long id) {
     client.unary(EtcdMethods.LEASE_REVOKE, LeaseRevokeRequest.newBuilder().setID(id).build());
   }
@@ -332,8 +338,14 @@ final class LeaseRegistration {
       return Duration.ZERO;
     }
     try {
-      client.unary(EtcdMethods.LEASE_REVOKE, LeaseRevokeRequest.newBuilder().setID(id).build())
-          .get(requestTimeout.toMillis(), TimeUnit.MILLISECONDS);
+      try {
+        revoke(id);
+      } catch (ExecutionException e) {
+        if (EtcdErrors.status(e.getCause()).getCode() != io.grpc.Status.Code.UNAUTHENTICATED) {
+          throw e;
+        }
+        revoke(id); // the token had expired: the client has dropped it, and authenticates again
+      }
       log.info("Deregistered {} from etcd (lease {} revoked); draining for {} ms", keyText, Long.toHexString(id),
           reg.drainTime().toMillis());
       return reg.drainTime();

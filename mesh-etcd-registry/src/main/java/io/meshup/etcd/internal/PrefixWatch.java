@@ -259,6 +259,11 @@ final class PrefixWatch implements AutoCloseable {
             nextRevision, r.getCompactRevision());
         restartFromFullRead();
       } else {
+        String reason = r.getCancelReason();
+        if (reason.contains("auth token") || reason.contains("permission denied")) {
+          // a token the member no longer knows (it restarted, or the token expired): authenticate again
+          client.authRejected();
+        }
         failed(Status.UNAVAILABLE.withDescription("etcd cancelled the watch"
             + (r.getCancelReason().isEmpty() ? "" : ": " + r.getCancelReason())).asRuntimeException());
       }

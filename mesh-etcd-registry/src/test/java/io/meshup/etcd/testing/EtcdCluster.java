@@ -60,7 +60,8 @@ import org.junit.jupiter.api.extension.ExtensionContext;
  * <h2>The members</h2>
  *
  * Each member listens for clients on {@code 127.0.0.1:<client port>} (plaintext, or TLS with
- * {@link #withTls}), for peers on another port (plaintext), and serves {@code /health} on a third
+ * {@link #withTls}, and then also in plaintext on another port, which only the tests' own
+ * {@link EtcdOps} use), for peers on another port (plaintext), and serves {@code /health} on a third
  * (plaintext, whatever the client side). Elections are fast ({@code --heartbeat-interval 50
  * --election-timeout 500}) so that losing a leader costs well under a second. {@link #start()}
  * launches every member and waits up to 30 s until each reports itself healthy; a failure message
@@ -96,6 +97,7 @@ public final class EtcdCluster implements BeforeAllCallback, AfterAllCallback, A
     int client;
     int peer;
     int metrics;
+    int admin; // plaintext client port beside a TLS one, for the tests' own calls
     Process process;
     Path log;
     int starts;
@@ -342,7 +344,7 @@ public final class EtcdCluster implements BeforeAllCallback, AfterAllCallback, A
   }
 
   /**
-   * POSTs JSON to member {@code i}'s gRPC gateway (plaintext only); null when it cannot be reached.
+   * POSTs JSON to member {@code i}'s gRPC gateway (on the plaintext port); null when it cannot be reached.
    *
    * @throws IllegalStateException with etcd's answer when it answers with an error
    */
@@ -354,7 +356,7 @@ public final class EtcdCluster implements BeforeAllCallback, AfterAllCallback, A
   String post(int i, String path, String json, String token) {
     int port;
     synchronized (this) {
-      port = members[i].client;
+      port = tls != null ? members[i].admin : members[i].client;
     }
     try {
       HttpRequest.Builder b = HttpRequest.newBuilder(URI.create("http://" + LOOPBACK + ":" + port + path))
@@ -413,7 +415,8 @@ public final class EtcdCluster implements BeforeAllCallback, AfterAllCallback, A
     List<String> c = new ArrayList<>(List.of(binary.toString(),
         "--name", m.name,
         "--data-dir", dataDir(i).toString(),
-        "--listen-client-urls", scheme + "://" + LOOPBACK + ":" + m.client,
+        "--listen-client-urls", scheme + "://" + LOOPBACK + ":" + m.client
+            + (tls != null ? ",http://" + LOOPBACK + ":" + m.admin : ""),
         "--advertise-client-urls", scheme + "://" + LOOPBACK + ":" + m.client,
         "--listen-peer-urls", "http://" + LOOPBACK + ":" + m.peer,
         "--initial-advertise-peer-urls", "http://" + LOOPBACK + ":" + m.peer,
@@ -496,10 +499,12 @@ public final class EtcdCluster implements BeforeAllCallback, AfterAllCallback, A
         ServerSocket a = new ServerSocket(0, 1, loopback);
         ServerSocket b = new ServerSocket(0, 1, loopback);
         ServerSocket c = new ServerSocket(0, 1, loopback);
-        held.addAll(List.of(a, b, c));
+        ServerSocket d = new ServerSocket(0, 1, loopback);
+        held.addAll(List.of(a, b, c, d));
         m.client = a.getLocalPort();
         m.peer = b.getLocalPort();
         m.metrics = c.getLocalPort();
+        m.admin = d.getLocalPort();
       }
     } catch (IOException e) {
       throw new UncheckedIOException("cannot pick free ports", e);

@@ -12,7 +12,7 @@ import java.util.TreeMap;
 /**
  * What tests do to etcd from the outside, through its JSON gateway ({@code /v3/...}), independent
  * of the module's own client: writes, reads, leases, compaction, users and roles. Asks the first
- * running member that answers. Plaintext clusters only. Thread-safe.
+ * running member that answers (on its plaintext port, beside a TLS one). Thread-safe.
  */
 public final class EtcdOps {
   private final EtcdCluster cluster;
