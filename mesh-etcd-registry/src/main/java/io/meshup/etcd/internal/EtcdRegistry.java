@@ -74,7 +74,10 @@ public final class EtcdRegistry implements ServiceRegistry {
    *     permissions)
    */
   public void start() {
-    log.info("etcd registry on {} ({})", client.description(), settings);
+    log.info("etcd registry on {}{}: services under '{}', policy {}, {}", client.description(),
+        settings.username().isEmpty() ? "" : " as user " + settings.username(), settings.discoveryPrefix(),
+        settings.kvPrefix() == null ? "not read" : "under '" + settings.kvPrefix() + "'",
+        registration == null ? "no registration" : "registering as " + registration.key());
     context.policies().declare(List.of(KV_SOURCE));
     if (settings.kvPrefix() != null) {
       ByteString prefix = ByteString.copyFromUtf8(settings.kvPrefix());
