@@ -86,6 +86,7 @@ final class PrefixWatch implements AutoCloseable {
 
   private volatile boolean closed;
   private volatile boolean connected;
+  private volatile int fragmentsReceived;
   // owned by the serial executor
   private TreeMap<String, KeyValue> kvs = new TreeMap<>();
   private boolean deliveredOnce;
@@ -149,6 +150,11 @@ final class PrefixWatch implements AutoCloseable {
 
   String name() {
     return name;
+  }
+
+  /** How many responses marked as fragments of a bigger one arrived; for tests. */
+  int fragmentsReceived() {
+    return fragmentsReceived;
   }
 
   private void connect() {
@@ -289,6 +295,7 @@ final class PrefixWatch implements AutoCloseable {
     }
     if (r.getFragment()) {
       fragments.addAll(r.getEventsList());
+      fragmentsReceived++;
       return;
     }
     List<Event> events = r.getEventsList();
