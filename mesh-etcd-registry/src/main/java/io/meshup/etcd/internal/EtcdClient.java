@@ -34,7 +34,7 @@ import java.util.concurrent.atomic.AtomicInteger;
  * <p>Threading: callbacks of every call run on this client's own daemon threads ({@link #executor()}),
  * never on a Netty event loop or the mesh's scheduler. Thread-safe.
  */
-public final class EtcdClient implements AutoCloseable {
+final class EtcdClient implements AutoCloseable {
   static final Metadata.Key<String> HAS_LEADER = Metadata.Key.of("hasleader", Metadata.ASCII_STRING_MARSHALLER);
   /** Generous: a page of endpoint keys or policy documents; etcd itself caps a request at 1.5 MiB. */
   private static final int MAX_INBOUND_BYTES = 64 * 1024 * 1024;
@@ -52,7 +52,7 @@ public final class EtcdClient implements AutoCloseable {
    *
    * @throws MeshConfigException when a TLS file cannot be read, naming the key
    */
-  public EtcdClient(EtcdSettings settings) {
+  EtcdClient(EtcdSettings settings) {
     this.requestTimeout = settings.requestTimeout();
     this.description = (settings.tls() ? "https " : "http ") + settings.endpoints();
     this.executor = Executors.newCachedThreadPool(r -> {

@@ -41,48 +41,48 @@ import io.meshup.etcd.internal.proto.WatchResponse;
  * services and method names of {@code etcd_v3.proto} (etcd's {@code etcdserverpb} package), with
  * protobuf marshallers of the messages generated from it. Constants only.
  */
-public final class EtcdMethods {
+final class EtcdMethods {
   private EtcdMethods() {}
 
-  public static final MethodDescriptor<RangeRequest, RangeResponse> RANGE =
+  static final MethodDescriptor<RangeRequest, RangeResponse> RANGE =
       unary("KV", "Range", RangeRequest.getDefaultInstance(), RangeResponse.getDefaultInstance());
-  public static final MethodDescriptor<PutRequest, PutResponse> PUT =
+  static final MethodDescriptor<PutRequest, PutResponse> PUT =
       unary("KV", "Put", PutRequest.getDefaultInstance(), PutResponse.getDefaultInstance());
-  public static final MethodDescriptor<DeleteRangeRequest, DeleteRangeResponse> DELETE_RANGE =
+  static final MethodDescriptor<DeleteRangeRequest, DeleteRangeResponse> DELETE_RANGE =
       unary("KV", "DeleteRange", DeleteRangeRequest.getDefaultInstance(), DeleteRangeResponse.getDefaultInstance());
-  public static final MethodDescriptor<CompactionRequest, CompactionResponse> COMPACT =
+  static final MethodDescriptor<CompactionRequest, CompactionResponse> COMPACT =
       unary("KV", "Compact", CompactionRequest.getDefaultInstance(), CompactionResponse.getDefaultInstance());
 
-  public static final MethodDescriptor<WatchRequest, WatchResponse> WATCH =
+  static final MethodDescriptor<WatchRequest, WatchResponse> WATCH =
       method(MethodDescriptor.MethodType.BIDI_STREAMING, "Watch", "Watch", WatchRequest.getDefaultInstance(),
           WatchResponse.getDefaultInstance());
 
-  public static final MethodDescriptor<LeaseGrantRequest, LeaseGrantResponse> LEASE_GRANT =
+  static final MethodDescriptor<LeaseGrantRequest, LeaseGrantResponse> LEASE_GRANT =
       unary("Lease", "LeaseGrant", LeaseGrantRequest.getDefaultInstance(), LeaseGrantResponse.getDefaultInstance());
-  public static final MethodDescriptor<LeaseRevokeRequest, LeaseRevokeResponse> LEASE_REVOKE =
+  static final MethodDescriptor<LeaseRevokeRequest, LeaseRevokeResponse> LEASE_REVOKE =
       unary("Lease", "LeaseRevoke", LeaseRevokeRequest.getDefaultInstance(), LeaseRevokeResponse.getDefaultInstance());
-  public static final MethodDescriptor<LeaseKeepAliveRequest, LeaseKeepAliveResponse> LEASE_KEEP_ALIVE =
+  static final MethodDescriptor<LeaseKeepAliveRequest, LeaseKeepAliveResponse> LEASE_KEEP_ALIVE =
       method(MethodDescriptor.MethodType.BIDI_STREAMING, "Lease", "LeaseKeepAlive",
           LeaseKeepAliveRequest.getDefaultInstance(), LeaseKeepAliveResponse.getDefaultInstance());
-  public static final MethodDescriptor<LeaseTimeToLiveRequest, LeaseTimeToLiveResponse> LEASE_TIME_TO_LIVE =
+  static final MethodDescriptor<LeaseTimeToLiveRequest, LeaseTimeToLiveResponse> LEASE_TIME_TO_LIVE =
       unary("Lease", "LeaseTimeToLive", LeaseTimeToLiveRequest.getDefaultInstance(),
           LeaseTimeToLiveResponse.getDefaultInstance());
 
-  public static final MethodDescriptor<StatusRequest, StatusResponse> STATUS =
+  static final MethodDescriptor<StatusRequest, StatusResponse> STATUS =
       unary("Maintenance", "Status", StatusRequest.getDefaultInstance(), StatusResponse.getDefaultInstance());
 
-  public static final MethodDescriptor<AuthenticateRequest, AuthenticateResponse> AUTHENTICATE =
+  static final MethodDescriptor<AuthenticateRequest, AuthenticateResponse> AUTHENTICATE =
       unary("Auth", "Authenticate", AuthenticateRequest.getDefaultInstance(), AuthenticateResponse.getDefaultInstance());
-  public static final MethodDescriptor<AuthEnableRequest, AuthEnableResponse> AUTH_ENABLE =
+  static final MethodDescriptor<AuthEnableRequest, AuthEnableResponse> AUTH_ENABLE =
       unary("Auth", "AuthEnable", AuthEnableRequest.getDefaultInstance(), AuthEnableResponse.getDefaultInstance());
-  public static final MethodDescriptor<AuthUserAddRequest, AuthUserAddResponse> USER_ADD =
+  static final MethodDescriptor<AuthUserAddRequest, AuthUserAddResponse> USER_ADD =
       unary("Auth", "UserAdd", AuthUserAddRequest.getDefaultInstance(), AuthUserAddResponse.getDefaultInstance());
-  public static final MethodDescriptor<AuthUserGrantRoleRequest, AuthUserGrantRoleResponse> USER_GRANT_ROLE =
+  static final MethodDescriptor<AuthUserGrantRoleRequest, AuthUserGrantRoleResponse> USER_GRANT_ROLE =
       unary("Auth", "UserGrantRole", AuthUserGrantRoleRequest.getDefaultInstance(),
           AuthUserGrantRoleResponse.getDefaultInstance());
-  public static final MethodDescriptor<AuthRoleAddRequest, AuthRoleAddResponse> ROLE_ADD =
+  static final MethodDescriptor<AuthRoleAddRequest, AuthRoleAddResponse> ROLE_ADD =
       unary("Auth", "RoleAdd", AuthRoleAddRequest.getDefaultInstance(), AuthRoleAddResponse.getDefaultInstance());
-  public static final MethodDescriptor<AuthRoleGrantPermissionRequest, AuthRoleGrantPermissionResponse> ROLE_GRANT_PERMISSION =
+  static final MethodDescriptor<AuthRoleGrantPermissionRequest, AuthRoleGrantPermissionResponse> ROLE_GRANT_PERMISSION =
       unary("Auth", "RoleGrantPermission", AuthRoleGrantPermissionRequest.getDefaultInstance(),
           AuthRoleGrantPermissionResponse.getDefaultInstance());
 

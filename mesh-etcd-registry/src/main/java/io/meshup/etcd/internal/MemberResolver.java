@@ -4,6 +4,7 @@ import io.grpc.Attributes;
 import io.grpc.EquivalentAddressGroup;
 import io.grpc.NameResolver;
 import io.grpc.Status;
+import io.grpc.StatusOr;
 import java.net.InetSocketAddress;
 import java.net.URI;
 import java.net.UnknownHostException;
@@ -88,7 +89,7 @@ final class MemberResolver extends NameResolver {
             .withCause(new UnknownHostException(String.join(", ", unresolved))));
         return;
       }
-      l.onResult(ResolutionResult.newBuilder().setAddresses(groups).build());
+      l.onResult(ResolutionResult.newBuilder().setAddressesOrError(StatusOr.fromValue(groups)).build());
     });
   }
 
