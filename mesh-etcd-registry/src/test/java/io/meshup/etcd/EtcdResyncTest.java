@@ -57,6 +57,37 @@ class EtcdResyncTest {
   }
 
   @Test
+  void afterADisconnectTheWatchResumesFromTheLastRevisionAndMissesNoChange() throws Exception {
+    String p = "services/" + service + "/";
+    int a = t.server("a").getPort();
+    ops.put(p + "a", EtcdRegistryTest.goValue("127.0.0.1:" + a, "{\"version\":\"v1\"}"));
+    try (TcpProxy proxy = TcpProxy.to(etcd.clientEndpoint(0))) {
+      Mesh mesh = t.closeLater(Mesh.fromYamlString("""
+          mesh:
+            service: checkout
+            registry:
+              type: etcd
+              etcd: { endpoints: [%s] }
+          """.formatted(proxy.address())));
+      String watch = "service:" + service;
+      await().atMost(Duration.ofSeconds(5)).until(() -> endpoints(mesh, service).equals(List.of("a=v1")));
+      await().atMost(Duration.ofSeconds(5)).until(() -> connected(mesh, watch) == 1);
+      proxy.cut();
+      await().atMost(Duration.ofSeconds(10)).until(() -> connected(mesh, watch) == 0);
+      // every kind of change, including one that is undone before the watch is back
+      ops.put(p + "a", EtcdRegistryTest.goValue("127.0.0.1:" + a, "{\"version\":\"v2\"}"));
+      ops.put(p + "b", EtcdRegistryTest.goValue("127.0.0.1:" + a, "{\"version\":\"v1\"}"));
+      ops.put(p + "c", EtcdRegistryTest.goValue("127.0.0.1:" + a, "{}"));
+      ops.delete(p + "c");
+      assertThat(endpoints(mesh, service)).containsExactly("a=v1");
+      proxy.heal();
+      await().atMost(Duration.ofSeconds(10)).until(() -> endpoints(mesh, service).equals(List.of("a=v2", "b=v1")));
+      assertThat(count(mesh, watch, "compacted")).isZero();
+      assertThat(count(mesh, watch, "revision_reset")).isZero();
+    }
+  }
+
+  @Test
   void compactionDuringALongDisconnectIsFollowedByAFullReadAndTheRightEndpoints() throws Exception {
     String p = "services/" + service + "/";
     int a = t.server("a").getPort();

@@ -214,7 +214,11 @@ final class LeaseRegistration {
     LeaseKeepAliveRequest ping = LeaseKeepAliveRequest.newBuilder().setID(id).build();
     Runnable send = () -> serial.execute(() -> {
       if (!stale(gen) && keepAlive != null) {
-        keepAlive.onNext(ping);
+        try {
+          keepAlive.onNext(ping);
+        } catch (RuntimeException e) {
+          // the stream has just ended; its onError or onCompleted, queued behind this, reopens it
+        }
       }
     });
     send.run();

@@ -47,7 +47,7 @@ import org.slf4j.LoggerFactory;
  * {@code mesh.registry.watch.connected{watch}} is 1 while the watch stream is established.
  *
  * <p>Threading: all state is touched on one serial executor, over the client's threads; listener
- * calls are serialized and none follows {@link #close()}'s return. Timers run on the mesh's
+ * calls are serialized and none starts after {@link #close()} returns. Timers run on the mesh's
  * scheduler and only hand work to the serial executor. Nothing here blocks.
  */
 final class PrefixWatch implements AutoCloseable {
@@ -82,7 +82,6 @@ final class PrefixWatch implements AutoCloseable {
   private final Counter compacted;
   private final Counter revisionReset;
   private final Gauge connectedGauge;
-  private final Object deliveries = new Object();
 
   private volatile boolean closed;
   private volatile boolean connected;
@@ -392,27 +391,27 @@ final class PrefixWatch implements AutoCloseable {
   private void deliver(long revision) {
     deliveredOnce = true;
     Map<String, KeyValue> snapshot = Collections.unmodifiableMap(new TreeMap<>(kvs));
-    synchronized (deliveries) {
-      if (closed) {
-        return;
-      }
-      try {
-        listener.onChange(snapshot, revision);
-      } catch (Throwable t) {
-        log.error("etcd watch {}: could not apply an update; the last good state keeps serving", name, t);
-      }
+    if (closed) {
+      return;
+    }
+    try {
+      listener.onChange(snapshot, revision);
+    } catch (Throwable t) {
+      log.error("etcd watch {}: could not apply an update; the last good state keeps serving", name, t);
     }
   }
 
-  /** Stops the watch; no listener call follows the return. Idempotent. */
+  /**
+   * Stops the watch; no listener call starts after the return (one already running on the watch's
+   * thread may finish: close never waits for it, since the mesh closes watches under the lock its
+   * listener takes). Idempotent.
+   */
   @Override
   public void close() {
-    synchronized (deliveries) {
-      if (closed) {
-        return;
-      }
-      closed = true;
+    if (closed) {
+      return;
     }
+    closed = true;
     connected = false;
     meters.remove(connectedGauge);
     serial.execute(() -> {
