@@ -281,6 +281,7 @@ final class PrefixWatch implements AutoCloseable {
         log.warn("etcd watch {}: the cluster is at revision {} (cluster id {}) but revision {} was already seen "
             + "(cluster id {}); it was rebuilt or restored, reading the keys again", name, h.getRevision(),
             Long.toHexString(h.getClusterId()), nextRevision - 1, Long.toHexString(clusterId));
+        clusterId = 0; // counted once: the full read takes the new cluster as it is
         restartFromFullRead();
         return;
       }
