@@ -45,10 +45,14 @@ public final class PaymentsDemo {
 
   /**
    * Runs the demo; ends by itself. With {@code --consul host:port} the instances register
-   * themselves in that Consul agent and the policy is read from its KV store.
+   * themselves in that Consul agent and the policy is read from its KV store; with
+   * {@code --etcd host:port} the same happens in that etcd (leases, watches, KV).
    */
   public static void main(String[] args) throws Exception {
     String consul = args.length >= 2 && args[0].equals("--consul") ? args[1] : null;
+    String etcd = args.length >= 2 && args[0].equals("--etcd") ? args[1] : null;
+    String store = consul != null ? consul : etcd;
+    String source = consul != null ? "consul-kv" : "etcd-kv";
     AtomicBoolean v2Broken = new AtomicBoolean();
     List<Server> servers = new ArrayList<>();
     List<AutoCloseable> instances = new ArrayList<>();
@@ -64,14 +68,14 @@ public final class PaymentsDemo {
     String policy = resource("payments-policy.yaml");
     Mesh.Builder client;
     AutoCloseable v2Registration = null;
-    if (consul == null) {
+    if (store == null) {
       Map<String, String> env = Map.of(
           "PAYMENTS_V1A_PORT", String.valueOf(v1a.getPort()),
           "PAYMENTS_V1B_PORT", String.valueOf(v1b.getPort()),
           "PAYMENTS_V2_PORT", String.valueOf(v2.getPort()));
       client = Mesh.builder().yaml(resource("payments-demo.yaml")).env(n -> env.getOrDefault(n, System.getenv(n)))
           .policies("payments-policy.yaml", policy).certificates(ca.source("checkout"));
-    } else {
+    } else if (consul != null) {
       say("Consul mode: agent at %s", consul);
       instances.add(registerInstance(consul, "payments-v1-a", v1a.getPort(), "v1"));
       instances.add(registerInstance(consul, "payments-v1-b", v1b.getPort(), "v1"));
@@ -82,10 +86,22 @@ public final class PaymentsDemo {
       Map<String, String> env = Map.of("CONSUL_HTTP_ADDR", consul);
       client = Mesh.builder().yaml(resource("payments-demo-consul.yaml")).env(n -> env.getOrDefault(n, System.getenv(n)))
           .certificates(ca.source("checkout"));
+    } else {
+      say("etcd mode: member at %s", etcd);
+      instances.add(registerEtcdInstance(etcd, "payments-v1-a", v1a.getPort(), "v1"));
+      instances.add(registerEtcdInstance(etcd, "payments-v1-b", v1b.getPort(), "v1"));
+      v2Registration = registerEtcdInstance(etcd, "payments-v2", v2.getPort(), "v2");
+      instances.add(v2Registration);
+      putEtcd(etcd, "meshup/config/payments.yaml", policy);
+      say("Each instance registered itself under a lease (keys services/payments/<id>, etcd's Go naming layout);"
+          + " the policy is in etcd at meshup/config/payments.yaml");
+      Map<String, String> env = Map.of("ETCD_ENDPOINTS", etcd);
+      client = Mesh.builder().yaml(resource("payments-demo-etcd.yaml")).env(n -> env.getOrDefault(n, System.getenv(n)))
+          .certificates(ca.source("checkout"));
     }
 
     try (Mesh mesh = client.build()) {
-      if (consul != null) {
+      if (store != null) {
         awaitEndpoints(mesh, 3);
       }
       say("Mesh for service '%s'; policy sources %s; in force: %s", mesh.serviceName(), mesh.policySources(),
@@ -118,11 +134,17 @@ public final class PaymentsDemo {
       report(run(payments, 2_000));
       say("   v2 circuit breaker: %s", breakerState(mesh, "v2"));
 
-      if (consul != null) {
-        say("%n4. Retiring v2: the split moves to 100/0 in Consul KV (hot reload), then payments-v2 deregisters");
-        putKv(consul, "meshup/config/payments.yaml", policy.replace("weight: 80 }", "weight: 100 }").replace("weight: 20 }", "weight: 0 }"));
+      if (store != null) {
+        say("%n4. Retiring v2: the split moves to 100/0 in " + (consul != null ? "Consul KV" : "etcd")
+            + " (hot reload), then payments-v2 deregisters");
+        String retired = policy.replace("weight: 80 }", "weight: 100 }").replace("weight: 20 }", "weight: 0 }");
+        if (consul != null) {
+          putKv(consul, "meshup/config/payments.yaml", retired);
+        } else {
+          putEtcd(etcd, "meshup/config/payments.yaml", retired);
+        }
         long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
-        while (mesh.meterRegistry().get("mesh.policy.updates").tags("source", "consul-kv", "result", "accepted").counter().count() < 2
+        while (mesh.meterRegistry().get("mesh.policy.updates").tags("source", source, "result", "accepted").counter().count() < 2
             && System.nanoTime() < deadline) {
           TimeUnit.MILLISECONDS.sleep(10);
         }
@@ -157,6 +179,26 @@ public final class PaymentsDemo {
     return Mesh.builder().yaml(resource("payments-instance-consul.yaml")).env(n -> env.getOrDefault(n, System.getenv(n))).build();
   }
 
+  /** A payments instance's own mesh, which registers it in etcd under a lease it keeps alive. */
+  private static Mesh registerEtcdInstance(String etcd, String id, int port, String version) throws IOException {
+    Map<String, String> env = Map.of("ETCD_ENDPOINTS", etcd, "INSTANCE_ID", id,
+        "INSTANCE_PORT", String.valueOf(port), "INSTANCE_VERSION", version);
+    return Mesh.builder().yaml(resource("payments-instance-etcd.yaml")).env(n -> env.getOrDefault(n, System.getenv(n))).build();
+  }
+
+  /** Writes a key through etcd's JSON gateway ({@code /v3/kv/put}, keys and values in base64). */
+  private static void putEtcd(String etcd, String key, String value) throws IOException, InterruptedException {
+    java.util.Base64.Encoder b64 = java.util.Base64.getEncoder();
+    String body = "{\"key\":\"" + b64.encodeToString(key.getBytes(StandardCharsets.UTF_8)) + "\",\"value\":\""
+        + b64.encodeToString(value.getBytes(StandardCharsets.UTF_8)) + "\"}";
+    HttpResponse<String> r = HttpClient.newHttpClient().send(
+        HttpRequest.newBuilder(URI.create("http://" + etcd + "/v3/kv/put")).POST(HttpRequest.BodyPublishers.ofString(body)).build(),
+        HttpResponse.BodyHandlers.ofString());
+    if (r.statusCode() != 200) {
+      throw new IOException("etcd put " + key + ": " + r.statusCode() + " " + r.body());
+    }
+  }
+
   private static void awaitEndpoints(Mesh mesh, int n) throws InterruptedException {
     long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
     while (mesh.endpoints("payments").size() != n) {
@@ -165,7 +207,7 @@ public final class PaymentsDemo {
       }
       TimeUnit.MILLISECONDS.sleep(10);
     }
-    say("   Consul lists %d healthy payments instances: %s", n,
+    say("   the registry lists %d healthy payments instances: %s", n,
         mesh.endpoints("payments").stream().map(e -> e.id() + "@" + e.authority()).toList());
   }
 
