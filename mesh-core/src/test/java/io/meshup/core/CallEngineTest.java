@@ -1,6 +1,7 @@
 package io.meshup.core;
 
 import io.meshup.core.call.AttemptEnd;
+import io.meshup.core.call.EngineCall;
 import io.meshup.core.call.CallEngine;
 import io.meshup.core.call.CallFailure;
 import io.meshup.core.call.Protocol;
@@ -138,6 +139,43 @@ class CallEngineTest {
         }
         break;
     }
+  }
+
+  @Test
+  void aResponseArrivingWhileTheAttemptStartsIsDecidedLaterInOrder() {
+    Mesh mesh = retrying("5xx", 3);
+    TestCall c = TestCall.of(mesh, "payments", Protocol.HTTP, "/p", "GET", Map.of());
+    c.respondDuringStart = 503;
+    c.start(0, false, true, false);
+    assertThat(c.verdicts).as("the engine was busy starting the attempt").containsExactly(EngineCall.Verdict.LATER);
+    assertThat(c.decided).as("decided once the start was done: retried").containsExactly(false);
+    c.respondDuringStart = 0;
+    c.end(AttemptEnd.STATUS, 503);
+    scheduler.advance(Duration.ofMillis(13));
+    assertThat(c.attempts).as("retried after the backoff, elsewhere").hasSize(2);
+    assertThat(c.last().endpoint()).isNotEqualTo(c.attempts.get(0).endpoint());
+
+    assertThat(c.respond(200)).as("nothing else runs now: decided at once").isEqualTo(EngineCall.Verdict.COMMIT);
+    assertThat(c.decided).hasSize(1);
+    c.end(AttemptEnd.STATUS, 200);
+    assertThat(c.completedWith).isEqualTo(2);
+  }
+
+  @Test
+  void aLaterVerdictOnTheLastAllowedAttemptCommits() {
+    Mesh mesh = retrying("5xx", 3);
+    TestCall c = TestCall.of(mesh, "payments", Protocol.HTTP, "/p", "GET", Map.of());
+    c.respondDuringStart = 503;
+    c.start(0, false, true, false);
+    for (int i = 0; i < 2; i++) {
+      c.end(AttemptEnd.STATUS, 503);
+      scheduler.advance(Duration.ofMillis(100));
+    }
+    assertThat(c.attempts).as("the first try and two retries").hasSize(3);
+    assertThat(c.verdicts).containsOnly(EngineCall.Verdict.LATER);
+    assertThat(c.decided).as("retry, retry, then the last 503 goes to the caller").containsExactly(false, false, true);
+    c.end(AttemptEnd.STATUS, 503);
+    assertThat(c.completedWith).isEqualTo(3);
   }
 
   @Test

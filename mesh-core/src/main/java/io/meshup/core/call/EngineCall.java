@@ -241,27 +241,53 @@ public abstract class EngineCall implements RequestAttributes {
     }
   }
 
+  /** What becomes of a response whose headers arrived: see {@link #attemptResponded}. */
+  public enum Verdict {
+    /** The response goes to the caller: the call commits and is not tried again. */
+    COMMIT,
+    /** The response is discarded and the call tried again; the transport reports the attempt's end as usual. */
+    RETRY,
+    /**
+     * Another event of this call is being handled on another thread: the verdict comes through
+     * {@link #responseDecided}, in this call's order, once it is done (the transport holds the
+     * body, reading none of it, meanwhile).
+     */
+    LATER
+  }
+
   /**
    * Attempt {@code n} got response headers with this status (HTTP's status code; gRPC: any code,
-   * the engine treats it as a commit). Decides at once whether the response goes to the caller
-   * (true: the call commits and is not tried again) or is retried (false: the transport discards
-   * the response and reports the attempt's end as usual).
+   * the engine treats it as a commit). Decides whether the response goes to the caller or is
+   * retried: at once when nothing else of this call runs, else {@link Verdict#LATER}.
    */
-  public final boolean attemptResponded(int n, int code) {
+  public final Verdict attemptResponded(int n, int code) {
     if (!enter()) {
-      // another event of this call is running (a cancel, a timer): do not retry, commit in order
-      enqueue(() -> onCommitted(n));
-      return true;
+      enqueue(() -> {
+        boolean commit = true;
+        try {
+          commit = onResponded(n, code);
+        } finally {
+          responseDecided(n, commit);
+        }
+      });
+      return Verdict.LATER;
     }
     try {
-      return onResponded(n, code);
+      return onResponded(n, code) ? Verdict.COMMIT : Verdict.RETRY;
     } catch (RuntimeException | Error e) {
       internal(e);
-      return true;
+      return Verdict.COMMIT;
     } finally {
       exit();
     }
   }
+
+  /**
+   * The verdict on attempt {@code n}'s response, after {@link #attemptResponded} answered
+   * {@link Verdict#LATER}: true to hand it to the caller, false to discard it. Runs in this call's
+   * serialized order; must not block. The default does nothing (for transports that never get LATER).
+   */
+  protected void responseDecided(int n, boolean commit) {}
 
   /**
    * Attempt {@code n} waited for a connection to be made and now has one: its latency for the

@@ -28,6 +28,14 @@ public final class TestCall extends EngineCall {
   public volatile CallFailure failure;
   public volatile int completedWith;
   public volatile boolean committedSeen;
+  /**
+   * When above 0, each attempt's response headers with this status arrive while the engine is still
+   * starting the attempt (inside the call's serialized order, as a response racing the starting
+   * thread would): the verdicts are recorded in {@link #verdicts}, the later ones in {@link #decided}.
+   */
+  public volatile int respondDuringStart;
+  public final List<Verdict> verdicts = new ArrayList<>();
+  public final List<Boolean> decided = new ArrayList<>();
 
   private TestCall(Mesh mesh, String service, Protocol protocol, String path, String method, Map<String, String> headers,
       boolean detectsUnresponsive, boolean enforcesDeadline) {
@@ -97,6 +105,21 @@ public final class TestCall extends EngineCall {
   @Override
   protected void startAttempt() {
     attempts.add(new Attempt(attempt(), endpoint().endpoint().id(), endpoint().service(), attemptTimeoutNanos(), replay()));
+    if (respondDuringStart > 0) {
+      verdicts.add(attemptResponded(attempt(), respondDuringStart));
+    }
+  }
+
+  /** The response headers of the current attempt arrive with {@code status}; returns the verdict. */
+  public Verdict respond(int status) {
+    Verdict v = attemptResponded(attempt(), status);
+    verdicts.add(v);
+    return v;
+  }
+
+  @Override
+  protected void responseDecided(int n, boolean commit) {
+    decided.add(commit);
   }
 
   @Override

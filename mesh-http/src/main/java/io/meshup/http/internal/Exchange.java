@@ -218,6 +218,14 @@ final class Exchange<T> extends EngineCall {
   }
 
   @Override
+  protected void responseDecided(int n, boolean commit) {
+    Attempt a = current;
+    if (a != null && a.number == n) {
+      a.decided(commit);
+    }
+  }
+
+  @Override
   protected void cancelAttempt(CallFailure why) {
     Attempt a = current;
     if (a == null) {
@@ -331,6 +339,10 @@ final class Exchange<T> extends EngineCall {
    * engine whether the status is retried (and then discards the body) or goes to the caller's
    * handler.
    */
+  private static final int UNDECIDED = 0;
+  private static final int COMMITTED = 1;
+  private static final int DISCARDED = 2;
+
   private final class Attempt implements HttpResponse.BodyHandler<T> {
     final int number;
     final String authority;
@@ -344,6 +356,9 @@ final class Exchange<T> extends EngineCall {
     volatile HttpResponse<T> response;
     volatile Throwable error;
     volatile AttemptEnd end;
+    // a verdict that came later (Verdict.LATER): guarded by this
+    private DeferredBody<T> deferred;
+    private int verdict = UNDECIDED;
 
     Attempt(int number, String authority) {
       this.number = number;
@@ -353,9 +368,38 @@ final class Exchange<T> extends EngineCall {
     @Override
     public HttpResponse.BodySubscriber<T> apply(HttpResponse.ResponseInfo info) {
       status = info.statusCode();
-      if (!attemptResponded(number, status)) {
-        return HttpResponse.BodySubscribers.replacing(null);
+      switch (attemptResponded(number, status)) {
+        case RETRY:
+          return HttpResponse.BodySubscribers.replacing(null);
+        case COMMIT:
+          return callerSubscriber(info);
+        default:
+          synchronized (this) {
+            if (verdict == UNDECIDED) {
+              DeferredBody<T> d = new DeferredBody<>(info, this::callerSubscriber);
+              deferred = d;
+              return d;
+            }
+          }
+          return verdict == COMMITTED ? callerSubscriber(info) : HttpResponse.BodySubscribers.replacing(null);
       }
+    }
+
+    /** The engine's verdict on this attempt's response, after {@link EngineCall.Verdict#LATER}. */
+    void decided(boolean commit) {
+      DeferredBody<T> d;
+      synchronized (this) {
+        d = deferred;
+        if (d == null) {
+          verdict = commit ? COMMITTED : DISCARDED; // apply has not made its subscriber yet
+          return;
+        }
+      }
+      d.decide(commit);
+    }
+
+    /** The caller's handler's subscriber, guarded when a deadline may have to end its body. */
+    HttpResponse.BodySubscriber<T> callerSubscriber(HttpResponse.ResponseInfo info) {
       HttpResponse.BodySubscriber<T> s = handler.apply(info);
       if (!blocking || remainingNanos() == Long.MAX_VALUE) {
         return s;
