@@ -208,6 +208,13 @@ public final class MeshRuntime implements AutoCloseable {
    * to. Returns how many were released.
    */
   public int releaseIdle(long idleNanos) {
+    List<ServiceRegistry.Watch> watches = new ArrayList<>();
+    int released = releaseIdle(idleNanos, watches);
+    closeAll(watches);
+    return released;
+  }
+
+  private int releaseIdle(long idleNanos, List<ServiceRegistry.Watch> watches) {
     synchronized (lock) {
       if (closed) {
         return 0;
@@ -226,7 +233,7 @@ public final class MeshRuntime implements AutoCloseable {
         ServiceRuntime r = it.next();
         if (!keep.contains(r.service())) {
           it.remove();
-          r.release();
+          watches.add(r.release());
           released++;
         }
       }
@@ -248,12 +255,28 @@ public final class MeshRuntime implements AutoCloseable {
    */
   @Override
   public void close() {
+    List<ServiceRegistry.Watch> watches = new ArrayList<>();
     synchronized (lock) {
       closed = true;
       for (ServiceRuntime r : runtimes.values()) {
-        r.release();
+        watches.add(r.release());
       }
       runtimes.clear();
+    }
+    closeAll(watches);
+  }
+
+  /** Closes released destinations' watches, outside the lock their listeners take. */
+  private static void closeAll(List<ServiceRegistry.Watch> watches) {
+    for (ServiceRegistry.Watch w : watches) {
+      if (w == null) {
+        continue;
+      }
+      try {
+        w.close();
+      } catch (RuntimeException e) {
+        log.warn("Closing a registry watch failed: {}", e.toString());
+      }
     }
   }
 }

@@ -124,12 +124,16 @@ public final class ServiceRuntime implements ServiceRouter {
    * close their connections to them) and its meters. A router kept past this routes through a
    * fresh runtime. Control path, under the mesh's lock.
    */
-  void release() {
+  /**
+   * Marks this destination released (its listener ignores later deliveries) and drops its
+   * endpoints and meters; returns its registry watch, which the caller closes once it holds no
+   * lock a delivery takes (a registry's close may wait for a delivery in progress). Under the
+   * mesh's lock.
+   */
+  ServiceRegistry.Watch release() {
     released = true;
-    if (watch != null) {
-      watch.close();
-      watch = null;
-    }
+    ServiceRegistry.Watch w = watch;
+    watch = null;
     for (EndpointState e : states.values()) {
       e.markRemoved();
     }
@@ -137,6 +141,7 @@ public final class ServiceRuntime implements ServiceRouter {
     mesh.metrics().replace(subsetMeters, null);
     routeMeters = null;
     subsetMeters = null;
+    return w;
   }
 
   RetryBudget retryBudget() {
