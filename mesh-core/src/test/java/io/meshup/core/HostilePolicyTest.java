@@ -10,6 +10,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.Arguments;
@@ -45,17 +46,18 @@ class HostilePolicyTest {
         Arguments.of("1 MB kind", HostileDocuments.hugeKind(1_000_000), "is not a supported kind"));
   }
 
+  // No timed assertion (the refusal times are measured, not asserted: docs/security.md); the
+  // timeout only stops a document that would expand without bound from hanging the build.
   @ParameterizedTest(name = "{0}")
   @MethodSource("hostile")
+  @Timeout(value = 120, threadMode = Timeout.ThreadMode.SEPARATE_THREAD)
   void updatePoliciesRefusesAndTheLastGoodPolicyServes(String what, String doc, String limit) {
     try (Mesh mesh = mesh()) {
-      long t0 = System.nanoTime();
       assertThatThrownBy(() -> mesh.updatePolicies("attacker", doc))
           .isInstanceOf(MeshConfigException.class)
           .hasMessageContaining("attacker")
           .hasMessageContaining(limit)
           .satisfies(e -> assertThat(e.getMessage().length()).as("message length").isLessThan(2_500));
-      assertThat(System.nanoTime() - t0).as("refusal time (ns)").isLessThan(5_000_000_000L);
       assertThat(mesh.policyOrigins()).containsExactly("base: VirtualService good");
       assertThat(mesh.meterRegistry().counter("mesh.policy.updates", "source", "attacker", "result", "rejected").count())
           .isEqualTo(1.0);

@@ -263,7 +263,7 @@ class CompositionTest {
         .satisfies(e -> assertThat(((StatusRuntimeException) e).getStatus().getCode()).isIn(
             Status.Code.DEADLINE_EXCEEDED, Status.Code.UNAVAILABLE));
     long end = System.nanoTime();
-    assertThat(TimeUnit.NANOSECONDS.toMillis(end - start)).as("the caller got its answer by its deadline").isLessThan(450);
+    assertThat(TimeUnit.NANOSECONDS.toMillis(end - start)).as("the caller got its answer by its deadline (with room for a loaded machine)").isLessThan(1_000);
     List<Seen> attempts = new ArrayList<>(a.seen);
     attempts.addAll(b.seen);
     attempts.sort((x, y) -> Long.compare(x.arrivedNanos(), y.arrivedNanos()));
@@ -273,9 +273,10 @@ class CompositionTest {
       assertThat(s.arrivedNanos()).as("no attempt was sent after the deadline").isLessThan(deadline);
       assertThat(s.remainingNanos()).as("every attempt carries a deadline").isNotNull();
       // grpc-timeout is computed as the attempt starts and counted by the server from its frame's
-      // arrival: the two differ by the time the frame took to leave (ms on a busy 2-core machine)
+      // arrival: the two differ by the time the frame took to leave (ms on a busy 2-core machine;
+      // a fresh per-try or route timeout would overshoot by far more)
       assertThat(s.arrivedNanos() + s.remainingNanos()).as("never beyond the caller's")
-          .isLessThanOrEqualTo(deadline + TimeUnit.MILLISECONDS.toNanos(10));
+          .isLessThanOrEqualTo(deadline + TimeUnit.MILLISECONDS.toNanos(50));
     }
     for (int i = 1; i < attempts.size(); i++) {
       assertThat(attempts.get(i).remainingNanos()).isLessThan(attempts.get(i - 1).remainingNanos());

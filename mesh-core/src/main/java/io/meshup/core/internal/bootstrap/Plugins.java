@@ -97,7 +97,7 @@ public final class Plugins {
       }
     }
     throw new MeshConfigException("mesh.registry", "type", "no registry provider for type '" + type
-        + "' on the classpath; for Consul add the io.meshup:mesh-consul-registry dependency");
+        + "' on the classpath; for Consul add the io.meshup:mesh-consul-registry dependency, for etcd io.meshup:mesh-etcd-registry");
   }
 
   /**
