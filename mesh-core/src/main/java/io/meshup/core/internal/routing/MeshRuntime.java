@@ -137,6 +137,11 @@ public final class MeshRuntime implements AutoCloseable {
           rt.updateEndpoints(endpoints);
         }
         runAll(rt.takeDiscoveryWaiters());
+        int failed = rt.registryAnswered();
+        if (failed > 0) {
+          log.info("{}: the registry answers again ({} endpoints) after {} failed refreshes", service,
+              endpoints.size(), failed);
+        }
         log.debug("{}: {} endpoints", service, endpoints.size());
       }
 
@@ -144,8 +149,13 @@ public final class MeshRuntime implements AutoCloseable {
       public void onError(Throwable error) {
         rt.discoveryFailed(error);
         runAll(rt.takeDiscoveryWaiters());
-        log.warn("{}: registry refresh failed, keeping the last {} endpoints: {}", service,
-            rt.endpoints().size(), error.toString());
+        // one line per outage, not one per failed refresh (3,000 destinations would flood the log)
+        if (rt.registryFailed() == 1) {
+          log.warn("{}: registry refresh failed, keeping the last {} endpoints: {}", service,
+              rt.endpoints().size(), error.toString());
+        } else {
+          log.debug("{}: registry refresh failed again: {}", service, error.toString());
+        }
       }
     }));
     r.rebuildRoutes(policy);

@@ -61,6 +61,7 @@ public final class ServiceRuntime implements ServiceRouter {
   private volatile boolean endpointsKnown;
   /** The registry's failure before its first answer, or null. */
   private volatile String discoveryError;
+  private final java.util.concurrent.atomic.AtomicInteger registryFailures = new java.util.concurrent.atomic.AtomicInteger();
   /** Calls waiting for the registry's first answer (or failure); guarded by this. */
   private List<Runnable> discoveryWaiters;
   /** Since when (mesh clock) an empty answer is held off, 0 when none is; guarded by the mesh's lock. */
@@ -286,6 +287,16 @@ public final class ServiceRuntime implements ServiceRouter {
     }
     java.util.Arrays.sort(costs, 0, n);
     return costs[n / 2];
+  }
+
+  /** Counts a failed registry refresh; returns how many failed in a row. */
+  int registryFailed() {
+    return registryFailures.incrementAndGet();
+  }
+
+  /** The registry answered; returns how many refreshes had failed in a row before. */
+  int registryAnswered() {
+    return registryFailures.getAndSet(0);
   }
 
   /** The registry failed before its first answer: waiting calls fail with {@code error}. */
