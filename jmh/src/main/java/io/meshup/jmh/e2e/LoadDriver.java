@@ -32,7 +32,7 @@ import java.util.concurrent.TimeUnit;
  * added to each client JVM, e.g. a JFR recording).
  */
 public final class LoadDriver {
-  static final List<String> ALL = List.of("grpc-plain", "mesh-plain", "mesh-mtls", "mesh-mtls-jdk", "sidecar-plain", "sidecar-tls",
+  static final List<String> ALL = List.of("grpc-plain", "grpc-plain-direct", "grpc-per-endpoint", "grpc-xds", "mesh-plain", "mesh-mtls", "mesh-mtls-jdk", "sidecar-plain", "sidecar-tls",
       "http-plain", "http-mesh");
 
   private LoadDriver() {}
@@ -138,6 +138,7 @@ public final class LoadDriver {
           }
           cmd.addAll(List.of("-Xms512m", "-Xmx512m", ClientRun.class.getName(),
               "--config", config, "--grpc", ports.get("grpc"), "--mtls", ports.get("mtls"), "--http", ports.get("http"),
+              "--xds", ports.get("xds"),
               "--certs", work.toString(), "--warmup", warmup, "--closed", closed, "--open", open,
               "--concurrency", concurrency, "--rate", config.startsWith("http-") ? httpRate : rate, "--serverPid", Long.toString(server.pid()),
               "--clkTck", clkTck));
