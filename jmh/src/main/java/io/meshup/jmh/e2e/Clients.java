@@ -80,7 +80,7 @@ final class Clients {
 
   static Caller create(String config, Setup s) {
     return switch (config) {
-      case "grpc-plain" -> grpcRoundRobin(s.grpcPorts());
+      case "grpc-plain", "grpc-plain-again" -> grpcRoundRobin(s.grpcPorts());
       case "grpc-plain-direct" -> grpcRoundRobinDirect(s.grpcPorts());
       case "grpc-per-endpoint" -> grpcPerEndpoint(s.grpcPorts());
       case "grpc-xds" -> grpcXds(s);
