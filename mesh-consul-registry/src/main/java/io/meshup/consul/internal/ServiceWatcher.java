@@ -11,6 +11,7 @@ import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.HashMap;
+import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
@@ -21,6 +22,7 @@ import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.ThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
 import org.slf4j.Logger;
@@ -32,27 +34,34 @@ import org.slf4j.LoggerFactory;
  * that changed.
  *
  * <ul>
- *   <li><b>{@code health}</b>: {@code /v1/health/state/any}, every check with its status. Consul's
- *       index of it moves with any check (registrations and deregistrations of instances with
- *       checks included). Each answer is compared with the previous one; a check that appeared,
- *       disappeared or changed status names its service (a node's own check, such as
- *       {@code serfHealth} or maintenance, names every watched destination with an instance on that
- *       node), and only those destinations are read again. A change of a check's output alone is
- *       not read: it cannot change which instances pass.
+ *   <li><b>{@code health}</b>: {@code /v1/health/state/any?filter=Status != "passing"}, the checks
+ *       that do not pass. Consul's index of it moves with any check; the answer holds only the
+ *       failing ones, so it costs what is failing, not the datacenter's size. A check that appears
+ *       there stopped passing, one that disappears passes again (or is gone): its destination is
+ *       read. A node's own check (such as {@code serfHealth} or node maintenance) names every
+ *       watched destination with an instance on that node. A change of output, or between warning
+ *       and critical, is not read: it cannot change which instances pass.
  *   <li><b>{@code catalog}</b>: {@code /v1/catalog/services}, whose index moves with every
- *       registration (a new instance, changed meta, tags, address or port, a deregistration, with
- *       or without checks). Its answer cannot say which service changed, so every watched
- *       destination is read again, at most {@link #FETCHERS} at a time; a read already waiting
- *       absorbs later changes.
+ *       registration event (an instance registered or deregistered, its meta, tags, address or
+ *       port changed). Services that appeared, disappeared or changed tags are read. For the rest
+ *       the answer cannot say which service changed; with many destinations ({@link #diffMode}),
+ *       the datacenter's checks ({@code /v1/health/state/any}, once per event) are compared with
+ *       the last ones: an instance that came or went with its checks names its destination. An
+ *       event that shows in neither (new meta, address or port of an instance whose checks stayed,
+ *       an instance without checks) reads every watched destination, as does every event when
+ *       there are few destinations.
+ *   <li>Every destination is read again every {@link #RESYNC}, whatever the summaries say (a
+ *       silent change that Consul committed within the same moment as one that did show).
  * </ul>
  *
  * <p>A destination is read with {@code /v1/health/service/<name>} (all instances; the passing ones
- * are picked as {@code ?passing} would). After a check change at index {@code i} the read blocks
- * until the destination's own index is at least {@code i} (for at most {@link #MIN_INDEX_WAIT}), so
- * a server a moment behind the one that reported the change cannot hand back the old state; an
- * answer older than the one applied is ignored. The first answers of both summaries are awaited
- * (up to the request timeout) before destinations are read, so no change between a read and the
- * summaries' first answer is missed.
+ * are picked as {@code ?passing} would; {@code ?cached} with {@code agentCache}). After a check
+ * change at index {@code i} the read blocks until the destination's own index is at least
+ * {@code i} (for at most {@link #MIN_INDEX_WAIT}), so a server a moment behind the one that
+ * reported the change cannot hand back the old state; an answer older than the one applied is
+ * ignored and asked again (a second one older still is taken as a reset index). The first answers
+ * of both summaries are awaited (up to the request timeout) before destinations are read, so no
+ * change between a read and the summaries' first answer is missed.
  *
  * <p>Threads: one per summary query ({@code meshup-consul-catalog}, {@code meshup-consul-health})
  * and up to {@link #FETCHERS} readers ({@code meshup-consul-fetch}, ended after 30 s idle). New
@@ -81,23 +90,40 @@ final class ServiceWatcher implements AutoCloseable {
   private final Map<String, String> readParams;
   private final ConcurrentHashMap<String, Destination> watched = new ConcurrentHashMap<>();
   private final ThreadPoolExecutor fetchers;
-  private final BlockingWatch<byte[]> catalog;
+  private final BlockingWatch<Catalog> catalog;
   private final BlockingWatch<Checks> health;
   private final CountDownLatch baselines = new CountDownLatch(2);
   private volatile boolean closed;
-  /** The last health answer, by node and check ID; touched only by the health thread. */
-  private Map<String, Check> checks;
-  private long checksIndex;
+  private volatile ScheduledFuture<?> resync;
+  /** The last answer of the failing checks, by node and check ID; touched only by the health thread. */
+  private Map<String, Check> failing;
+  private long failingIndex;
+  /** The last catalog answer; touched only by the catalog thread. */
+  private Catalog lastCatalog;
+
+  /** The health summary's filter: the checks that do not pass (warning, critical; maintenance is critical). */
+  static final Map<String, String> FAILING = Map.of("filter", "Status != \"passing\"");
+  /** Below this many destinations, a registration event reads them all (see {@link #diffMode}). */
+  static final int DIFF_MODE_MIN = 16;
+  /** Every destination is read again this often, whatever the summaries say. */
+  static final Duration RESYNC = Duration.ofMinutes(5);
 
   /** One check of {@code /v1/health/state/any}, as far as it decides which instances pass. */
   record Check(String node, String service, String serviceId, String status, long modifyIndex) {
-    boolean sameOutcome(Check o) {
-      return status.equals(o.status) && service.equals(o.service) && serviceId.equals(o.serviceId);
+    /** The same instance's check (its status may differ between warning and critical). */
+    boolean sameInstance(Check o) {
+      return service.equals(o.service) && serviceId.equals(o.serviceId);
     }
   }
 
   /** A health answer: its index and its checks by node and check ID. */
   record Checks(long index, Map<String, Check> byKey) {}
+
+  /**
+   * A catalog answer: its index, each service's tags (as one string, to compare), and in diff mode
+   * every check of the datacenter (null otherwise).
+   */
+  record Catalog(long index, Map<String, String> services, Map<String, Check> checks) {}
 
   ServiceWatcher(ConsulApi api, ConsulSettings settings, MeterRegistry meters, ScheduledExecutorService scheduler) {
     this.api = api;
@@ -111,48 +137,67 @@ final class ServiceWatcher implements AutoCloseable {
       return t;
     });
     fetchers.allowCoreThreadTimeOut(true);
-    this.catalog = new Summary<byte[]>("catalog") {
+    this.catalog = new Summary<Catalog>("catalog") {
       @Override
-      ConsulApi.Result<byte[]> fetch(long index, Duration wait) {
-        // only the index is used: the answer (names and tags) cannot say which service changed
-        return api.getBytes("/v1/catalog/services", index, wait, Map.of(), ConsulApi.MAX_RESPONSE_BYTES);
+      ConsulApi.Result<Catalog> fetch(long index, Duration wait) {
+        ConsulApi.Result<byte[]> r = api.getBytes("/v1/catalog/services", index, wait, Map.of(), ConsulApi.MAX_RESPONSE_BYTES);
+        Map<String, String> names = parseServices(r.value());
+        Map<String, Check> all = null;
+        if (lastCatalog == null || diffMode(names.size())) {
+          // which instances (with checks) came and went: the whole datacenter's checks, once per registration event
+          all = parseChecks(api.getBytes("/v1/health/state/any", 0, wait, Map.of(), ConsulApi.MAX_RESPONSE_BYTES).value());
+        }
+        Map<String, Check> checks = all;
+        return r.map(body -> new Catalog(r.index(), names, checks));
       }
 
       @Override
-      void changed(byte[] value) {
-        readAll(false);
+      void first(Catalog value) {
+        lastCatalog = value;
+      }
+
+      @Override
+      void changed(Catalog value) {
+        catalogChanged(value);
+      }
+
+      @Override
+      void indexReset() {
+        lastCatalog = null;
+        super.indexReset();
       }
     };
     this.health = new Summary<Checks>("health") {
       @Override
       ConsulApi.Result<Checks> fetch(long index, Duration wait) {
-        ConsulApi.Result<byte[]> r = api.getBytes("/v1/health/state/any", index, wait, Map.of(), ConsulApi.MAX_RESPONSE_BYTES);
+        ConsulApi.Result<byte[]> r = api.getBytes("/v1/health/state/any", index, wait, FAILING, ConsulApi.MAX_RESPONSE_BYTES);
         return r.map(body -> new Checks(r.index(), parseChecks(body)));
       }
 
       @Override
       void first(Checks value) {
-        checks = value.byKey();
-        checksIndex = value.index();
+        failing = value.byKey();
+        failingIndex = value.index();
       }
 
       @Override
       void changed(Checks value) {
-        healthChanged(value);
+        failingChanged(value);
       }
 
       @Override
       void indexReset() {
-        checks = null;
+        failing = null;
         super.indexReset();
       }
     };
   }
 
-  /** Starts the two summary queries, each on a thread of its own. */
+  /** Starts the two summary queries, each on a thread of its own, and the periodic read of everything. */
   void start() {
     thread(catalog, "meshup-consul-catalog").start();
     thread(health, "meshup-consul-health").start();
+    resync = scheduler.scheduleWithFixedDelay(() -> readAll(false), RESYNC.toMillis(), RESYNC.toMillis(), TimeUnit.MILLISECONDS);
   }
 
   private static Thread thread(Runnable r, String name) {
@@ -250,31 +295,90 @@ final class ServiceWatcher implements AutoCloseable {
     }
   }
 
-  private void healthChanged(Checks now) {
-    Map<String, Check> before = checks;
-    long beforeIndex = checksIndex;
-    checks = now.byKey();
-    checksIndex = now.index();
+  /**
+   * A new answer of the failing checks: a check that appears there stopped passing (or is new and
+   * not passing), one that disappears passes again (or is gone); either names a destination to
+   * read. A change between warning and critical changes nothing that routing sees.
+   */
+  private void failingChanged(Checks now) {
+    Map<String, Check> before = failing;
+    long beforeIndex = failingIndex;
+    failing = now.byKey();
+    failingIndex = now.index();
     if (before == null) {
       return; // after an index reset: every destination is being read anyway
     }
     Map<String, Long> services = new HashMap<>();
-    Map<String, Long> nodes = new HashMap<>();
+    Set<String> nodes = new HashSet<>();
     for (Map.Entry<String, Check> e : now.byKey().entrySet()) {
-      Check c = e.getValue();
       Check old = before.get(e.getKey());
-      if (old == null || !old.sameOutcome(c)) {
-        mark(c, c.modifyIndex() - 1, services, nodes);
-        if (old != null && !old.service().equals(c.service())) {
+      if (old == null || !old.sameInstance(e.getValue())) {
+        mark(e.getValue(), e.getValue().modifyIndex() - 1, services, nodes);
+        if (old != null) {
           mark(old, beforeIndex, services, nodes);
         }
       }
     }
     for (Map.Entry<String, Check> e : before.entrySet()) {
       if (!now.byKey().containsKey(e.getKey())) {
-        mark(e.getValue(), beforeIndex, services, nodes); // gone: changed after the previous answer
+        mark(e.getValue(), beforeIndex, services, nodes); // passing again, or gone, after the previous answer
       }
     }
+    readChanged(services, nodes);
+  }
+
+  /**
+   * A new catalog answer: services that appeared, disappeared or changed tags are read; in diff
+   * mode, so are those whose instances (their checks) came or went. A change that shows in
+   * neither (new meta, address or port of an instance whose checks stayed, an instance without
+   * checks) is read by reading every destination.
+   */
+  private void catalogChanged(Catalog now) {
+    Catalog before = lastCatalog;
+    lastCatalog = now;
+    Map<String, Long> services = new HashMap<>();
+    Set<String> nodes = new HashSet<>();
+    for (Map.Entry<String, String> e : now.services().entrySet()) {
+      if (!e.getValue().equals(before.services().get(e.getKey()))) {
+        services.put(e.getKey(), -1L);
+      }
+    }
+    for (String name : before.services().keySet()) {
+      if (!now.services().containsKey(name)) {
+        services.put(name, -1L);
+      }
+    }
+    boolean seen = !services.isEmpty();
+    if (now.checks() == null || before.checks() == null) {
+      // few destinations: read them all (and keep the last list of checks for when they are many)
+      lastCatalog = new Catalog(now.index(), now.services(), now.checks() == null ? before.checks() : now.checks());
+      readAll(false);
+      return;
+    }
+    for (Map.Entry<String, Check> e : now.checks().entrySet()) {
+      if (!before.checks().containsKey(e.getKey())) {
+        mark(e.getValue(), -1, services, nodes);
+        seen = true;
+      }
+    }
+    for (Map.Entry<String, Check> e : before.checks().entrySet()) {
+      if (!now.checks().containsKey(e.getKey())) {
+        mark(e.getValue(), -1, services, nodes);
+        seen = true;
+      }
+    }
+    if (!seen) {
+      readAll(false);
+      return;
+    }
+    readChanged(services, nodes);
+  }
+
+  /**
+   * Reads the watched destinations among {@code services} (each with the index its answer must be
+   * above, -1 for any) and those with an instance on one of {@code nodes}.
+   */
+  private void readChanged(Map<String, Long> services, Set<String> nodes) {
     services.forEach((service, above) -> {
       Destination d = watched.get(service);
       if (d != null) {
@@ -287,7 +391,7 @@ final class ServiceWatcher implements AutoCloseable {
         synchronized (d) {
           on = d.nodes;
         }
-        for (String node : nodes.keySet()) {
+        for (String node : nodes) {
           if (on.contains(node)) {
             // a node's check need not move its services' indexes: read without a minimum
             read(d, -1);
@@ -298,11 +402,21 @@ final class ServiceWatcher implements AutoCloseable {
     }
   }
 
-  private static void mark(Check c, long above, Map<String, Long> services, Map<String, Long> nodes) {
+  /**
+   * Whether a registration event is looked into by comparing the datacenter's checks (diff mode),
+   * rather than by reading every watched destination: when there are many destinations, and many
+   * compared with the datacenter (a read costs about what 40 checks do).
+   */
+  private boolean diffMode(int servicesInCatalog) {
+    int n = watched.size();
+    return n > DIFF_MODE_MIN && n * 20L > servicesInCatalog;
+  }
+
+  private static void mark(Check c, long above, Map<String, Long> services, Set<String> nodes) {
     if (c.service().isEmpty()) {
-      nodes.merge(c.node(), above, Math::min);
+      nodes.add(c.node());
     } else {
-      services.merge(c.service(), Math.max(above, 0), Math::min);
+      services.merge(c.service(), above < 0 ? -1 : above, (a, b) -> a < 0 || b < 0 ? -1 : Math.min(a, b));
     }
   }
 
@@ -495,6 +609,10 @@ final class ServiceWatcher implements AutoCloseable {
   @Override
   public void close() {
     closed = true;
+    ScheduledFuture<?> r = resync;
+    if (r != null) {
+      r.cancel(false);
+    }
     catalog.close();
     health.close();
     fetchers.shutdownNow();
@@ -570,6 +688,43 @@ final class ServiceWatcher implements AutoCloseable {
   }
 
   // ---------------------------------------------------------------- parsing
+
+  /** The services of a {@code /v1/catalog/services} answer, each with its tags joined, read as a stream. */
+  static Map<String, String> parseServices(byte[] body) {
+    Map<String, String> out = new HashMap<>();
+    if (body == null) {
+      return out;
+    }
+    try (JsonReader r = new JsonReader(new InputStreamReader(new java.io.ByteArrayInputStream(body), StandardCharsets.UTF_8))) {
+      if (r.peek() == JsonToken.NULL) {
+        return out;
+      }
+      r.beginObject();
+      while (r.hasNext()) {
+        String name = r.nextName();
+        StringBuilder tags = new StringBuilder();
+        if (r.peek() == JsonToken.BEGIN_ARRAY) {
+          r.beginArray();
+          while (r.hasNext()) {
+            if (r.peek() == JsonToken.NULL) {
+              r.nextNull();
+            } else {
+              tags.append(r.nextString()).append('\u0000');
+            }
+          }
+          r.endArray();
+        } else {
+          r.skipValue();
+        }
+        out.put(name, tags.toString());
+      }
+      r.endObject();
+    } catch (IOException | IllegalStateException e) {
+      throw new UncheckedIOException("the agent's /v1/catalog/services answer is not a map of services: " + e.getMessage(),
+          e instanceof IOException io ? io : new IOException(e));
+    }
+    return out;
+  }
 
   /**
    * The checks of a {@code /v1/health/state/any} answer by node and check ID, read as a stream (the
