@@ -12,10 +12,10 @@ for path in sys.argv[1:]:
     runs[r["destinations"]].append(r)
 
 def med(rs, key):
-    return statistics.median(r[key] for r in rs)
+    return statistics.median(r.get(key, float("nan")) for r in rs)
 
 def spread(rs, key, fmt):
-    vals = sorted(r[key] for r in rs)
+    vals = sorted(r.get(key, float("nan")) for r in rs)
     return " / ".join(fmt.format(v) for v in vals)
 
 rows = [
@@ -27,6 +27,8 @@ rows = [
     ("failed first attempts", "failedFirstCalls", "{:.0f}"),
     ("health change to routing table p50 ms", "propagationP50", "{:.1f}"),
     ("health change to routing table p99 ms", "propagationP99", "{:.1f}"),
+    ("the same change, Consul's own blocking query (at a server) p50 ms", "consulPropagationP50", "{:.1f}"),
+    ("the same change, Consul's own blocking query p99 ms", "consulPropagationP99", "{:.1f}"),
     ("registry threads (meshup-consul-*)", "registryThreads", "{:.0f}"),
     ("sockets to the agent", "agentSockets", "{:.0f}"),
     ("JVM threads (whole process)", "jvmThreads", "{:.0f}"),
@@ -35,6 +37,8 @@ rows = [
     ("leader CPU s, start", "leaderCpuStartup", "{:.2f}"),
     ("agent CPU s, steady window", "agentCpuSteady", "{:.2f}"),
     ("leader CPU s, steady window", "leaderCpuSteady", "{:.2f}"),
+    ("all 3 servers CPU s, start", "serversCpuStartup", "{:.2f}"),
+    ("all 3 servers CPU s, steady window", "serversCpuSteady", "{:.2f}"),
     ("watch errors (counted)", "watchErrors", "{:.0f}"),
     ("WARN lines", "warnLines", "{:.0f}"),
 ]

@@ -7,7 +7,8 @@ import java.time.Duration;
 
 /**
  * One Consul scale run (issue 19) in a JVM of its own, as {@code jmh/consul-scale.sh} starts it:
- * {@code ConsulScaleMain <destinations> [--steady S] [--rate R] [--changes N] [--out file.json]}.
+ * {@code ConsulScaleMain <destinations> [--steady S] [--rate R] [--changes N] [--out file.json]}, or the
+ * leader-loss run: {@code ConsulScaleMain leader-loss <destinations> [--rate R] [--outage S] [--out file.json]}.
  * The run itself is {@link ConsulScale} (mesh-consul-registry's test support, shared with the suite's
  * smaller {@code ConsulScaleTest}); it starts its own 3-server cluster and two client agents.
  */
@@ -15,6 +16,10 @@ public final class ConsulScaleMain {
   private ConsulScaleMain() {}
 
   public static void main(String[] args) throws Exception {
+    if (args[0].equals("leader-loss")) {
+      leaderLoss(args);
+      return;
+    }
     int destinations = Integer.parseInt(args[0]);
     ConsulScale.Options o = ConsulScale.Options.issue19(destinations);
     Path out = null;
@@ -37,5 +42,25 @@ public final class ConsulScaleMain {
       Files.writeString(out, r.json() + System.lineSeparator());
     }
     System.exit(0); // gRPC's and the mesh's non-daemon threads are closed, but do not wait on stragglers
+  }
+
+  private static void leaderLoss(String[] args) throws Exception {
+    int destinations = Integer.parseInt(args[1]);
+    int rate = 500;
+    Duration outage = Duration.ofSeconds(20);
+    Path out = null;
+    for (int i = 2; i + 1 < args.length; i += 2) {
+      switch (args[i]) {
+        case "--rate" -> rate = Integer.parseInt(args[i + 1]);
+        case "--outage" -> outage = Duration.ofSeconds(Long.parseLong(args[i + 1]));
+        case "--out" -> out = Path.of(args[i + 1]);
+        default -> throw new IllegalArgumentException("unknown option " + args[i]);
+      }
+    }
+    ConsulScale.LeaderLossResult r = ConsulScale.leaderLoss(destinations, rate, outage, System.out);
+    if (out != null) {
+      Files.writeString(out, r.json() + System.lineSeparator());
+    }
+    System.exit(0);
   }
 }

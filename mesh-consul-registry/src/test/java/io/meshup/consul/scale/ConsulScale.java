@@ -79,45 +79,70 @@ public final class ConsulScale {
   public record Result(int destinations, int instances, int destinationsWithAllEndpoints, int destinationsNeverServed,
       double firstSuccessP50, double firstSuccessP99, double firstSuccessMax, int failedFirstCalls,
       long steadyCalls, long steadyFailed, Map<String, Integer> failures, int healthChanges,
-      double propagationP50, double propagationP99, double propagationMax,
+      double propagationP50, double propagationP99, double propagationMax, double consulPropagationP50,
+      double consulPropagationP99,
       int registryThreads, int agentSockets, int jvmThreads, int processFds, double heapMb,
       double agentCpuStartup, double leaderCpuStartup, double agentCpuSteady, double leaderCpuSteady,
+      double serversCpuStartup, double serversCpuSteady,
       double steadySeconds, double startupSeconds, double watchErrors, int warnLines, String consulVersion) {
 
     /** One line of JSON. */
     public String json() {
-      Map<String, Object> m = new LinkedHashMap<>();
-      for (var c : Result.class.getRecordComponents()) {
-        try {
-          m.put(c.getName(), c.getAccessor().invoke(this));
-        } catch (ReflectiveOperationException e) {
-          throw new IllegalStateException(e);
-        }
-      }
-      StringBuilder b = new StringBuilder("{");
-      m.forEach((k, v) -> {
-        if (b.length() > 1) {
-          b.append(',');
-        }
-        b.append('"').append(k).append("\":");
-        if (v instanceof Number n) {
-          b.append(n instanceof Double d ? String.format(Locale.ROOT, "%.3f", d) : n.toString());
-        } else if (v instanceof Map<?, ?> map) {
-          b.append('{');
-          int i = 0;
-          for (var e : map.entrySet()) {
-            b.append(i++ > 0 ? "," : "").append('"').append(escape(e.getKey().toString())).append("\":").append(e.getValue());
-          }
-          b.append('}');
-        } else {
-          b.append('"').append(escape(String.valueOf(v))).append('"');
-        }
-      });
-      return b.append('}').toString();
+      return toJson(this);
     }
+  }
 
-    private static String escape(String s) {
-      return s.replace("\\", "\\\\").replace("\"", "\\\"").replace("\n", " ");
+  /** A record's components as one line of JSON. */
+  static String toJson(Record record) {
+    Map<String, Object> m = new LinkedHashMap<>();
+    for (var c : record.getClass().getRecordComponents()) {
+      try {
+        m.put(c.getName(), c.getAccessor().invoke(record));
+      } catch (ReflectiveOperationException e) {
+        throw new IllegalStateException(e);
+      }
+    }
+    StringBuilder b = new StringBuilder("{");
+    m.forEach((k, v) -> {
+      if (b.length() > 1) {
+        b.append(',');
+      }
+      b.append('"').append(k).append("\":");
+      if (v instanceof Number n) {
+        b.append(n instanceof Double d ? String.format(Locale.ROOT, "%.3f", d) : n.toString());
+      } else if (v instanceof Map<?, ?> map) {
+        b.append('{');
+        int i = 0;
+        for (var e : map.entrySet()) {
+          b.append(i++ > 0 ? "," : "").append('"').append(escape(e.getKey().toString())).append("\":").append(e.getValue());
+        }
+        b.append('}');
+      } else {
+        b.append('"').append(escape(String.valueOf(v))).append('"');
+      }
+    });
+    return b.append('}').toString();
+  }
+
+  private static String escape(String s) {
+    return s.replace("\\", "\\\\").replace("\"", "\\\"").replace("\n", " ");
+  }
+
+  /**
+   * What the leader-loss run measured. Times in milliseconds from the event named: {@code newLeaderMs}
+   * from the leader's SIGKILL to a new leader; {@code quorumBackMs} from the two servers' restart to
+   * a leader; {@code changeAfterQuorumMs} from that leader to the routing table showing an instance
+   * registered at a server the moment it was elected (the watches are back); {@code
+   * registeredDuringOutageMs} from that leader to the table showing an instance registered on its
+   * agent during the outage (the agent's own sync to the servers decides most of it).
+   */
+  public record LeaderLossResult(int destinations, long calls, long failed, Map<String, Integer> failures,
+      double newLeaderMs, double quorumLostSeconds, double quorumBackMs, double changeAfterQuorumMs,
+      double registeredDuringOutageMs, double watchErrors, int warnLines, int registryThreads, int agentSockets,
+      String consulVersion) {
+    /** One line of JSON. */
+    public String json() {
+      return toJson(this);
     }
   }
 
@@ -164,6 +189,7 @@ public final class ConsulScale {
       // ---- start: build the mesh, first call everywhere at once
       double agentCpu0 = cpuSeconds(agentPid);
       double leaderCpu0 = cpuSeconds(leaderPid);
+      double serversCpu0 = serversCpu(cluster);
       long start = System.nanoTime();
       mesh = Mesh.fromYamlString("""
           mesh:
@@ -187,6 +213,7 @@ public final class ConsulScale {
       long startupEnd = System.nanoTime();
       double agentCpu1 = cpuSeconds(agentPid);
       double leaderCpu1 = cpuSeconds(leaderPid);
+      double serversCpu1 = serversCpu(cluster);
       int neverServed = (int) served.getCount();
       Mesh m = mesh;
       int withAll = awaitAllEndpoints(m, names, o.instances(), allServed ? Duration.ofSeconds(30) : Duration.ZERO);
@@ -198,11 +225,13 @@ public final class ConsulScale {
       long steady0 = System.nanoTime();
       double agentCpu2 = cpuSeconds(agentPid);
       double leaderCpu2 = cpuSeconds(leaderPid);
+      double serversCpu2 = serversCpu(cluster);
       Thread driver = new Thread(traffic, "scale-traffic");
       driver.start();
-      List<Double> propagation = new ArrayList<>();
+      List<double[]> propagation = new ArrayList<>();
       try {
-        propagation = healthChanges(m, instancesAgent, names, o.healthChanges(), withAll == o.destinations());
+        propagation = healthChanges(m, instancesAgent, new Agent(cluster.serverAddress(0)), names, o.healthChanges(),
+            withAll == o.destinations());
         long left = o.steady().toNanos() - (System.nanoTime() - steady0);
         if (left > 0) {
           LockSupport.parkNanos(left); // the steady window's rest: traffic runs on its own thread
@@ -214,6 +243,7 @@ public final class ConsulScale {
       double steadySeconds = (System.nanoTime() - steady0) / 1e9;
       double agentCpu3 = cpuSeconds(agentPid);
       double leaderCpu3 = cpuSeconds(leaderPid);
+      double serversCpu3 = serversCpu(cluster);
 
       int registryThreads = threads("meshup-consul");
       int sockets = socketsTo(agentPort);
@@ -222,13 +252,15 @@ public final class ConsulScale {
       double heap = heapAfterGc() - heap0;
       double errors = m.meterRegistry().find("mesh.registry.watch.errors").counters().stream().mapToDouble(Counter::count).sum();
       double[] first = Arrays.stream(firstSuccess).filter(x -> x > 0).mapToDouble(x -> x / 1e6).sorted().toArray();
-      double[] prop = propagation.stream().mapToDouble(Double::doubleValue).sorted().toArray();
+      double[] prop = propagation.stream().mapToDouble(x -> x[0]).sorted().toArray();
+      double[] raw = propagation.stream().mapToDouble(x -> x[1]).sorted().toArray();
       Result r = new Result(o.destinations(), o.instances(), withAll, neverServed,
           pct(first, 50), pct(first, 99), first.length == 0 ? 0 : first[first.length - 1], failedFirst.get(),
           traffic.ok.get() + traffic.failed.get(), traffic.failed.get(), new LinkedHashMap<>(traffic.failures),
-          prop.length, pct(prop, 50), pct(prop, 99), prop.length == 0 ? 0 : prop[prop.length - 1],
+          prop.length, pct(prop, 50), pct(prop, 99), prop.length == 0 ? 0 : prop[prop.length - 1], pct(raw, 50), pct(raw, 99),
           registryThreads, sockets, jvmThreads, fds, heap,
           agentCpu1 - agentCpu0, leaderCpu1 - leaderCpu0, agentCpu3 - agentCpu2, leaderCpu3 - leaderCpu2,
+          serversCpu1 - serversCpu0, serversCpu3 - serversCpu2,
           steadySeconds, (startupEnd - start) / 1e9, errors, warns.lines(), new Agent(cluster.clientAddress(1)).version());
       out.println(r.json());
       return r;
@@ -246,6 +278,141 @@ public final class ConsulScale {
       }
       timer.shutdownNow();
       server.shutdownNow().awaitTermination(10, TimeUnit.SECONDS);
+    }
+  }
+
+  /**
+   * The leader-loss run of issue 19 on a cluster of its own: {@code destinations} x 2 instances,
+   * one client mesh under open-loop traffic at {@code rate} calls/s; the leader is SIGKILLed (and
+   * restarted once a new one leads), then two of the three servers are SIGKILLed for {@code outage}
+   * (quorum lost) and restarted. During the outage an instance is registered on the instances'
+   * agent; the moment a leader is back, another is registered at a server.
+   */
+  public static LeaderLossResult leaderLoss(int destinations, int rate, Duration outage, PrintStream out) throws Exception {
+    try (ConsulCluster cluster = ConsulCluster.of(3).withClients(2)) {
+      cluster.start();
+      int instances = 2;
+      int total = destinations * instances;
+      List<String> names = new ArrayList<>();
+      for (int d = 0; d < destinations; d++) {
+        names.add(String.format(Locale.ROOT, "dest-%04d", d));
+      }
+      Agent instancesAgent = new Agent(cluster.clientAddress(1));
+      Server server = servers(total + 2);
+      ManagedChannel[] channels = new ManagedChannel[destinations];
+      Mesh mesh = null;
+      WarnCounter warns = new WarnCounter();
+      try {
+        List<Integer> ports = server.getListenSockets().stream().map(a -> ((InetSocketAddress) a).getPort()).toList();
+        registerAll(instancesAgent, names, instances, ports);
+        awaitPassing(new Agent(cluster.serverAddress(0)), total);
+        mesh = Mesh.fromYamlString("""
+            mesh:
+              service: scale-client
+              registry:
+                type: consul
+                consul:
+                  address: %s
+            """.formatted(cluster.clientAddress(0)));
+        for (int d = 0; d < destinations; d++) {
+          channels[d] = MeshChannels.forService(mesh, names.get(d));
+        }
+        Mesh m = mesh;
+        if (awaitAllEndpoints(m, names, instances, Duration.ofSeconds(60)) != destinations) {
+          throw new IllegalStateException("not every destination has its endpoints after 60 s");
+        }
+        Traffic traffic = new Traffic(channels, rate, Duration.ofSeconds(5));
+        Thread driver = new Thread(traffic, "scale-traffic");
+        driver.start();
+        double newLeader;
+        double quorumBack;
+        double changeAfterQuorum;
+        double duringOutage;
+        long quorumLost;
+        try {
+          LockSupport.parkNanos(TimeUnit.SECONDS.toNanos(3)); // traffic before the fault
+          int leader = cluster.leader();
+          long t = System.nanoTime();
+          cluster.kill(leader);
+          awaitCondition(Duration.ofSeconds(30), () -> cluster.leader() >= 0, "a new leader");
+          newLeader = (System.nanoTime() - t) / 1e6;
+          out.printf(Locale.ROOT, "leader %d SIGKILLed: a new leader in %.0f ms%n", leader, newLeader);
+          LockSupport.parkNanos(TimeUnit.SECONDS.toNanos(5)); // traffic without the old leader
+          cluster.start(leader);
+          LockSupport.parkNanos(TimeUnit.SECONDS.toNanos(5)); // it rejoins
+
+          int l2 = cluster.leader();
+          int other = (l2 + 1) % cluster.servers();
+          int kept = 3 - l2 - other;
+          quorumLost = System.nanoTime();
+          cluster.kill(l2);
+          cluster.kill(other);
+          out.printf(Locale.ROOT, "servers %d (leader) and %d SIGKILLed: quorum lost for %d s%n", l2, other, outage.toSeconds());
+          LockSupport.parkNanos(outage.toNanos() / 2);
+          instancesAgent.put("/v1/agent/service/register", """
+              {"ID":"%s-late","Name":"%s","Address":"127.0.0.1","Port":%d,
+               "Check":{"CheckID":"ttl-%s-late","TTL":"30m","Status":"passing"}}"""
+              .formatted(names.get(0), names.get(0), ports.get(total), names.get(0)));
+          LockSupport.parkNanos(quorumLost + outage.toNanos() - System.nanoTime());
+          long restart = System.nanoTime();
+          cluster.start(l2);
+          cluster.start(other);
+          awaitCondition(Duration.ofSeconds(60), () -> cluster.leader() >= 0, "a leader after quorum returned");
+          long back = System.nanoTime();
+          quorumBack = (back - restart) / 1e6;
+          String last = names.get(destinations - 1);
+          Agent at = new Agent(cluster.serverAddress(kept));
+          awaitCondition(Duration.ofSeconds(30), () -> {
+            try {
+              at.put("/v1/catalog/register", """
+                  {"Node":"after-quorum","Address":"127.0.0.1","Service":{"ID":"%s-after","Service":"%s",
+                   "Address":"127.0.0.1","Port":%d}}""".formatted(last, last, ports.get(total + 1)));
+              return true;
+            } catch (IllegalStateException notYet) {
+              return false; // the new leader not ready to write yet
+            }
+          }, "a write to the cluster");
+          awaitCondition(Duration.ofSeconds(60), () -> m.endpoints(last).size() == instances + 1, "the instance registered after quorum");
+          changeAfterQuorum = (System.nanoTime() - back) / 1e6;
+          awaitCondition(Duration.ofSeconds(90), () -> m.endpoints(names.get(0)).size() == instances + 1,
+              "the instance registered during the outage");
+          duringOutage = (System.nanoTime() - back) / 1e6;
+          out.printf(Locale.ROOT, "quorum back %.0f ms after the restart; then a change at a server in the routing table in %.0f ms, "
+              + "the instance registered during the outage in %.0f ms%n", quorumBack, changeAfterQuorum, duringOutage);
+          LockSupport.parkNanos(TimeUnit.SECONDS.toNanos(3)); // traffic after the fault
+        } finally {
+          traffic.stop();
+          driver.join();
+        }
+        int agentPort = Integer.parseInt(cluster.clientAddress(0).substring(cluster.clientAddress(0).lastIndexOf(':') + 1));
+        double errors = m.meterRegistry().find("mesh.registry.watch.errors").counters().stream().mapToDouble(Counter::count).sum();
+        LeaderLossResult r = new LeaderLossResult(destinations, traffic.ok.get() + traffic.failed.get(), traffic.failed.get(),
+            new LinkedHashMap<>(traffic.failures), newLeader, outage.toSeconds(), quorumBack, changeAfterQuorum, duringOutage,
+            errors, warns.lines(), threads("meshup-consul"), socketsTo(agentPort), new Agent(cluster.clientAddress(1)).version());
+        out.println(r.json());
+        return r;
+      } finally {
+        warns.close();
+        for (ManagedChannel c : channels) {
+          if (c != null) {
+            c.shutdownNow();
+          }
+        }
+        if (mesh != null) {
+          mesh.close();
+        }
+        server.shutdownNow().awaitTermination(10, TimeUnit.SECONDS);
+      }
+    }
+  }
+
+  private static void awaitCondition(Duration limit, java.util.function.BooleanSupplier done, String what) {
+    long deadline = System.nanoTime() + limit.toNanos();
+    while (!done.getAsBoolean()) {
+      if (System.nanoTime() > deadline) {
+        throw new IllegalStateException("no " + what + " after " + limit.toSeconds() + " s");
+      }
+      LockSupport.parkNanos(TimeUnit.MILLISECONDS.toNanos(5));
     }
   }
 
@@ -291,10 +458,13 @@ public final class ConsulScale {
   /**
    * {@code changes} health changes, one at a time: the check of instance 0 of a destination fails
    * (timed until the routing table has one endpoint fewer), then passes again (timed until it is
-   * back). Destinations are spread over the whole range.
+   * back). Destinations are spread over the whole range. Each change is also timed as Consul itself
+   * delivers it: a blocking query on the destination at a server ({@code reference}), the lower
+   * bound of any client.
    */
-  private static List<Double> healthChanges(Mesh mesh, Agent agent, List<String> names, int changes, boolean complete) {
-    List<Double> out = new ArrayList<>();
+  private static List<double[]> healthChanges(Mesh mesh, Agent agent, Agent reference, List<String> names, int changes,
+      boolean complete) {
+    List<double[]> out = new ArrayList<>();
     if (!complete) {
       return out;
     }
@@ -303,15 +473,19 @@ public final class ConsulScale {
       String d = names.get((int) ((long) i * names.size() / pairs));
       int before = mesh.endpoints(d).size();
       String check = "ttl-" + d + "-0";
-      out.add(timeUntil(() -> agent.put("/v1/agent/check/fail/" + check, ""), () -> mesh.endpoints(d).size() == before - 1));
+      out.add(timeUntil(reference, d, () -> agent.put("/v1/agent/check/fail/" + check, ""),
+          () -> mesh.endpoints(d).size() == before - 1));
       if (out.size() < changes) {
-        out.add(timeUntil(() -> agent.put("/v1/agent/check/pass/" + check, ""), () -> mesh.endpoints(d).size() == before));
+        out.add(timeUntil(reference, d, () -> agent.put("/v1/agent/check/pass/" + check, ""),
+            () -> mesh.endpoints(d).size() == before));
       }
     }
     return out;
   }
 
-  private static double timeUntil(Runnable change, java.util.function.BooleanSupplier done) {
+  /** {mesh ms, Consul ms}: from the change's request to the routing table showing it, and to Consul's own answer. */
+  private static double[] timeUntil(Agent reference, String service, Runnable change, java.util.function.BooleanSupplier done) {
+    var blocked = reference.blockingChange("/v1/health/service/" + service + "?stale");
     long t = System.nanoTime();
     change.run();
     long limit = t + TimeUnit.SECONDS.toNanos(30);
@@ -321,7 +495,14 @@ public final class ConsulScale {
       }
       LockSupport.parkNanos(200_000);
     }
-    return (System.nanoTime() - t) / 1e6;
+    double mesh = (System.nanoTime() - t) / 1e6;
+    long consul;
+    try {
+      consul = blocked.get(30, TimeUnit.SECONDS);
+    } catch (Exception e) {
+      throw new IllegalStateException("Consul's own blocking query did not answer: " + e, e);
+    }
+    return new double[] {mesh, (consul - t) / 1e6};
   }
 
   /** Open-loop calls at a fixed rate, round robin over the destinations, at most 2,000 outstanding. */
@@ -470,6 +651,26 @@ public final class ConsulScale {
           .PUT(HttpRequest.BodyPublishers.ofString(body)).build());
     }
 
+    /**
+     * Starts a blocking query on {@code path} from its current index; the future completes with
+     * {@link System#nanoTime()} when the answer arrives.
+     */
+    java.util.concurrent.CompletableFuture<Long> blockingChange(String path) {
+      HttpResponse<String> now;
+      try {
+        now = http.send(HttpRequest.newBuilder(URI.create("http://" + address + path)).timeout(Duration.ofSeconds(30)).GET().build(),
+            HttpResponse.BodyHandlers.ofString());
+      } catch (IOException e) {
+        throw new IllegalStateException(e);
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        throw new IllegalStateException(e);
+      }
+      String index = now.headers().firstValue("X-Consul-Index").orElse("1");
+      return http.sendAsync(HttpRequest.newBuilder(URI.create("http://" + address + path + "&index=" + index + "&wait=30s"))
+          .timeout(Duration.ofSeconds(35)).GET().build(), HttpResponse.BodyHandlers.discarding()).thenApply(r -> System.nanoTime());
+    }
+
     String version() {
       String self = get("/v1/agent/self");
       int i = self.indexOf("\"Version\":\"");
@@ -546,6 +747,15 @@ public final class ConsulScale {
     } catch (IOException | RuntimeException e) {
       return Double.NaN;
     }
+  }
+
+  /** The CPU seconds of all servers together (stale reads are served by any of them). */
+  private static double serversCpu(ConsulCluster cluster) {
+    double sum = 0;
+    for (int i = 0; i < cluster.servers(); i++) {
+      sum += cpuSeconds(cluster.serverPid(i));
+    }
+    return sum;
   }
 
   private static double heapAfterGc() {
