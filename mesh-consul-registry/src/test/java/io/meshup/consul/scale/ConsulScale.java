@@ -265,19 +265,8 @@ public final class ConsulScale {
       out.println(r.json());
       return r;
     } finally {
-      if (warns != null) {
-        warns.close();
-      }
-      for (ManagedChannel c : channels) {
-        if (c != null) {
-          c.shutdownNow();
-        }
-      }
-      if (mesh != null) {
-        mesh.close();
-      }
       timer.shutdownNow();
-      server.shutdownNow().awaitTermination(10, TimeUnit.SECONDS);
+      closeAll(warns, channels, mesh, server);
     }
   }
 
@@ -392,18 +381,25 @@ public final class ConsulScale {
         out.println(r.json());
         return r;
       } finally {
-        warns.close();
-        for (ManagedChannel c : channels) {
-          if (c != null) {
-            c.shutdownNow();
-          }
-        }
-        if (mesh != null) {
-          mesh.close();
-        }
-        server.shutdownNow().awaitTermination(10, TimeUnit.SECONDS);
+        closeAll(warns, channels, mesh, server);
       }
     }
+  }
+
+  /** Ends a run: the WARN counter, the channels, the mesh, then the instances' server. */
+  private static void closeAll(WarnCounter warns, ManagedChannel[] channels, Mesh mesh, Server server) throws InterruptedException {
+    if (warns != null) {
+      warns.close();
+    }
+    for (ManagedChannel c : channels) {
+      if (c != null) {
+        c.shutdownNow();
+      }
+    }
+    if (mesh != null) {
+      mesh.close();
+    }
+    server.shutdownNow().awaitTermination(10, TimeUnit.SECONDS);
   }
 
   private static void awaitCondition(Duration limit, java.util.function.BooleanSupplier done, String what) {
