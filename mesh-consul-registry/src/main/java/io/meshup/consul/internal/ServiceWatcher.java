@@ -340,12 +340,12 @@ final class ServiceWatcher implements AutoCloseable {
     Set<String> nodes = new HashSet<>();
     for (Map.Entry<String, String> e : now.services().entrySet()) {
       if (!e.getValue().equals(before.services().get(e.getKey()))) {
-        services.put(e.getKey(), -1L);
+        services.put(e.getKey(), before.index()); // new, or new tags: changed after the previous answer
       }
     }
     for (String name : before.services().keySet()) {
       if (!now.services().containsKey(name)) {
-        services.put(name, -1L);
+        services.put(name, before.index());
       }
     }
     boolean seen = !services.isEmpty();
@@ -355,15 +355,17 @@ final class ServiceWatcher implements AutoCloseable {
       readAll(false);
       return;
     }
+    // each read waits for an index that includes the change (a stale server a moment behind cannot
+    // answer with the state before it): a new check's own index, or the previous catalog answer's
     for (Map.Entry<String, Check> e : now.checks().entrySet()) {
       if (!before.checks().containsKey(e.getKey())) {
-        mark(e.getValue(), -1, services, nodes);
+        mark(e.getValue(), e.getValue().modifyIndex() - 1, services, nodes);
         seen = true;
       }
     }
     for (Map.Entry<String, Check> e : before.checks().entrySet()) {
       if (!now.checks().containsKey(e.getKey())) {
-        mark(e.getValue(), -1, services, nodes);
+        mark(e.getValue(), before.index(), services, nodes);
         seen = true;
       }
     }
