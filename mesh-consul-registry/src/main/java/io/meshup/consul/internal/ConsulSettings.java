@@ -155,6 +155,10 @@ public record ConsulSettings(String scheme, String host, int port, String token,
     if (s.has("maxStaleness") && consistency != Consistency.STALE) {
       throw s.error("maxStaleness", "applies to consistency: stale only (consistency is " + s.string("consistency", "") + ")");
     }
+    boolean agentCache = s.bool("agentCache", false);
+    if (agentCache && consistency == Consistency.CONSISTENT) {
+      throw s.error("agentCache", "cannot be combined with consistency: consistent (Consul refuses ?cached with ?consistent)");
+    }
     Duration requestTimeout = s.duration("requestTimeout", DEFAULT_REQUEST_TIMEOUT);
     if (requestTimeout.compareTo(Duration.ofMillis(100)) < 0 || requestTimeout.compareTo(Duration.ofMinutes(5)) > 0) {
       throw s.error("requestTimeout", requestTimeout + " is out of range; must be 100ms..5m");
@@ -174,7 +178,7 @@ public record ConsulSettings(String scheme, String host, int port, String token,
       backoff = new Backoff(initial, max);
     }
     return new ConsulSettings(agent.scheme(), agent.host(), agent.port(), agent.token(), s.string("datacenter", ""), wait,
-        agent.tls(), reg, prefix, entries, intentions, consistency, maxStaleness, s.bool("agentCache", false),
+        agent.tls(), reg, prefix, entries, intentions, consistency, maxStaleness, agentCache,
         requestTimeout, backoff);
   }
 

@@ -330,6 +330,7 @@ public final class ConsulScale {
           cluster.start(leader);
           LockSupport.parkNanos(TimeUnit.SECONDS.toNanos(5)); // it rejoins
 
+          awaitCondition(Duration.ofSeconds(30), () -> cluster.leader() >= 0, "a leader after the restart");
           int l2 = cluster.leader();
           int other = (l2 + 1) % cluster.servers();
           int kept = 3 - l2 - other;
