@@ -3,6 +3,8 @@ package io.meshup.core.call;
 import io.meshup.core.internal.engine.RetryRules;
 import io.meshup.core.internal.lb.Tried;
 import io.meshup.core.internal.routing.EndpointState;
+import io.meshup.core.internal.routing.RouteActions;
+import io.meshup.core.route.HeaderEdits;
 import io.meshup.core.internal.routing.Target;
 import io.meshup.core.route.ConnectionSettings;
 import io.meshup.core.route.EndpointHandle;
@@ -145,6 +147,10 @@ public abstract class EngineCall implements RequestAttributes {
   private long retryBackoffNanos;
   private AttemptEnd lastEnd;
   private int lastCode;
+  /** The route's actions (rewrites, header changes), once routed. */
+  private RouteActions actions = RouteActions.NONE;
+  /** The path after the route's rewrite, or null when it keeps the request's. */
+  private String rewrittenPath;
 
   /**
    * @param engine the mesh's call engine
@@ -179,6 +185,16 @@ public abstract class EngineCall implements RequestAttributes {
 
   /** Ends the call with a failure the engine decided: deliver it to the caller. */
   protected abstract void fail(CallFailure failure);
+
+  /**
+   * Sends a copy of this call to {@code mirror} (the route's {@code mirror} or {@code mirrors}),
+   * fire and forget: the copy's outcome is never awaited and never reaches the caller. The
+   * transport starts a call of its own through {@code mirror} (which always routes to the mirrored
+   * destination) with the authority suffixed {@code -shadow}, as Envoy does. Runs in the call's
+   * serialized order when it is routed; must not block. Does nothing by default (transports that
+   * cannot copy a call; gRPC and HTTP do).
+   */
+  protected void mirror(ServiceRouter mirror) {}
 
   /**
    * The call committed (its response goes to the caller from now on): the transport may drop
@@ -371,6 +387,47 @@ public abstract class EngineCall implements RequestAttributes {
     return endpoint;
   }
 
+  /**
+   * The path to send, once routed: the route's rewrite of {@link #path()} (the query string is the
+   * request's), or {@link #path()} when the route rewrites nothing.
+   */
+  public final String attemptPath() {
+    return rewrittenPath != null ? rewrittenPath : path();
+  }
+
+  /** True when the route rewrote the path ({@link #attemptPath()} differs from the request's). */
+  public final boolean pathRewritten() {
+    return rewrittenPath != null;
+  }
+
+  /** The authority to send, once routed, when the route rewrites it ({@code rewrite.authority}); else null. */
+  public final String rewrittenAuthority() {
+    return actions.authority();
+  }
+
+  /** True when the route changes the request's headers ({@link #editRequestHeaders}). */
+  public final boolean editsRequestHeaders() {
+    return actions.editsRequest();
+  }
+
+  /** Applies the route's request header changes (the destination's, then the route's) to the transport's request. */
+  public final void editRequestHeaders(HeaderEdits edits) {
+    actions.editRequest(edits);
+  }
+
+  /** True when the route changes the response's headers ({@link #editResponseHeaders}). */
+  public final boolean editsResponseHeaders() {
+    return actions.editsResponse();
+  }
+
+  /**
+   * Applies the route's response header changes to the response headers the caller gets (an
+   * endpoint's answer, or the route's own direct response or redirect).
+   */
+  public final void editResponseHeaders(HeaderEdits edits) {
+    actions.editResponse(edits);
+  }
+
   /** The chosen target, once routed; null before. */
   public final RouteTarget target() {
     return target;
@@ -545,6 +602,28 @@ public abstract class EngineCall implements RequestAttributes {
       return;
     }
     target = (Target) rt;
+    actions = target.actions();
+    if (actions.directResponse() != null || actions.redirect() != null) {
+      boolean redirect = actions.redirect() != null;
+      int status = redirect ? actions.redirect().code() : actions.directResponse().status();
+      finishFailure(CallFailure.direct("meshup: route " + target.route().name() + " of " + router.service()
+          + (redirect ? " redirects with " : " answers ") + status, status,
+          redirect ? null : actions.directResponse().body(), redirect ? actions.location(this) : null),
+          Outcome.SUCCESS);
+      return;
+    }
+    if (actions.rewritesPath()) {
+      rewrittenPath = actions.rewritePath(path());
+    }
+    for (RouteActions.Mirror m : actions.mirrors()) {
+      if (m.percent() >= 100 || engine.draw(m.percent())) {
+        try {
+          mirror(m.target().asRouter());
+        } catch (RuntimeException e) {
+          log.warn("meshup: mirroring a call to {} to {} failed", router.service(), m.target().describe(), e);
+        }
+      }
+    }
     long routeTimeout = target.route().timeoutNanos();
     if (hasCallerDeadline || routeTimeout > 0) {
       hasDeadline = true;

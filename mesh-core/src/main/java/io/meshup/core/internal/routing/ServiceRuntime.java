@@ -9,6 +9,13 @@ import io.meshup.core.internal.policy.PolicyModel.HttpRoute;
 import io.meshup.core.internal.policy.PolicyModel.Subset;
 import io.meshup.core.internal.policy.PolicyModel.TrafficPolicy;
 import io.meshup.core.internal.policy.PolicyModel.VirtualService;
+import io.meshup.core.internal.policy.PolicyModel.HeaderOps;
+import io.meshup.core.internal.policy.PolicyModel.Mirror;
+import io.meshup.core.internal.policy.PolicyModel.RequestMatch;
+import io.meshup.core.internal.policy.PolicyModel.ServiceEntry;
+import io.meshup.core.internal.policy.Hosts;
+import io.meshup.core.internal.policy.StringMatch;
+import io.meshup.core.route.ClientTls;
 import io.meshup.core.internal.policy.PolicySet;
 import io.meshup.core.internal.resilience.RetryBudget;
 import io.meshup.core.route.FaultPolicy;
@@ -38,6 +45,10 @@ public final class ServiceRuntime implements ServiceRouter {
   static final long INITIAL_RTT_NANOS = TimeUnit.MILLISECONDS.toNanos(30);
 
   private final String service;
+  /** The destination's host in full ({@code reviews.default.svc.cluster.local}, {@code api.example.com}). */
+  private final String host;
+  /** The service name its servers' SPIFFE IDs carry. */
+  private final String identity;
   private final MeshRuntime mesh;
   private final RetryBudget budget;
   private Metrics.Owner subsetMeters;
@@ -54,6 +65,8 @@ public final class ServiceRuntime implements ServiceRouter {
     }
   }
   private volatile boolean released;
+  /** The ServiceEntry this destination's endpoints come from, or null for the registry's. */
+  private ServiceEntry serviceEntry;
   private ServiceRegistry.Watch watch;
   private Map<String, EndpointState> states = Map.of();
   private List<EndpointState> endpoints = List.of();
@@ -61,8 +74,10 @@ public final class ServiceRuntime implements ServiceRouter {
   private volatile Map<String, SubsetRuntime> subsets = Map.of();
   private volatile CompiledRoute[] routes = new CompiledRoute[0];
 
-  ServiceRuntime(String service, MeshRuntime mesh) {
-    this.service = service;
+  ServiceRuntime(String host, MeshRuntime mesh) {
+    this.host = host;
+    this.service = mesh.hosts().registryName(host);
+    this.identity = Hosts.identityName(host);
     this.mesh = mesh;
     LAST_USED.setVolatile(this, mesh.clock().nanoTime());
     Defaults d = mesh.defaults();
@@ -78,15 +93,21 @@ public final class ServiceRuntime implements ServiceRouter {
   public RouteTarget select(RequestAttributes request) {
     if (released) {
       // a router kept by a client across this destination's idle release: route by the new runtime
-      return mesh.runtime(service).select(request);
+      return mesh.runtime(host).select(request);
     }
     CompiledRoute[] rs = routes;
     for (CompiledRoute r : rs) {
-      if (r.matches(request)) {
-        return r.pick();
+      int m = r.match(request);
+      if (m >= 0) {
+        return r.pick(m);
       }
     }
     return null;
+  }
+
+  /** The destination's host in full. */
+  public String host() {
+    return host;
   }
 
   MeshClock clock() {
@@ -113,6 +134,15 @@ public final class ServiceRuntime implements ServiceRouter {
       n += s.active();
     }
     return n;
+  }
+
+  /** Marks this destination as declared by {@code e}: its endpoints are the entry's. Under the mesh's lock. */
+  void serviceEntry(ServiceEntry e) {
+    this.serviceEntry = e;
+  }
+
+  ServiceEntry serviceEntry() {
+    return serviceEntry;
   }
 
   void watch(ServiceRegistry.Watch w) {
@@ -180,7 +210,7 @@ public final class ServiceRuntime implements ServiceRouter {
     Map<String, EndpointState> next = new LinkedHashMap<>();
     for (Endpoint e : update) {
       EndpointState old = states.get(e.id());
-      next.put(e.id(), old != null && old.endpoint().equals(e) ? old : new EndpointState(e, service, now, INITIAL_RTT_NANOS));
+      next.put(e.id(), old != null && old.endpoint().equals(e) ? old : new EndpointState(e, identity, now, INITIAL_RTT_NANOS));
     }
     List<EndpointState> list = List.copyOf(next.values());
     for (SubsetRuntime s : subsets.values()) {
@@ -199,8 +229,13 @@ public final class ServiceRuntime implements ServiceRouter {
 
   void rebuildSubsets(PolicySet policy) {
     Defaults defaults = mesh.defaults();
-    Optional<DestinationRule> rule = policy.destinationRule(service);
+    Optional<DestinationRule> rule = policy.destinationRule(host);
     TrafficPolicy base = rule.map(DestinationRule::trafficPolicy).orElse(TrafficPolicy.EMPTY);
+    if (base.tls() == null && policy.serviceEntry(host).map(ServiceEntry::external).orElse(false)) {
+      // a destination outside the mesh has no mesh certificate: plaintext unless the rule says otherwise
+      base = new TrafficPolicy(base.loadBalancer(), base.connectionPool(), base.outlierDetection(), base.circuitBreaker(),
+          ClientTls.DISABLE, base.hash(), base.locality(), base.tlsFiles(), base.portLevel());
+    }
     Metrics.Owner meters = mesh.metrics().owner();
     Map<String, SubsetRuntime> next = new LinkedHashMap<>();
     next.put("", reuseOrCreate(meters, "", Map.of(), defaults.resolve(base)));
@@ -228,23 +263,40 @@ public final class ServiceRuntime implements ServiceRouter {
 
   void rebuildRoutes(PolicySet policy) {
     Defaults defaults = mesh.defaults();
-    Optional<VirtualService> vs = policy.virtualService(service);
+    Optional<VirtualService> vs = policy.virtualService(host);
     List<CompiledRoute> compiled = new ArrayList<>();
     Metrics.Owner meters = mesh.metrics().owner();
     if (vs.isEmpty()) {
       RoutePolicy rp = new RoutePolicy("default", defaults.timeout().toNanos(), RetryPolicy.NONE, FaultPolicy.NONE);
-      compiled.add(new CompiledRoute(List.of(), List.of(target(meters, rp, service, "")), List.of(100)));
+      compiled.add(new CompiledRoute(List.of(), policy.client(), List.of(List.of(target(meters, rp, host, "",
+          RouteActions.NONE))), List.of(100), mesh.random()));
     } else {
       for (HttpRoute r : vs.get().http()) {
         Duration timeout = r.timeout().isZero() ? defaults.timeout() : r.timeout();
         RoutePolicy rp = new RoutePolicy(r.name(), timeout.toNanos(), r.retries(), r.fault());
-        List<Target> targets = new ArrayList<>();
+        List<RouteActions.Mirror> mirrors = new ArrayList<>();
+        for (Mirror m : r.mirrors()) {
+          mirrors.add(new RouteActions.Mirror(target(meters, rp, m.destination().host(), m.destination().subset(),
+              RouteActions.NONE), m.percent()));
+        }
+        int rows = Math.max(1, r.matches().size());
+        List<List<Target>> targets = new ArrayList<>();
+        for (int i = 0; i < rows; i++) {
+          RequestMatch match = r.matches().isEmpty() ? null : r.matches().get(i);
+          List<Target> row = new ArrayList<>();
+          List<Destination> dests = r.route().isEmpty() ? List.of(SELF) : r.route();
+          for (Destination d : dests) {
+            RouteActions actions = new RouteActions(r.rewrite(), prefixLength(match), r.redirect(), r.directResponse(),
+                d.requestHeaders(), r.requestHeaders(), d.responseHeaders(), r.responseHeaders(), mirrors);
+            row.add(target(meters, rp, d == SELF ? host : d.host(), d.subset(), actions));
+          }
+          targets.add(row);
+        }
         List<Integer> weights = new ArrayList<>();
-        for (Destination d : r.route()) {
-          targets.add(target(meters, rp, d.host(), d.subset()));
+        for (Destination d : r.route().isEmpty() ? List.of(SELF) : r.route()) {
           weights.add(d.weight());
         }
-        compiled.add(new CompiledRoute(r.matches(), targets, weights));
+        compiled.add(new CompiledRoute(r.matches(), policy.client(), targets, weights, mesh.random()));
       }
     }
     routes = compiled.toArray(new CompiledRoute[0]);
@@ -252,24 +304,44 @@ public final class ServiceRuntime implements ServiceRouter {
     routeMeters = meters;
   }
 
+  /** The destination of a route that sends nowhere (a redirect or direct response): its own host, never used. */
+  private static final Destination SELF = new Destination("", "", 0, 100, HeaderOps.NONE, HeaderOps.NONE, null);
+
+  /**
+   * How much of the path a {@code rewrite.uri} replaces after {@code match}: the matched prefix;
+   * the whole path after an exact or regex match (-1); {@code /} when the match names no uri, as
+   * Envoy's route then matches prefix {@code /}.
+   */
+  private static int prefixLength(RequestMatch match) {
+    StringMatch uri = match == null ? null : match.uri();
+    if (uri == null) {
+      return 1;
+    }
+    return uri.kind() == StringMatch.Kind.PREFIX ? uri.value().length() : -1;
+  }
+
   /** The destinations this runtime's routes send to (itself included). */
   Set<String> destinations() {
     Set<String> out = new java.util.HashSet<>();
     for (CompiledRoute r : routes) {
       for (Target t : r.targets()) {
-        out.add(t.service());
+        out.add(t.destination().host());
+        for (RouteActions.Mirror m : t.actions().mirrors()) {
+          out.add(m.target().destination().host());
+        }
       }
     }
     return out;
   }
 
-  private Target target(Metrics.Owner meters, RoutePolicy rp, String host, String subsetName) {
-    ServiceRuntime dest = host.equals(service) ? this : mesh.runtimeLocked(host);
+  private Target target(Metrics.Owner meters, RoutePolicy rp, String destination, String subsetName,
+      RouteActions actions) {
+    ServiceRuntime dest = destination.equals(host) ? this : mesh.runtimeLocked(destination);
     SubsetRuntime s = dest.subsets.get(subsetName);
     if (s == null) {
-      throw new IllegalStateException("subset '" + subsetName + "' of " + host + " vanished during compile");
+      throw new IllegalStateException("subset '" + subsetName + "' of " + destination + " vanished during compile");
     }
-    return new Target(rp, s, dest, meters);
+    return new Target(rp, s, dest, meters, actions);
   }
 
   // ---- gauges ---------------------------------------------------------------------------
@@ -292,6 +364,6 @@ public final class ServiceRuntime implements ServiceRouter {
 
   @Override
   public String toString() {
-    return "ServiceRuntime[" + service + ", " + endpoints.size() + " endpoints, subsets " + subsets.keySet() + "]";
+    return "ServiceRuntime[" + host + ", " + endpoints.size() + " endpoints, subsets " + subsets.keySet() + "]";
   }
 }

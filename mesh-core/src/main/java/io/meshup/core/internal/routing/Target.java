@@ -32,8 +32,15 @@ public final class Target implements RouteTarget {
   private final RetryBudget budget;
   private final Counter retriesGranted;
   private final Counter retriesDenied;
+  private final RouteActions actions;
 
   Target(RoutePolicy route, SubsetRuntime subset, ServiceRuntime destination, Metrics.Owner meters) {
+    this(route, subset, destination, meters, RouteActions.NONE);
+  }
+
+  Target(RoutePolicy route, SubsetRuntime subset, ServiceRuntime destination, Metrics.Owner meters,
+      RouteActions actions) {
+    this.actions = actions;
     this.route = route;
     this.subset = subset;
     this.destination = destination;
@@ -50,6 +57,11 @@ public final class Target implements RouteTarget {
     }
     this.retriesGranted = meters.retries(subset.service(), "granted");
     this.retriesDenied = meters.retries(subset.service(), "over_budget");
+  }
+
+  /** What the route does to the request besides routing it: rewrites, header changes, redirects, mirrors. */
+  public RouteActions actions() {
+    return actions;
   }
 
   SubsetRuntime subsetRuntime() {
@@ -165,6 +177,22 @@ public final class Target implements RouteTarget {
     }
     retriesDenied.increment();
     return false;
+  }
+
+  /** A router that sends every request here (a mirror's: no routing, its route's policy). */
+  public io.meshup.core.route.ServiceRouter asRouter() {
+    Target self = this;
+    return new io.meshup.core.route.ServiceRouter() {
+      @Override
+      public String service() {
+        return self.service();
+      }
+
+      @Override
+      public RouteTarget select(io.meshup.core.route.RequestAttributes request) {
+        return self;
+      }
+    };
   }
 
   @Override
