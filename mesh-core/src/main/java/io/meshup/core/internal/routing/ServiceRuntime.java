@@ -275,9 +275,11 @@ public final class ServiceRuntime implements ServiceRouter {
         Duration timeout = r.timeout().isZero() ? defaults.timeout() : r.timeout();
         RoutePolicy rp = new RoutePolicy(r.name(), timeout.toNanos(), r.retries(), r.fault());
         List<RouteActions.Mirror> mirrors = new ArrayList<>();
+        // a mirrored copy is sent once: the route's timeout, no retries, no fault
+        RoutePolicy mirrorPolicy = new RoutePolicy(r.name(), timeout.toNanos(), RetryPolicy.NONE, FaultPolicy.NONE);
         for (Mirror m : r.mirrors()) {
-          mirrors.add(new RouteActions.Mirror(target(meters, rp, m.destination().host(), m.destination().subset(),
-              RouteActions.NONE), m.percent()));
+          mirrors.add(new RouteActions.Mirror(target(meters, mirrorPolicy, m.destination().host(),
+              m.destination().subset(), RouteActions.NONE), m.percent()));
         }
         int rows = Math.max(1, r.matches().size());
         List<List<Target>> targets = new ArrayList<>();
