@@ -48,6 +48,9 @@ public final class GrpcConnections implements AutoCloseable {
   private final Map<EndpointHandle, ManagedChannel> plaintext = new ConcurrentHashMap<>();
   private final Map<EndpointHandle, ManagedChannel> secure = new ConcurrentHashMap<>();
   private final Map<String, SslContext> tls = new ConcurrentHashMap<>();
+  /** Connections with TLS originated to a destination outside the mesh (DestinationRule tls SIMPLE or MUTUAL). */
+  private final Map<EndpointHandle, ManagedChannel> originated = new ConcurrentHashMap<>();
+  private final Map<List<Object>, io.meshup.core.internal.tls.OriginationTls> originations = new ConcurrentHashMap<>();
   /** Endpoints whose removal closes their connections here. */
   private final java.util.Set<EndpointHandle> hooked = ConcurrentHashMap.newKeySet();
   private volatile Consumer<NettyChannelBuilder> configurer = b -> {};
@@ -91,6 +94,8 @@ public final class GrpcConnections implements AutoCloseable {
     synchronized (this) {
       old = new ArrayList<>(secure.values());
       secure.clear();
+      old.addAll(originated.values());
+      originated.clear();
       if (plaintextToo) {
         old.addAll(plaintext.values());
         plaintext.clear();
@@ -128,7 +133,8 @@ public final class GrpcConnections implements AutoCloseable {
    */
   ManagedChannel connection(EndpointHandle endpoint, ConnectionSettings settings) {
     boolean useTls = usesTls(settings);
-    Map<EndpointHandle, ManagedChannel> mine = useTls ? secure : plaintext;
+    boolean originate = settings.origination() != null && !useTls;
+    Map<EndpointHandle, ManagedChannel> mine = originate ? originated : useTls ? secure : plaintext;
     ManagedChannel c = mine.get(endpoint);
     if (c != null) {
       return c;
@@ -141,16 +147,18 @@ public final class GrpcConnections implements AutoCloseable {
       if (c != null) {
         return c;
       }
-      ManagedChannel other = (useTls ? plaintext : secure).remove(endpoint);
-      if (other != null) {
-        other.shutdown();
+      for (Map<EndpointHandle, ManagedChannel> m : List.of(plaintext, secure, originated)) {
+        ManagedChannel other = m == mine ? null : m.remove(endpoint);
+        if (other != null) {
+          other.shutdown();
+        }
       }
       c = open(endpoint, settings, useTls);
       mine.put(endpoint, c);
       if (hooked.add(endpoint)) {
         endpoint.onRemoved(() -> {
           hooked.remove(endpoint);
-          for (Map<EndpointHandle, ManagedChannel> m : List.of(plaintext, secure)) {
+          for (Map<EndpointHandle, ManagedChannel> m : List.of(plaintext, secure, originated)) {
             ManagedChannel gone = m.remove(endpoint);
             if (gone != null) {
               gone.shutdown();
@@ -169,13 +177,24 @@ public final class GrpcConnections implements AutoCloseable {
     if (useTls) {
       b.sslContext(tls.computeIfAbsent(endpoint.service(), service -> TlsContexts.client(
           mesh.certificates().orElseThrow(), mesh.clock(), service, mesh.meterRegistry())));
+    } else if (settings.origination() != null) {
+      io.meshup.core.internal.tls.OriginationTls o = originations.computeIfAbsent(
+          List.of(settings.origination(), endpoint.service()),
+          k -> io.meshup.core.internal.tls.OriginationTls.load(settings.origination(), endpoint.service()));
+      b.sslContext(TlsContexts.originating(o));
+      if (o.sni() != null) {
+        b.overrideAuthority(o.sni());
+      }
     } else {
       b.usePlaintext();
     }
-    Duration keepalive = settings.keepaliveTime() != null ? settings.keepaliveTime() : KEEPALIVE_TIME;
-    Duration keepaliveTimeout = settings.keepaliveTimeout() != null ? settings.keepaliveTimeout() : KEEPALIVE_TIMEOUT;
-    b.keepAliveTime(keepalive.toNanos(), TimeUnit.NANOSECONDS)
-        .keepAliveTimeout(keepaliveTimeout.toNanos(), TimeUnit.NANOSECONDS);
+    // HTTP/2 pings find a frozen peer: MeshUp's own, whatever the DestinationRule says (its
+    // tcpKeepalive is TCP's, below)
+    b.keepAliveTime(KEEPALIVE_TIME.toNanos(), TimeUnit.NANOSECONDS)
+        .keepAliveTimeout(KEEPALIVE_TIMEOUT.toNanos(), TimeUnit.NANOSECONDS);
+    if (settings.tcpKeepalive() != null) {
+      TcpKeepalives.apply(b, settings.tcpKeepalive());
+    }
     if (settings.connectTimeout() != null) {
       b.withOption(ChannelOption.CONNECT_TIMEOUT_MILLIS, (int) Math.min(Integer.MAX_VALUE, settings.connectTimeout().toMillis()));
     }

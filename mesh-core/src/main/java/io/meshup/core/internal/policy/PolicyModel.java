@@ -182,7 +182,7 @@ public final class PolicyModel {
    */
   public record ConnectionPool(int maxRequests, int maxPendingRequests, int maxRetries,
       int maxConnections, int maxRequestsPerConnection, Duration connectTimeout,
-      Duration idleTimeout, Duration keepaliveTime, Duration keepaliveTimeout, boolean h2Upgrade) {}
+      Duration idleTimeout, io.meshup.core.route.ConnectionSettings.TcpKeepalive tcpKeepalive, boolean h2Upgrade) {}
 
   /** Ejection of failing endpoints (Envoy semantics, Istio fields). */
   public record OutlierDetection(int consecutiveErrors, int consecutiveGatewayErrors,

@@ -647,11 +647,7 @@ public final class PolicyParser {
     ClientTls tls = null;
     if (t.has("tls")) {
       files = tlsFiles(t.get("tls"));
-      if (files != null) {
-        throw t.get("tls").get("mode").error(files.mode() + " is not implemented yet: MeshUp's transports do not yet"
-            + " originate TLS with certificates from files; use ISTIO_MUTUAL (the mesh's certificates) or DISABLE");
-      }
-      tls = clientTls(t.get("tls"));
+      tls = files != null ? ClientTls.DISABLE : clientTls(t.get("tls"));
     }
     return new TrafficPolicy(lb, t.has("connectionPool") ? connectionPool(t.get("connectionPool")) : null,
         t.has("outlierDetection") ? outlierDetection(t.get("outlierDetection")) : null,
@@ -840,18 +836,16 @@ public final class PolicyParser {
       }
     }
     int max = Integer.MAX_VALUE;
-    Duration keepalive = null;
-    Duration keepaliveTimeout = null;
-    if (tcp.has("tcpKeepalive")) {
-      // HTTP/2 pings stand for TCP probes: the first after 'time' without reads, and the
-      // connection closes when none is answered within interval x probes
-      ConfigNode ka = tcp.get("tcpKeepalive").keys("time", "interval", "probes");
-      keepalive = ka.get("time").positiveDuration(null);
-      Duration interval = ka.get("interval").positiveDuration(null);
-      long probes = ka.get("probes").integer(1, 1000, 9);
-      if (interval != null) {
-        keepaliveTimeout = interval.multipliedBy(probes);
+    io.meshup.core.route.ConnectionSettings.TcpKeepalive keepalive = null;
+    if (tcp.has("tcpKeepalive") || (tcp.kind() == ConfigNode.Kind.MAP && tcp.entries().containsKey("tcpKeepalive"))) {
+      // TCP keepalive socket options (SO_KEEPALIVE and the probe timing), as Envoy sets them;
+      // unset values are the operating system's
+      ConfigNode ka = tcp.get("tcpKeepalive");
+      if (!ka.isNull()) {
+        ka.keys("time", "interval", "probes");
       }
+      keepalive = new io.meshup.core.route.ConnectionSettings.TcpKeepalive(ka.get("time").positiveDuration(null),
+          ka.get("interval").positiveDuration(null), (int) ka.get("probes").integer(1, 1000, 0));
     }
     return new ConnectionPool(
         (int) http.get("http2MaxRequests").integer(1, max, max),
@@ -861,7 +855,7 @@ public final class PolicyParser {
         (int) http.get("maxRequestsPerConnection").integer(0, max, 0),
         tcp.get("connectTimeout").positiveDuration(null),
         http.get("idleTimeout").positiveDuration(null),
-        keepalive, keepaliveTimeout, h2Upgrade);
+        keepalive, h2Upgrade);
   }
 
   private static OutlierDetection outlierDetection(ConfigNode od) {

@@ -3,6 +3,7 @@ package io.meshup.core.internal.routing;
 import io.github.resilience4j.circuitbreaker.CircuitBreaker;
 import io.meshup.core.MeshClock;
 import io.meshup.core.internal.lb.Balancer;
+import io.meshup.core.internal.policy.PolicyModel;
 import io.meshup.core.internal.policy.PolicyModel.ConnectionPool;
 import io.meshup.core.internal.policy.PolicyModel.OutlierDetection;
 import io.meshup.core.route.ClientTls;
@@ -77,9 +78,23 @@ public final class SubsetRuntime {
     this.ejections = ejections;
     ConnectionPool pool = resolved.connectionPool();
     ClientTls tls = resolved.tls() == null ? ClientTls.AUTO : resolved.tls();
-    this.connectionSettings = pool == null ? new ConnectionSettings(null, null, null, null, 0, tls, false)
-        : new ConnectionSettings(pool.connectTimeout(), pool.idleTimeout(), pool.keepaliveTime(), pool.keepaliveTimeout(),
-            pool.maxRequestsPerConnection(), tls, pool.h2Upgrade());
+    io.meshup.core.route.TlsOrigination origination = origination(resolved.tlsFiles());
+    this.connectionSettings = pool == null ? new ConnectionSettings(null, null, null, 0, tls, origination, false)
+        : new ConnectionSettings(pool.connectTimeout(), pool.idleTimeout(), pool.tcpKeepalive(),
+            pool.maxRequestsPerConnection(), tls, origination, pool.h2Upgrade());
+  }
+
+  /** The TLS a {@code tls} of mode SIMPLE or MUTUAL asks the transport to originate, or null. */
+  private static io.meshup.core.route.TlsOrigination origination(PolicyModel.TlsFiles f) {
+    if (f == null) {
+      return null;
+    }
+    return new io.meshup.core.route.TlsOrigination(f.mode().equals("MUTUAL"), path(f.clientCertificate()),
+        path(f.privateKey()), path(f.caCertificates()), f.sni(), f.subjectAltNames(), f.insecureSkipVerify());
+  }
+
+  private static java.nio.file.Path path(String p) {
+    return p == null ? null : java.nio.file.Path.of(p);
   }
 
   ConnectionSettings connectionSettings() {
