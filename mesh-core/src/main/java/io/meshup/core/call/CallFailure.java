@@ -47,19 +47,21 @@ public final class CallFailure {
   private final boolean routeTimeout;
   private final byte[] body;
   private final String location;
+  private final String[] headers;
 
   CallFailure(Kind kind, String message, Rejection rejection, int abortHttpStatus, String abortGrpcStatus,
       Throwable cause, boolean routeTimeout) {
-    this(kind, message, rejection, abortHttpStatus, abortGrpcStatus, cause, routeTimeout, null, null);
+    this(kind, message, rejection, abortHttpStatus, abortGrpcStatus, cause, routeTimeout, null, null, null);
   }
 
-  /** A direct response (or redirect) of a route. */
-  static CallFailure direct(String message, int status, byte[] body, String location) {
-    return new CallFailure(Kind.DIRECT_RESPONSE, message, null, status, null, null, false, body, location);
+  /** A direct response (or redirect, or CORS preflight answer) of a route; {@code headers} name-value pairs. */
+  static CallFailure direct(String message, int status, byte[] body, String location, String[] headers) {
+    return new CallFailure(Kind.DIRECT_RESPONSE, message, null, status, null, null, false, body, location, headers);
   }
 
   private CallFailure(Kind kind, String message, Rejection rejection, int abortHttpStatus, String abortGrpcStatus,
-      Throwable cause, boolean routeTimeout, byte[] body, String location) {
+      Throwable cause, boolean routeTimeout, byte[] body, String location, String[] headers) {
+    this.headers = headers == null ? new String[0] : headers;
     this.body = body;
     this.location = location;
     this.kind = Objects.requireNonNull(kind, "kind");
@@ -93,6 +95,11 @@ public final class CallFailure {
   /** For {@link Kind#DIRECT_RESPONSE}: the body to answer with (never modified), or null for none. */
   public byte[] body() {
     return body;
+  }
+
+  /** For {@link Kind#DIRECT_RESPONSE}: further response headers (a CORS preflight's), as name-value pairs. */
+  public java.util.List<String> headers() {
+    return java.util.List.of(headers);
   }
 
   /** For {@link Kind#DIRECT_RESPONSE} of a redirect: the {@code Location}; otherwise null. */

@@ -151,6 +151,8 @@ public abstract class EngineCall implements RequestAttributes {
   private RouteActions actions = RouteActions.NONE;
   /** The path after the route's rewrite, or null when it keeps the request's. */
   private String rewrittenPath;
+  /** The Origin of a request the route's corsPolicy allows (its response gets CORS headers), else null. */
+  private String corsOrigin;
 
   /**
    * @param engine the mesh's call engine
@@ -417,7 +419,7 @@ public abstract class EngineCall implements RequestAttributes {
 
   /** True when the route changes the response's headers ({@link #editResponseHeaders}). */
   public final boolean editsResponseHeaders() {
-    return actions.editsResponse();
+    return actions.editsResponse() || corsOrigin != null;
   }
 
   /**
@@ -426,6 +428,9 @@ public abstract class EngineCall implements RequestAttributes {
    */
   public final void editResponseHeaders(HeaderEdits edits) {
     actions.editResponse(edits);
+    if (corsOrigin != null) {
+      actions.editCorsResponse(edits, corsOrigin);
+    }
   }
 
   /** The chosen target, once routed; null before. */
@@ -603,12 +608,22 @@ public abstract class EngineCall implements RequestAttributes {
     }
     target = (Target) rt;
     actions = target.actions();
+    String origin = header("origin");
+    int cors = actions.cors(origin, origin != null && method().equals("OPTIONS")
+        && header("access-control-request-method") != null);
+    if (cors == RouteActions.CORS_PREFLIGHT || cors == RouteActions.CORS_IGNORED_PREFLIGHT) {
+      finishFailure(CallFailure.direct("meshup: route " + target.route().name() + " of " + router.service()
+          + " answers the CORS preflight of " + origin, 200, null, null,
+          cors == RouteActions.CORS_PREFLIGHT ? actions.preflightHeaders(origin) : null), Outcome.SUCCESS);
+      return;
+    }
+    corsOrigin = cors == RouteActions.CORS_RESPONSE ? origin : null;
     if (actions.directResponse() != null || actions.redirect() != null) {
       boolean redirect = actions.redirect() != null;
       int status = redirect ? actions.redirect().code() : actions.directResponse().status();
       finishFailure(CallFailure.direct("meshup: route " + target.route().name() + " of " + router.service()
           + (redirect ? " redirects with " : " answers ") + status, status,
-          redirect ? null : actions.directResponse().body(), redirect ? actions.location(this) : null),
+          redirect ? null : actions.directResponse().body(), redirect ? actions.location(this) : null, null),
           Outcome.SUCCESS);
       return;
     }

@@ -314,7 +314,8 @@ final class Exchange<T> extends EngineCall {
         }
         break;
       case DIRECT_RESPONSE:
-        InjectedResponse.direct(request, f.abortHttpStatus(), f.body(), f.location(), this::editResponseHeaders, handler)
+        InjectedResponse.direct(request, f.abortHttpStatus(), f.body(), f.location(), f.headers(),
+            this::editResponseHeaders, handler)
             .whenComplete((r, e) -> {
               if (e != null) {
                 result.completeExceptionally(HttpOutcomes.unwrap(e));

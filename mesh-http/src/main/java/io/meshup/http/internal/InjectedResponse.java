@@ -52,7 +52,7 @@ final class InjectedResponse<T> implements HttpResponse<T> {
    * for a redirect, then the route's response header changes; the request never left the process.
    */
   static <T> CompletableFuture<HttpResponse<T>> direct(HttpRequest request, int status, byte[] body, String location,
-      java.util.function.Consumer<EditedHeaders> edits, HttpResponse.BodyHandler<T> handler) {
+      List<String> extra, java.util.function.Consumer<EditedHeaders> edits, HttpResponse.BodyHandler<T> handler) {
     byte[] text = body == null ? new byte[0] : body;
     EditedHeaders h = new EditedHeaders(HttpHeaders.of(Map.of(), (n, v) -> true));
     h.set("content-length", Integer.toString(text.length));
@@ -61,6 +61,9 @@ final class InjectedResponse<T> implements HttpResponse<T> {
     }
     if (location != null) {
       h.set("location", location);
+    }
+    for (int i = 0; i + 1 < extra.size(); i += 2) {
+      h.set(extra.get(i), extra.get(i + 1));
     }
     edits.accept(h);
     return of(request, status, h.headers(), text, handler);

@@ -48,7 +48,7 @@ final class Delegation {
         child.requestHeaders().isEmpty() ? root.requestHeaders() : child.requestHeaders(),
         child.responseHeaders().isEmpty() ? root.responseHeaders() : child.responseHeaders(),
         child.redirect(), child.directResponse(), child.mirrors().isEmpty() ? root.mirrors() : child.mirrors(), null,
-        child.where());
+        child.cors() != null ? child.cors() : root.cors(), child.where());
   }
 
   private static RequestMatch merge(RequestMatch r, RequestMatch c) {

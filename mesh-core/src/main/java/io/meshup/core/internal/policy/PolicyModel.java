@@ -32,7 +32,15 @@ public final class PolicyModel {
   public record HttpRoute(String name, List<RequestMatch> matches, List<Destination> route,
       Duration timeout, RetryPolicy retries, FaultPolicy fault, Rewrite rewrite, HeaderOps requestHeaders,
       HeaderOps responseHeaders, Redirect redirect, DirectResponse directResponse, List<Mirror> mirrors,
-      Delegate delegate, ConfigNode where) {}
+      Delegate delegate, Cors cors, ConfigNode where) {}
+
+  /**
+   * {@code corsPolicy}, as Envoy's CORS filter applies it: origins allowed (any of the matches, or
+   * {@code *}), what a preflight answers, and whether unmatched preflights go on to the destination.
+   */
+  public record Cors(List<StringMatch> allowOrigins, boolean anyOrigin, List<String> allowMethods,
+      List<String> allowHeaders, List<String> exposeHeaders, Duration maxAge, Boolean allowCredentials,
+      boolean forwardUnmatchedPreflights) {}
 
   /**
    * One {@code match[j]}; all present conditions must hold. Header and query maps hold a

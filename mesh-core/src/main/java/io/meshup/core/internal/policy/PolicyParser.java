@@ -16,6 +16,7 @@ import io.meshup.core.internal.policy.PolicyModel.RequestMatch;
 import io.meshup.core.internal.policy.PolicyModel.Subset;
 import io.meshup.core.internal.policy.PolicyModel.TrafficPolicy;
 import io.meshup.core.internal.policy.PolicyModel.VirtualService;
+import io.meshup.core.internal.policy.PolicyModel.Cors;
 import io.meshup.core.internal.policy.PolicyModel.Delegate;
 import io.meshup.core.internal.policy.PolicyModel.DirectResponse;
 import io.meshup.core.internal.policy.PolicyModel.Distribute;
@@ -198,11 +199,10 @@ public final class PolicyParser {
   }
 
   private HttpRoute httpRoute(ConfigNode r, int index, String ns) {
-    r.unsupported("corsPolicy", "CORS is answered by the server that serves the browser; MeshUp's clients send"
-            + " requests, they do not answer preflights")
-        .unsupported("rateLimit", "not part of Istio's released API")
+    r.unsupported("rateLimit", "not part of Istio's released API")
         .keys("name", "match", "route", "timeout", "retries", "fault", "rewrite", "headers", "redirect",
-            "directResponse", "delegate", "mirror", "mirrorPercentage", "mirrorPercent", "mirror_percent", "mirrors");
+            "directResponse", "delegate", "mirror", "mirrorPercentage", "mirrorPercent", "mirror_percent", "mirrors",
+            "corsPolicy");
     String name = r.has("name") ? r.get("name").nonEmpty() : "http[" + index + "]";
     List<RequestMatch> matches = new ArrayList<>();
     for (ConfigNode m : r.get("match").items()) {
@@ -264,7 +264,40 @@ public final class PolicyParser {
       mirrors.add(new Mirror(mirrorDestination(m.required("destination"), ns), pct));
     }
     return new HttpRoute(name, List.copyOf(matches), List.copyOf(dests), timeout, retries, fault, rewrite, headers[0],
-        headers[1], redirect, direct, List.copyOf(mirrors), delegate, r);
+        headers[1], redirect, direct, List.copyOf(mirrors), delegate, cors(r.get("corsPolicy")), r);
+  }
+
+  private Cors cors(ConfigNode c) {
+    if (c.isNull()) {
+      return null;
+    }
+    c.keys("allowOrigins", "allowOrigin", "allowMethods", "allowHeaders", "exposeHeaders", "maxAge", "allowCredentials",
+        "unmatchedPreflights");
+    List<StringMatch> origins = new ArrayList<>();
+    boolean any = false;
+    for (ConfigNode o : c.get("allowOrigins").items()) {
+      origins.add(stringMatch(o, false, false));
+    }
+    for (ConfigNode o : c.get("allowOrigin").items()) {
+      String v = o.nonEmpty();
+      if (v.equals("*")) {
+        any = true;
+      } else {
+        origins.add(new StringMatch(StringMatch.Kind.EXACT, v, false));
+      }
+    }
+    List<String> methods = new ArrayList<>();
+    c.get("allowMethods").items().forEach(m -> methods.add(m.nonEmpty()));
+    List<String> allowHeaders = new ArrayList<>();
+    c.get("allowHeaders").items().forEach(m -> allowHeaders.add(m.nonEmpty()));
+    List<String> expose = new ArrayList<>();
+    c.get("exposeHeaders").items().forEach(m -> expose.add(m.nonEmpty()));
+    Boolean credentials = c.has("allowCredentials") ? c.get("allowCredentials").bool(false) : null;
+    boolean forward = !c.has("unmatchedPreflights")
+        || c.get("unmatchedPreflights").oneOf("UNSPECIFIED", "FORWARD", "IGNORE").equals("FORWARD")
+        || c.get("unmatchedPreflights").string().equals("UNSPECIFIED");
+    return new Cors(List.copyOf(origins), any, List.copyOf(methods), List.copyOf(allowHeaders), List.copyOf(expose),
+        c.get("maxAge").duration(null), credentials, forward);
   }
 
   private Destination mirrorDestination(ConfigNode dest, String ns) {

@@ -21,7 +21,7 @@ import java.util.Map;
 public final class RouteActions {
   /** Nothing to do. */
   public static final RouteActions NONE = new RouteActions(null, -1, null, null, HeaderOps.NONE, HeaderOps.NONE,
-      HeaderOps.NONE, HeaderOps.NONE, List.of());
+      HeaderOps.NONE, HeaderOps.NONE, List.of(), null);
 
   private final Rewrite rewrite;
   /** Length of the matched uri prefix a rewrite replaces; -1 for the whole path. */
@@ -37,12 +37,15 @@ public final class RouteActions {
   private final List<Mirror> mirrors;
   private final boolean requestEdits;
   private final boolean responseEdits;
+  private final CorsRules cors;
 
   /** A mirror: where to and how often (percent). */
   public record Mirror(Target target, double percent) {}
 
   RouteActions(Rewrite rewrite, int prefixLength, Redirect redirect, DirectResponse direct, HeaderOps destRequest,
-      HeaderOps routeRequest, HeaderOps destResponse, HeaderOps routeResponse, List<Mirror> mirrors) {
+      HeaderOps routeRequest, HeaderOps destResponse, HeaderOps routeResponse, List<Mirror> mirrors,
+      io.meshup.core.internal.policy.PolicyModel.Cors cors) {
+    this.cors = cors == null ? null : new CorsRules(cors);
     this.rewrite = rewrite;
     this.prefixLength = prefixLength;
     this.redirect = redirect;
@@ -134,6 +137,37 @@ public final class RouteActions {
     for (int i = 0; i < add.length; i += 2) {
       edits.add(add[i], add[i + 1]);
     }
+  }
+
+  /**
+   * How the route's {@code corsPolicy} takes a request from {@code origin} (null: no Origin):
+   * {@link #CORS_NONE} (nothing to do), {@link #CORS_RESPONSE} (add CORS headers to the response),
+   * {@link #CORS_PREFLIGHT} (answer the preflight with {@link #preflightHeaders}) or
+   * {@link #CORS_IGNORED_PREFLIGHT} (answer it without CORS headers).
+   */
+  public int cors(String origin, boolean preflight) {
+    if (cors == null || origin == null) {
+      return CORS_NONE;
+    }
+    if (cors.allows(origin)) {
+      return preflight ? CORS_PREFLIGHT : CORS_RESPONSE;
+    }
+    return preflight && !cors.forwardsUnmatchedPreflights() ? CORS_IGNORED_PREFLIGHT : CORS_NONE;
+  }
+
+  public static final int CORS_NONE = 0;
+  public static final int CORS_RESPONSE = 1;
+  public static final int CORS_PREFLIGHT = 2;
+  public static final int CORS_IGNORED_PREFLIGHT = 3;
+
+  /** The headers answering an allowed preflight from {@code origin} (name-value pairs). */
+  public String[] preflightHeaders(String origin) {
+    return cors.preflight(origin);
+  }
+
+  /** Adds the CORS headers for an allowed request from {@code origin} to its response. */
+  public void editCorsResponse(HeaderEdits edits, String origin) {
+    cors.editResponse(edits, origin);
   }
 
   /** The route's direct response, or null. */

@@ -289,7 +289,7 @@ public final class ServiceRuntime implements ServiceRouter {
           List<Destination> dests = r.route().isEmpty() ? List.of(SELF) : r.route();
           for (Destination d : dests) {
             RouteActions actions = new RouteActions(r.rewrite(), prefixLength(match), r.redirect(), r.directResponse(),
-                d.requestHeaders(), r.requestHeaders(), d.responseHeaders(), r.responseHeaders(), mirrors);
+                d.requestHeaders(), r.requestHeaders(), d.responseHeaders(), r.responseHeaders(), mirrors, r.cors());
             row.add(target(meters, rp, d == SELF ? host : d.host(), d.subset(), actions));
           }
           targets.add(row);
