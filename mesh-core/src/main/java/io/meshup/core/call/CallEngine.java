@@ -92,6 +92,11 @@ public final class CallEngine {
     return maxReplays;
   }
 
+  /** A random long (generated hash cookies), from the mesh's random source. */
+  long randomLong() {
+    return random.applyAsLong(Long.MIN_VALUE, Long.MAX_VALUE);
+  }
+
   /** True with probability {@code percent} / 100 (mirror shares), drawn from the mesh's random source. */
   boolean draw(double percent) {
     return random.applyAsLong(0, 1_000_000) < percent * 10_000;

@@ -153,6 +153,11 @@ public abstract class EngineCall implements RequestAttributes {
   private String rewrittenPath;
   /** The Origin of a request the route's corsPolicy allows (its response gets CORS headers), else null. */
   private String corsOrigin;
+  /** The request's consistent hash, when the subset hashes and the request has a key. */
+  private boolean hashed;
+  private long hash;
+  /** A cookie the subset's consistent hash generated for a request without one ({@code name=value; attributes}). */
+  private String setCookie;
 
   /**
    * @param engine the mesh's call engine
@@ -419,7 +424,7 @@ public abstract class EngineCall implements RequestAttributes {
 
   /** True when the route changes the response's headers ({@link #editResponseHeaders}). */
   public final boolean editsResponseHeaders() {
-    return actions.editsResponse() || corsOrigin != null;
+    return actions.editsResponse() || corsOrigin != null || setCookie != null;
   }
 
   /**
@@ -430,6 +435,9 @@ public abstract class EngineCall implements RequestAttributes {
     actions.editResponse(edits);
     if (corsOrigin != null) {
       actions.editCorsResponse(edits, corsOrigin);
+    }
+    if (setCookie != null) {
+      edits.add("set-cookie", setCookie);
     }
   }
 
@@ -630,6 +638,10 @@ public abstract class EngineCall implements RequestAttributes {
     if (actions.rewritesPath()) {
       rewrittenPath = actions.rewritePath(path());
     }
+    io.meshup.core.internal.policy.PolicyModel.HashPolicy hp = target.hashPolicy();
+    if (hp != null) {
+      hashKey(hp);
+    }
     for (RouteActions.Mirror m : actions.mirrors()) {
       if (m.percent() >= 100 || engine.draw(m.percent())) {
         try {
@@ -664,6 +676,34 @@ public abstract class EngineCall implements RequestAttributes {
       return;
     }
     nextAttempt(now);
+  }
+
+  /**
+   * The request's hash key as the DestinationRule's {@code consistentHash} names it: a header, a
+   * cookie (generated, and set on the response, when absent and {@code ttl} is given, as Envoy
+   * does), the source address (this workload's own when the transport knows no other, as a
+   * sidecar's downstream address is its own pod's) or a query parameter; none leaves the pick
+   * random.
+   */
+  private void hashKey(io.meshup.core.internal.policy.PolicyModel.HashPolicy hp) {
+    String key;
+    if (hp.header() != null) {
+      key = header(hp.header());
+    } else if (hp.cookie() != null) {
+      key = HashKeys.cookie(header("cookie"), hp.cookie());
+      if (key == null && hp.cookieTtl() != null) {
+        key = Long.toHexString(engine.randomLong());
+        setCookie = HashKeys.setCookie(hp.cookie(), key, hp.cookieTtl(), hp.cookiePath());
+      }
+    } else if (hp.sourceIp()) {
+      key = sourceAddress() != null ? sourceAddress() : HashKeys.LOCAL_ADDRESS;
+    } else {
+      key = io.meshup.core.internal.routing.RouteActions.queryParameter(query(), hp.query());
+    }
+    if (key != null) {
+      hashed = true;
+      hash = io.meshup.core.internal.lb.XxHash64.hash(key);
+    }
   }
 
   /** Ends the call when it was cancelled or the engine shut down; whether it did. */
@@ -726,7 +766,7 @@ public abstract class EngineCall implements RequestAttributes {
           + " (set mesh.tls.certificates)"), Outcome.CLIENT_ERROR);
       return;
     }
-    EndpointState ep = target.pick(tried, now);
+    EndpointState ep = hashed ? target.pick(tried, now, hash) : target.pick(tried, now);
     if (ep == null) {
       permit = false;
       target.reject(Rejection.NO_ENDPOINTS);

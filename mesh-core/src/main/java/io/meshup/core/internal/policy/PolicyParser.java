@@ -670,10 +670,6 @@ public final class PolicyParser {
       }
       if (l.has("localityLbSetting")) {
         locality = locality(l.get("localityLbSetting"));
-        if (locality.enabled()) {
-          throw l.get("localityLbSetting").error("is not implemented yet: MeshUp does not yet weigh or fail over"
-              + " endpoints by their region, zone and subzone labels (set enabled: false, or leave it out)");
-        }
       }
     }
     TlsFiles files = null;

@@ -216,6 +216,11 @@ public final class RouteActions {
     return scheme + "://" + host + (defaultPort ? "" : ":" + port) + path + (query == null ? "" : "?" + query);
   }
 
+  /** The first value of a query parameter in a raw query string, or null (see {@code CompiledRoute}). */
+  public static String queryParameter(String query, String name) {
+    return CompiledRoute.queryParameter(query, name);
+  }
+
   /** The mirrors of this route. */
   public List<Mirror> mirrors() {
     return mirrors;

@@ -238,9 +238,10 @@ public final class ServiceRuntime implements ServiceRouter {
     }
     Metrics.Owner meters = mesh.metrics().owner();
     Map<String, SubsetRuntime> next = new LinkedHashMap<>();
-    next.put("", reuseOrCreate(meters, "", Map.of(), defaults.resolve(base)));
+    next.put("", reuseOrCreate(meters, "", Map.of(), defaults.resolve(base), locality(base, policy)));
     for (Subset s : rule.map(DestinationRule::subsets).orElse(List.of())) {
-      next.put(s.name(), reuseOrCreate(meters, s.name(), s.labels(), defaults.resolve(s.trafficPolicy().inherit(base))));
+      TrafficPolicy own = s.trafficPolicy().inherit(base);
+      next.put(s.name(), reuseOrCreate(meters, s.name(), s.labels(), defaults.resolve(own), locality(own, policy)));
     }
     subsets = next;
     for (String name : next.keySet()) {
@@ -250,13 +251,22 @@ public final class ServiceRuntime implements ServiceRouter {
     subsetMeters = meters;
   }
 
-  private SubsetRuntime reuseOrCreate(Metrics.Owner meters, String name, Map<String, String> labels, TrafficPolicy resolved) {
+  /**
+   * This workload's labels when locality balancing applies to a destination with traffic policy
+   * {@code p} (its {@code localityLbSetting}, or the outlier detection its rule configures), else null.
+   */
+  private static Map<String, String> locality(TrafficPolicy p, PolicySet policy) {
+    return Localities.applies(p.locality(), p.outlierDetection() != null) ? policy.client().labels() : null;
+  }
+
+  private SubsetRuntime reuseOrCreate(Metrics.Owner meters, String name, Map<String, String> labels, TrafficPolicy resolved,
+      Map<String, String> localityOf) {
     SubsetRuntime old = subsets.get(name);
     io.micrometer.core.instrument.Counter ejections = meters.ejections(service, name);
-    if (old != null && old.sameDefinition(labels, resolved)) {
+    if (old != null && old.sameDefinition(labels, resolved, localityOf)) {
       return old;
     }
-    SubsetRuntime s = new SubsetRuntime(service, name, labels, resolved, mesh.clock(), ejections);
+    SubsetRuntime s = new SubsetRuntime(service, name, labels, resolved, mesh.clock(), ejections, localityOf);
     s.setMembers(endpoints);
     return s;
   }

@@ -57,8 +57,21 @@ public final class SubsetRuntime {
   private final ConnectionSettings connectionSettings;
   private volatile Members members = Members.EMPTY;
 
+  /** This workload's labels (its locality), when locality balancing applies to the subset; else null. */
+  private final Map<String, String> localityOf;
+
   SubsetRuntime(String service, String name, Map<String, String> labels, TrafficPolicy resolved,
       MeshClock clock, Counter ejections) {
+    this(service, name, labels, resolved, clock, ejections, null);
+  }
+
+  /**
+   * @param localityOf this workload's labels when locality load balancing applies (the rule's
+   *     {@code localityLbSetting} or its outlier detection, as Istio decides), else null
+   */
+  SubsetRuntime(String service, String name, Map<String, String> labels, TrafficPolicy resolved,
+      MeshClock clock, Counter ejections, Map<String, String> localityOf) {
+    this.localityOf = localityOf;
     this.service = service;
     this.name = name;
     this.labels = Map.copyOf(labels);
@@ -66,7 +79,7 @@ public final class SubsetRuntime {
     this.clock = clock;
     this.description = name.isEmpty() ? service : service + " subset " + name;
     this.breaker = Breakers.create(description, resolved.circuitBreaker(), clock);
-    this.balancer = Balancer.of(resolved.loadBalancer());
+    this.balancer = Balancer.of(resolved.loadBalancer(), resolved.hash());
     this.outlier = resolved.outlierDetection();
     int e = outlier.consecutiveErrors();
     if (outlier.consecutiveGatewayErrors() > 0) {
@@ -102,8 +115,8 @@ public final class SubsetRuntime {
   }
 
   /** True when this runtime was built from the same definition, so it may be kept. */
-  boolean sameDefinition(Map<String, String> otherLabels, TrafficPolicy otherPolicy) {
-    return labels.equals(otherLabels) && policy.equals(otherPolicy);
+  boolean sameDefinition(Map<String, String> otherLabels, TrafficPolicy otherPolicy, Map<String, String> otherLocality) {
+    return labels.equals(otherLabels) && policy.equals(otherPolicy) && java.util.Objects.equals(localityOf, otherLocality);
   }
 
   public String service() {
@@ -139,7 +152,11 @@ public final class SubsetRuntime {
         mine.add(s);
       }
     }
-    members = Members.of(mine);
+    Members m = Members.of(mine);
+    if (localityOf != null && m.unique.length > 1) {
+      m = m.with(Localities.of(policy.locality(), localityOf, m.unique));
+    }
+    members = m;
     panicCheckedAt = 0;
   }
 
@@ -223,7 +240,27 @@ public final class SubsetRuntime {
     if (m.unique.length == 0) {
       return null;
     }
+    if (m.localities != null) {
+      return balancer.pick(m.localities.choose(now, java.util.concurrent.ThreadLocalRandom.current().nextInt(100)),
+          tried, now, panic(m, now));
+    }
     return balancer.pick(balancer.wantsSchedule() ? m.schedule : m.unique, tried, now, panic(m, now));
+  }
+
+  /** As {@link #pick(io.meshup.core.internal.lb.Tried, long)} for a request whose hash key hashed to {@code hash}. */
+  EndpointState pick(io.meshup.core.internal.lb.Tried tried, long now, long hash) {
+    Members m = members;
+    if (m.unique.length == 0) {
+      return null;
+    }
+    EndpointState[] candidates = m.localities != null ? m.localities.choose(now, (int) Long.remainderUnsigned(hash, 100))
+        : balancer.wantsSchedule() ? m.schedule : m.unique;
+    return balancer.pick(candidates, tried, now, panic(m, now), hash);
+  }
+
+  /** The consistent hash settings of this subset's balancer, or null when it does not hash. */
+  io.meshup.core.internal.policy.PolicyModel.HashPolicy hashPolicy() {
+    return policy.loadBalancer() == io.meshup.core.internal.policy.PolicyModel.BalancerKind.RING_HASH ? policy.hash() : null;
   }
 
   /** True when more than half the members are ejected; recounted at most every 100 ms. */
@@ -317,13 +354,20 @@ public final class SubsetRuntime {
 
   /** The members, and a schedule repeating each by its weight for weight-blind balancers. */
   static final class Members {
-    static final Members EMPTY = new Members(new EndpointState[0], new EndpointState[0]);
+    static final Members EMPTY = new Members(new EndpointState[0], new EndpointState[0], null);
     final EndpointState[] unique;
     final EndpointState[] schedule;
+    /** The locality groups the pick chooses among first, or null. */
+    final Localities localities;
 
-    private Members(EndpointState[] unique, EndpointState[] schedule) {
+    private Members(EndpointState[] unique, EndpointState[] schedule, Localities localities) {
       this.unique = unique;
       this.schedule = schedule;
+      this.localities = localities;
+    }
+
+    Members with(Localities l) {
+      return new Members(unique, schedule, l);
     }
 
     static Members of(List<EndpointState> list) {
@@ -335,7 +379,7 @@ public final class SubsetRuntime {
         total += s.endpoint().weight();
       }
       if (unique.length == 0 || total == unique.length) {
-        return new Members(unique, unique);
+        return new Members(unique, unique, null);
       }
       total /= gcd;
       double scale = total > MAX_SCHEDULE ? (double) MAX_SCHEDULE / total : 1;
@@ -347,7 +391,7 @@ public final class SubsetRuntime {
         }
       }
       java.util.Collections.shuffle(sched, new java.util.Random(sched.size()));
-      return new Members(unique, sched.toArray(new EndpointState[0]));
+      return new Members(unique, sched.toArray(new EndpointState[0]), null);
     }
 
     private static int gcd(int a, int b) {

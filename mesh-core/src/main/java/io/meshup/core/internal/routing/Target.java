@@ -124,6 +124,16 @@ public final class Target implements RouteTarget {
     return subset.pick(tried, subset.clock().nanoTime());
   }
 
+  /** As {@link #pick(Tried, long)} for a request whose consistent hash key hashed to {@code hash}. */
+  public EndpointState pick(Tried tried, long now, long hash) {
+    return subset.pick(tried, now, hash);
+  }
+
+  /** The subset's consistent hash settings ({@code loadBalancer.consistentHash}), or null when it does not hash. */
+  public io.meshup.core.internal.policy.PolicyModel.HashPolicy hashPolicy() {
+    return subset.hashPolicy();
+  }
+
   /** As {@link #pick(Tried)}, at {@code now} on the mesh's clock. */
   public EndpointState pick(Tried tried, long now) {
     return subset.pick(tried, now);
