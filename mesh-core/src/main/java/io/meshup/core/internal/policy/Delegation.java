@@ -83,7 +83,7 @@ final class Delegation {
     }
     return new RequestMatch(c.name() != null ? c.name() : r.name(), uri, scheme, method, authority, headers, without,
         query, c.port() != 0 ? c.port() : r.port(), Map.copyOf(labels),
-        c.sourceNamespace() != null ? c.sourceNamespace() : r.sourceNamespace());
+        c.sourceNamespace() != null ? c.sourceNamespace() : r.sourceNamespace(), r.mesh() && c.mesh());
   }
 
   /** Marks a conflict. */

@@ -46,11 +46,12 @@ public final class PolicyModel {
    * One {@code match[j]}; all present conditions must hold. Header and query maps hold a
    * {@link StringMatch} per name ({@link StringMatch.Kind#PRESENT} for {@code {}}); {@code port} is
    * 0 for any; {@code sourceLabels} must all be this workload's labels; {@code sourceNamespace}
-   * (null: any) this workload's namespace.
+   * (null: any) this workload's namespace; {@code mesh} is false when the match's own
+   * {@code gateways} (or, without them, the VirtualService's) leave the mesh out.
    */
   public record RequestMatch(String name, StringMatch uri, StringMatch scheme, StringMatch method, StringMatch authority,
       Map<String, StringMatch> headers, Map<String, StringMatch> withoutHeaders, Map<String, StringMatch> queryParams,
-      int port, Map<String, String> sourceLabels, String sourceNamespace) {}
+      int port, Map<String, String> sourceLabels, String sourceNamespace, boolean mesh) {}
 
   /** One weighted destination; {@code host} in full; {@code port} 0 when not named; {@code where} locates it for reference errors. */
   public record Destination(String host, String subset, int port, int weight, HeaderOps requestHeaders,
@@ -83,10 +84,11 @@ public final class PolicyModel {
 
   /**
    * A DestinationRule; {@code host} in full or a wildcard; {@code exportTo} as a VirtualService's;
-   * {@code trafficPolicy.portLevel} holds its {@code portLevelSettings}.
+   * {@code trafficPolicy.portLevel} holds its {@code portLevelSettings}; {@code workloadSelector}
+   * (null: every workload) the labels a workload of its namespace must have for it to apply.
    */
   public record DestinationRule(String name, String origin, String namespace, String host, Set<String> exportTo,
-      TrafficPolicy trafficPolicy, List<Subset> subsets) {}
+      TrafficPolicy trafficPolicy, List<Subset> subsets, Map<String, String> workloadSelector) {}
 
   /** One named subset selected by labels, with optional overrides. */
   public record Subset(String name, Map<String, String> labels, TrafficPolicy trafficPolicy) {}
@@ -98,7 +100,8 @@ public final class PolicyModel {
    */
   public record ServiceEntry(String name, String origin, String namespace, List<String> hosts, List<String> addresses,
       Set<String> exportTo,
-      List<ServicePort> ports, String resolution, boolean external, List<io.meshup.core.Endpoint> endpoints) {}
+      List<ServicePort> ports, String resolution, boolean external, List<io.meshup.core.Endpoint> endpoints,
+      List<String> subjectAltNames) {}
 
   /** A ServiceEntry port: number, name, protocol (upper case), target port (0: the number). */
   public record ServicePort(int number, String name, String protocol, int targetPort) {}

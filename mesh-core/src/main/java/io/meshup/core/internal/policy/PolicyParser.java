@@ -180,17 +180,15 @@ public final class PolicyParser {
       }
       hosts.add(host);
     }
-    boolean mesh = spec.get("gateways").items().isEmpty();
-    for (ConfigNode g : spec.get("gateways").items()) {
-      if ("mesh".equals(g.nonEmpty().trim())) {
-        mesh = true;
-      }
-    }
+    boolean mesh = includesMesh(spec.get("gateways"), true);
     List<HttpRoute> routes = new ArrayList<>();
     List<ConfigNode> http = spec.get("http").items();
     for (int i = 0; i < http.size(); i++) {
-      routes.add(httpRoute(http.get(i), i, ns));
+      routes.add(httpRoute(http.get(i), i, ns, mesh));
     }
+    // a match's own gateways override the VirtualService's: one naming mesh brings it to the mesh
+    boolean meshRoutes = routes.stream().anyMatch(r -> r.matches().stream().anyMatch(RequestMatch::mesh));
+    mesh = mesh || meshRoutes;
     if (routes.isEmpty()) {
       throw spec.get("http").error("must hold at least one route (MeshUp reads the http routes only)");
     }
@@ -198,7 +196,21 @@ public final class PolicyParser {
         List.copyOf(routes));
   }
 
-  private HttpRoute httpRoute(ConfigNode r, int index, String ns) {
+  /** Whether a {@code gateways} list names the mesh ({@code absent} when it is missing or empty). */
+  private static boolean includesMesh(ConfigNode gateways, boolean absent) {
+    List<ConfigNode> items = gateways.items();
+    if (items.isEmpty()) {
+      return absent;
+    }
+    for (ConfigNode g : items) {
+      if ("mesh".equals(g.nonEmpty().trim())) {
+        return true;
+      }
+    }
+    return false;
+  }
+
+  private HttpRoute httpRoute(ConfigNode r, int index, String ns, boolean vsMesh) {
     r.unsupported("rateLimit", "not part of Istio's released API")
         .keys("name", "match", "route", "timeout", "retries", "fault", "rewrite", "headers", "redirect",
             "directResponse", "delegate", "mirror", "mirrorPercentage", "mirrorPercent", "mirror_percent", "mirrors",
@@ -206,7 +218,11 @@ public final class PolicyParser {
     String name = r.has("name") ? r.get("name").nonEmpty() : "http[" + index + "]";
     List<RequestMatch> matches = new ArrayList<>();
     for (ConfigNode m : r.get("match").items()) {
-      matches.add(match(m));
+      matches.add(match(m, vsMesh));
+    }
+    if (matches.isEmpty() && !vsMesh) {
+      // the route belongs to the VirtualService's gateways only: a match the mesh never meets
+      matches.add(new RequestMatch(null, null, null, null, null, Map.of(), Map.of(), Map.of(), 0, Map.of(), null, false));
     }
     int actions = (r.has("route") ? 1 : 0) + (r.has("redirect") ? 1 : 0) + (r.has("directResponse") ? 1 : 0)
         + (r.has("delegate") ? 1 : 0);
@@ -428,10 +444,9 @@ public final class PolicyParser {
     return new DirectResponse(status, body);
   }
 
-  private RequestMatch match(ConfigNode m) {
-    m.unsupported("gateways", "a match's gateways select gateway proxies; MeshUp applies to the mesh only")
-        .keys("name", "uri", "scheme", "method", "authority", "headers", "withoutHeaders", "queryParams", "port",
-            "sourceLabels", "sourceNamespace", "ignoreUriCase", "statPrefix");
+  private RequestMatch match(ConfigNode m, boolean vsMesh) {
+    m.keys("name", "uri", "scheme", "method", "authority", "headers", "withoutHeaders", "queryParams", "port",
+            "sourceLabels", "sourceNamespace", "ignoreUriCase", "statPrefix", "gateways");
     boolean ignoreCase = m.get("ignoreUriCase").bool(false);
     StringMatch uri = m.has("uri") ? stringMatch(m.get("uri"), ignoreCase, false) : null;
     StringMatch scheme = m.has("scheme") ? stringMatch(m.get("scheme"), false, false) : null;
@@ -444,7 +459,7 @@ public final class PolicyParser {
     return new RequestMatch(m.has("name") ? m.get("name").string() : null, uri, scheme, method, authority,
         headers(m.get("headers"), true), headers(m.get("withoutHeaders"), true), queryParams(m.get("queryParams")),
         (int) m.get("port").integer(1, 65535, 0), Map.copyOf(sourceLabels),
-        m.has("sourceNamespace") ? m.get("sourceNamespace").nonEmpty() : null);
+        m.has("sourceNamespace") ? m.get("sourceNamespace").nonEmpty() : null, includesMesh(m.get("gateways"), vsMesh));
   }
 
   private Map<String, StringMatch> headers(ConfigNode h, boolean lowerCase) {
@@ -606,9 +621,16 @@ public final class PolicyParser {
   // ---- DestinationRule ------------------------------------------------------------------
 
   private DestinationRule destinationRule(String name, String origin, String ns, ConfigNode spec) {
-    spec.unsupported("workloadSelector", "it selects the Envoy proxies of workloads a DestinationRule applies to;"
-            + " a MeshUp DestinationRule applies to the client reading it (limit it with exportTo)")
-        .keys("host", "trafficPolicy", "subsets", "exportTo");
+    spec.keys("host", "trafficPolicy", "subsets", "exportTo", "workloadSelector");
+    Map<String, String> selector = null;
+    if (spec.has("workloadSelector")) {
+      selector = new LinkedHashMap<>();
+      for (Map.Entry<String, ConfigNode> e : spec.get("workloadSelector").keys("matchLabels").get("matchLabels")
+          .entries().entrySet()) {
+        selector.put(e.getKey(), e.getValue().string());
+      }
+      selector = Map.copyOf(selector);
+    }
     String host = new Hosts(namespace).fqdn(spec.required("host").nonEmpty(), ns);
     TrafficPolicy tp = trafficPolicy(spec.get("trafficPolicy"));
     List<Subset> subsets = new ArrayList<>();
@@ -625,7 +647,8 @@ public final class PolicyParser {
       }
       subsets.add(new Subset(sn, Map.copyOf(labels), trafficPolicy(s.get("trafficPolicy"))));
     }
-    return new DestinationRule(name, origin, ns, host, exportTo(spec.get("exportTo"), ns), tp, List.copyOf(subsets));
+    return new DestinationRule(name, origin, ns, host, exportTo(spec.get("exportTo"), ns), tp, List.copyOf(subsets),
+        selector);
   }
 
   /** Reads a {@code trafficPolicy}; also used for the bootstrap's {@code defaults}. */
@@ -1021,8 +1044,12 @@ public final class PolicyParser {
         endpoints.add(new io.meshup.core.Endpoint(address + ":" + target + "@" + sp.number(), address, target, l, weight));
       }
     }
-    return new ServiceEntry(name, origin, ns, List.copyOf(hosts), List.copyOf(addresses), exportTo(spec.get("exportTo"), ns), List.copyOf(ports),
-        resolution, external, List.copyOf(endpoints));
+    List<String> sans = new ArrayList<>();
+    for (ConfigNode n : spec.get("subjectAltNames").items()) {
+      sans.add(n.nonEmpty());
+    }
+    return new ServiceEntry(name, origin, ns, List.copyOf(hosts), List.copyOf(addresses), exportTo(spec.get("exportTo"), ns),
+        List.copyOf(ports), resolution, external, List.copyOf(endpoints), List.copyOf(sans));
   }
 
   /** The label a ServiceEntry endpoint carries with the service port it serves. */

@@ -333,13 +333,29 @@ public final class PolicySet {
     return new VirtualService(v.name(), v.origin(), v.namespace(), v.hosts(), v.mesh(), v.exportTo(), List.copyOf(routes));
   }
 
+  /** Whether a DestinationRule's workloadSelector (if any) selects this client: same namespace, labels all present. */
+  private boolean selects(DestinationRule r) {
+    if (r.workloadSelector() == null) {
+      return true;
+    }
+    if (!nsOf(r.namespace(), client).equals(client.namespace())) {
+      return false; // "Workload selectors do not apply across namespace boundaries"
+    }
+    for (Map.Entry<String, String> e : r.workloadSelector().entrySet()) {
+      if (!e.getValue().equals(client.labels().get(e.getKey()))) {
+        return false;
+      }
+    }
+    return true;
+  }
+
   /** The DestinationRule that applies to calls to {@code host} (in full), if any. */
   public Optional<DestinationRule> destinationRule(String host) {
     DestinationRule best = null;
     int bestRank = Integer.MAX_VALUE;
     int bestSpec = -1;
     for (DestinationRule r : destinationRules.values()) {
-      if (!visible(r.namespace(), r.exportTo()) || !Hosts.covers(r.host(), host)) {
+      if (!visible(r.namespace(), r.exportTo()) || !Hosts.covers(r.host(), host) || !selects(r)) {
         continue;
       }
       int rank = namespaceRank(r.namespace(), host);
@@ -427,7 +443,8 @@ public final class PolicySet {
       }
     }
     for (DestinationRule r : destinationRules.values()) {
-      if (!Hosts.isWildcard(r.host()) && visible(r.namespace(), r.exportTo()) && !known(r.host(), knownService)) {
+      if (!Hosts.isWildcard(r.host()) && visible(r.namespace(), r.exportTo()) && selects(r)
+          && !known(r.host(), knownService)) {
         throw new MeshConfigException(r.origin(), "spec.host", "unknown service " + ConfigNode.quote(r.host())
             + ": the registry does not list " + ConfigNode.quote(hosts.registryName(r.host())) + " and no ServiceEntry declares it");
       }

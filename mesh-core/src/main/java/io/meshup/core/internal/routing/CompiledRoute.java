@@ -89,7 +89,7 @@ final class CompiledRoute {
     private final StringMatch[] queryMatches;
 
     Match(RequestMatch m, PolicySet.Client client) {
-      boolean ok = m.sourceNamespace() == null || m.sourceNamespace().equals(client.namespace());
+      boolean ok = m.mesh() && (m.sourceNamespace() == null || m.sourceNamespace().equals(client.namespace()));
       for (Map.Entry<String, String> l : m.sourceLabels().entrySet()) {
         ok &= l.getValue().equals(client.labels().get(l.getKey()));
       }

@@ -9,6 +9,7 @@ import io.meshup.core.internal.policy.PolicyModel.HttpRoute;
 import io.meshup.core.internal.policy.PolicyModel.Subset;
 import io.meshup.core.internal.policy.PolicyModel.TrafficPolicy;
 import io.meshup.core.internal.policy.PolicyModel.VirtualService;
+import io.meshup.core.internal.policy.PolicyModel;
 import io.meshup.core.internal.policy.PolicyModel.HeaderOps;
 import io.meshup.core.internal.policy.PolicyModel.Mirror;
 import io.meshup.core.internal.policy.PolicyModel.RequestMatch;
@@ -48,7 +49,7 @@ public final class ServiceRuntime implements ServiceRouter {
   /** The destination's host in full ({@code reviews.default.svc.cluster.local}, {@code api.example.com}). */
   private final String host;
   /** The service name its servers' SPIFFE IDs carry. */
-  private final String identity;
+  private String identity;
   private final MeshRuntime mesh;
   private final RetryBudget budget;
   private Metrics.Owner subsetMeters;
@@ -139,6 +140,17 @@ public final class ServiceRuntime implements ServiceRouter {
   /** Marks this destination as declared by {@code e}: its endpoints are the entry's. Under the mesh's lock. */
   void serviceEntry(ServiceEntry e) {
     this.serviceEntry = e;
+    // a ServiceEntry's subjectAltNames name its servers: a SPIFFE ID gives the identity mutual TLS checks
+    for (String san : e.subjectAltNames()) {
+      if (san.startsWith("spiffe://")) {
+        try {
+          identity = io.meshup.core.identity.WorkloadIdentity.parse(san).service();
+          break;
+        } catch (IllegalArgumentException ex) {
+          // not a SPIFFE ID MeshUp reads: the host stays the identity
+        }
+      }
+    }
   }
 
   ServiceEntry serviceEntry() {
@@ -231,7 +243,17 @@ public final class ServiceRuntime implements ServiceRouter {
     Defaults defaults = mesh.defaults();
     Optional<DestinationRule> rule = policy.destinationRule(host);
     TrafficPolicy base = rule.map(DestinationRule::trafficPolicy).orElse(TrafficPolicy.EMPTY);
-    if (base.tls() == null && policy.serviceEntry(host).map(ServiceEntry::external).orElse(false)) {
+    Optional<ServiceEntry> entry = policy.serviceEntry(host);
+    if (base.tlsFiles() != null && base.tlsFiles().subjectAltNames().isEmpty() && entry.isPresent()
+        && !entry.get().subjectAltNames().isEmpty()) {
+      // "If specified, this list overrides the value of subject_alt_names from the ServiceEntry"
+      PolicyModel.TlsFiles f = base.tlsFiles();
+      base = new TrafficPolicy(base.loadBalancer(), base.connectionPool(), base.outlierDetection(), base.circuitBreaker(),
+          base.tls(), base.hash(), base.locality(), new PolicyModel.TlsFiles(f.mode(), f.clientCertificate(),
+          f.privateKey(), f.caCertificates(), f.sni(), entry.get().subjectAltNames(), f.insecureSkipVerify()),
+          base.portLevel());
+    }
+    if (base.tls() == null && entry.map(ServiceEntry::external).orElse(false)) {
       // a destination outside the mesh has no mesh certificate: plaintext unless the rule says otherwise
       base = new TrafficPolicy(base.loadBalancer(), base.connectionPool(), base.outlierDetection(), base.circuitBreaker(),
           ClientTls.DISABLE, base.hash(), base.locality(), base.tlsFiles(), base.portLevel());
