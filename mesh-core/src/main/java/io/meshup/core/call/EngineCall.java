@@ -153,6 +153,8 @@ public abstract class EngineCall implements RequestAttributes {
   private String rewrittenPath;
   /** The Origin of a request the route's corsPolicy allows (its response gets CORS headers), else null. */
   private String corsOrigin;
+  /** The attempt number a granted retry (one of {@code http.maxRetries}) is held for, or 0. */
+  private int retryHeldFor;
   /** The request's consistent hash, when the subset hashes and the request has a key. */
   private boolean hashed;
   private long hash;
@@ -752,7 +754,7 @@ public abstract class EngineCall implements RequestAttributes {
       return;
     }
     if (!permit) {
-      Rejection r = target.tryAcquire(now);
+      Rejection r = target.tryAcquire(now, protocol == Protocol.HTTP);
       if (r != null) {
         finishFailure(rejected(r), null);
         return;
@@ -835,6 +837,7 @@ public abstract class EngineCall implements RequestAttributes {
       long backoff = engine.backoff(retries + 1);
       if (fits(now, backoff) && target.tryRetry(now)) {
         retries++;
+        retryHeldFor = attempt + 1;
         retryDecidedFor = n;
         retryBackoffNanos = backoff;
         return false;
@@ -856,6 +859,10 @@ public abstract class EngineCall implements RequestAttributes {
   private void onClosed(int n, AttemptEnd end, int code) {
     if (n != attempt || phase != ATTEMPT) {
       return;
+    }
+    if (retryHeldFor == n) {
+      retryHeldFor = 0;
+      target.retryDone();
     }
     long now = engine.clock().nanoTime();
     cancel(perTryTimer);
@@ -908,6 +915,7 @@ public abstract class EngineCall implements RequestAttributes {
       long backoff = engine.backoff(retries + 1);
       if (fits(now, backoff) && target.tryRetry(now)) {
         retries++;
+        retryHeldFor = attempt + 1;
         tried().add(endpoint);
         log.debug("meshup: {}: retry {} of {} after {} on {} (route {})", target.describe(), retries,
             target.route().retries().attempts(), end, endpoint, target.route().name());
@@ -990,6 +998,10 @@ public abstract class EngineCall implements RequestAttributes {
 
   private void end(Outcome outcome, long now) {
     phase = DONE;
+    if (retryHeldFor != 0) {
+      retryHeldFor = 0;
+      target.retryDone();
+    }
     cancel(timer);
     cancel(deadlineTimer);
     cancel(perTryTimer);

@@ -137,7 +137,7 @@ public final class GrpcConnections implements AutoCloseable {
     Map<EndpointHandle, ManagedChannel> mine = originate ? originated : useTls ? secure : plaintext;
     ManagedChannel c = mine.get(endpoint);
     if (c != null) {
-      return c;
+      return counted(mine, endpoint, c, settings.maxRequestsPerConnection());
     }
     if (closed) {
       throw new IllegalStateException("meshup: the mesh's gRPC connections are closed");
@@ -155,6 +155,10 @@ public final class GrpcConnections implements AutoCloseable {
       }
       c = open(endpoint, settings, useTls);
       mine.put(endpoint, c);
+      ManagedChannel retired = retiring.remove(endpoint);
+      if (retired != null) {
+        retired.shutdown();
+      }
       if (hooked.add(endpoint)) {
         endpoint.onRemoved(() -> {
           hooked.remove(endpoint);
@@ -167,9 +171,38 @@ public final class GrpcConnections implements AutoCloseable {
         });
       }
       watch(endpoint, c, ConnectivityState.IDLE);
-      return c;
+      return counted(mine, endpoint, c, settings.maxRequestsPerConnection());
     }
   }
+
+  /** Requests started on each connection, when its destination bounds them ({@code http.maxRequestsPerConnection}). */
+  private final Map<ManagedChannel, AtomicInteger> requestsOn = new ConcurrentHashMap<>();
+
+  /**
+   * Counts a request on {@code c}; the request that reaches {@code max} (0: no bound) takes the
+   * connection out of use, so the next opens a new one, and it closes once its calls finish.
+   */
+  private ManagedChannel counted(Map<EndpointHandle, ManagedChannel> mine, EndpointHandle endpoint, ManagedChannel c,
+      int max) {
+    if (max <= 0) {
+      return c;
+    }
+    if (requestsOn.computeIfAbsent(c, k -> new AtomicInteger()).incrementAndGet() >= max) {
+      if (mine.remove(endpoint, c)) {
+        requestsOn.remove(c);
+        // shut down when the next connection to the endpoint opens, after this request started on it
+        // (a request that loses that race never left the client, and the engine replays it)
+        ManagedChannel prior = retiring.put(endpoint, c);
+        if (prior != null) {
+          prior.shutdown();
+        }
+      }
+    }
+    return c;
+  }
+
+  /** Connections out of use after their last request, shut down when their endpoint's next one opens. */
+  private final Map<EndpointHandle, ManagedChannel> retiring = new ConcurrentHashMap<>();
 
   private ManagedChannel open(EndpointHandle endpoint, ConnectionSettings settings, boolean useTls) {
     NettyChannelBuilder b = NettyChannelBuilder.forAddress(endpoint.endpoint().host(), endpoint.endpoint().port())
@@ -242,8 +275,12 @@ public final class GrpcConnections implements AutoCloseable {
     synchronized (this) {
       all = new ArrayList<>(plaintext.values());
       all.addAll(secure.values());
+      all.addAll(originated.values());
+      all.addAll(retiring.values());
       plaintext.clear();
       secure.clear();
+      originated.clear();
+      retiring.clear();
     }
     for (ManagedChannel c : all) {
       c.shutdown();

@@ -48,6 +48,11 @@ public final class SubsetRuntime {
   private final OutlierDetection outlier;
   private final int ejectAfter;
   private final int maxRequests;
+  /** Envoy's bound on HTTP/1.1 requests: each needs a connection (maxConnections) or waits (http1MaxPendingRequests). */
+  private final int maxHttp1Requests;
+  /** {@code http.maxRetries}: retries in flight at once to this subset. */
+  private final int maxRetries;
+  private final AtomicInteger retriesActive = new AtomicInteger();
   private final long slowCallNanos;
   private final AtomicInteger active = new AtomicInteger();
   private volatile long panicCheckedAt;
@@ -87,6 +92,10 @@ public final class SubsetRuntime {
     }
     this.ejectAfter = e;
     this.maxRequests = resolved.connectionPool() == null ? Integer.MAX_VALUE : resolved.connectionPool().maxRequests();
+    this.maxHttp1Requests = resolved.connectionPool() == null ? Integer.MAX_VALUE
+        : (int) Math.min(Integer.MAX_VALUE, (long) resolved.connectionPool().maxConnections()
+            + resolved.connectionPool().maxPendingRequests());
+    this.maxRetries = resolved.connectionPool() == null ? Integer.MAX_VALUE : resolved.connectionPool().maxRetries();
     this.slowCallNanos = resolved.circuitBreaker().slowCallDurationThreshold().toNanos();
     this.ejections = ejections;
     ConnectionPool pool = resolved.connectionPool();
@@ -182,7 +191,17 @@ public final class SubsetRuntime {
    * @return null when permitted, otherwise why not
    */
   Rejection tryAcquire() {
-    if (active.incrementAndGet() > maxRequests) {
+    return tryAcquire(false);
+  }
+
+  /**
+   * As {@link #tryAcquire()}; an HTTP/1.1 call ({@code http1}) is also bounded by
+   * {@code maxConnections + http1MaxPendingRequests}, as Envoy's connection and pending-request
+   * circuit breakers bound it (MeshUp queues nothing: what Envoy would queue past the pending bound
+   * it refuses at once).
+   */
+  Rejection tryAcquire(boolean http1) {
+    if (active.incrementAndGet() > (http1 ? Math.min(maxRequests, maxHttp1Requests) : maxRequests)) {
       active.decrementAndGet();
       return Rejection.OVERFLOW;
     }
@@ -191,6 +210,25 @@ public final class SubsetRuntime {
       return Rejection.CIRCUIT_OPEN;
     }
     return null;
+  }
+
+  /** Takes one of {@code http.maxRetries}; false when that many retries are in flight. */
+  boolean tryRetryPermit() {
+    if (maxRetries == Integer.MAX_VALUE) {
+      return true;
+    }
+    if (retriesActive.incrementAndGet() > maxRetries) {
+      retriesActive.decrementAndGet();
+      return false;
+    }
+    return true;
+  }
+
+  /** Returns a permit of {@link #tryRetryPermit}. */
+  void retryDone() {
+    if (maxRetries != Integer.MAX_VALUE) {
+      retriesActive.decrementAndGet();
+    }
   }
 
   /** Returns a permit that ends without an outcome worth recording. */

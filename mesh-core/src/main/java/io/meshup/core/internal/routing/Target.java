@@ -105,7 +105,12 @@ public final class Target implements RouteTarget {
    * @return null when permitted, otherwise why not (the rejection is counted)
    */
   public Rejection tryAcquire(long now) {
-    Rejection r = subset.tryAcquire();
+    return tryAcquire(now, false);
+  }
+
+  /** As {@link #tryAcquire(long)}; {@code http1} for an HTTP call (bounded as HTTP/1.1 connections are). */
+  public Rejection tryAcquire(long now, boolean http1) {
+    Rejection r = subset.tryAcquire(http1);
     if (r != null) {
       rejectionTimers[r.ordinal()].record(0, TimeUnit.NANOSECONDS);
       return r;
@@ -181,12 +186,22 @@ public final class Target implements RouteTarget {
    * @return false when retries are over budget
    */
   public boolean tryRetry(long now) {
+    if (!subset.tryRetryPermit()) {
+      retriesDenied.increment();
+      return false;
+    }
     if (budget.tryRetry(now)) {
       retriesGranted.increment();
       return true;
     }
+    subset.retryDone();
     retriesDenied.increment();
     return false;
+  }
+
+  /** The retry granted by {@link #tryRetry} ended (its attempt closed, or the call ended first). */
+  public void retryDone() {
+    subset.retryDone();
   }
 
   /** A router that sends every request here (a mirror's: no routing, its route's policy). */
