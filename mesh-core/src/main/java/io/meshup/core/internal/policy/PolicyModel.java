@@ -137,15 +137,39 @@ public final class PolicyModel {
           portLevel.isEmpty() ? parent.portLevel : portLevel);
     }
 
-    /** The settings for calls to {@code port}: its {@code portLevelSettings} over these, or these. */
+    /**
+     * The settings for calls to {@code port} (0: no port named): its {@code portLevelSettings} when it
+     * has some, as Istio has them ("settings specified at the destination-level will not be inherited
+     * when overridden by port-level settings": the port's {@code loadBalancer}, {@code connectionPool},
+     * {@code outlierDetection} and {@code tls} replace these, unset ones taking the defaults; MeshUp's
+     * own {@code circuitBreaker} has no port level and stays), else these; without port levels.
+     */
     public TrafficPolicy forPort(int port) {
-      TrafficPolicy p = portLevel.get(port);
-      if (p == null) {
-        return this;
-      }
-      return new TrafficPolicy(p.loadBalancer, p.connectionPool, p.outlierDetection, p.circuitBreaker, p.tls, p.hash,
-          p.locality, p.tlsFiles, Map.of()).inherit(new TrafficPolicy(loadBalancer, connectionPool, outlierDetection,
-          circuitBreaker, tls, hash, locality, tlsFiles, Map.of()));
+      return overriddenBy(portLevel.get(port));
+    }
+
+    /**
+     * The settings for calls to {@code port} of a subset whose own policy is {@code subset}, in the
+     * order Istio merges them (pilot's {@code MergeTrafficPolicy}): this rule's port level over this
+     * rule, the subset's settings over that, the subset's port level over all.
+     */
+    public TrafficPolicy forSubset(TrafficPolicy subset, int port) {
+      return subset.overriddenBy(null).inherit(forPort(port)).overriddenBy(subset.portLevel.get(port));
+    }
+
+    /** The ports that have settings of their own here or in {@code subset}. */
+    public Set<Integer> portsWithSettings(TrafficPolicy subset) {
+      Set<Integer> ports = new java.util.TreeSet<>(portLevel.keySet());
+      ports.addAll(subset.portLevel.keySet());
+      return ports;
+    }
+
+    private TrafficPolicy overriddenBy(TrafficPolicy p) {
+      return p == null
+          ? new TrafficPolicy(loadBalancer, connectionPool, outlierDetection, circuitBreaker, tls, hash, locality,
+              tlsFiles, Map.of())
+          : new TrafficPolicy(p.loadBalancer, p.connectionPool, p.outlierDetection, circuitBreaker, p.tls, p.hash,
+              p.locality, p.tlsFiles, Map.of());
     }
   }
 

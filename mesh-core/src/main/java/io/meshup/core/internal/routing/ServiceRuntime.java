@@ -244,6 +244,11 @@ public final class ServiceRuntime implements ServiceRouter {
     Optional<DestinationRule> rule = policy.destinationRule(host);
     TrafficPolicy base = rule.map(DestinationRule::trafficPolicy).orElse(TrafficPolicy.EMPTY);
     Optional<ServiceEntry> entry = policy.serviceEntry(host);
+    PolicyModel.ServicePort entryPort = entry.map(ServiceEntries::port).orElse(null);
+    int callPort = entryPort != null ? entryPort.number() : 0; // a ServiceEntry host is called on its port
+    if (entryPort != null) {
+      base = base.forPort(callPort);
+    }
     if (base.tlsFiles() != null && base.tlsFiles().subjectAltNames().isEmpty() && entry.isPresent()
         && !entry.get().subjectAltNames().isEmpty()) {
       // "If specified, this list overrides the value of subject_alt_names from the ServiceEntry"
@@ -260,10 +265,18 @@ public final class ServiceRuntime implements ServiceRouter {
     }
     Metrics.Owner meters = mesh.metrics().owner();
     Map<String, SubsetRuntime> next = new LinkedHashMap<>();
-    next.put("", reuseOrCreate(meters, "", Map.of(), defaults.resolve(base), locality(base, policy)));
-    for (Subset s : rule.map(DestinationRule::subsets).orElse(List.of())) {
-      TrafficPolicy own = s.trafficPolicy().inherit(base);
-      next.put(s.name(), reuseOrCreate(meters, s.name(), s.labels(), defaults.resolve(own), locality(own, policy)));
+    List<Subset> defined = new ArrayList<>();
+    defined.add(new Subset("", Map.of(), TrafficPolicy.EMPTY));
+    defined.addAll(rule.map(DestinationRule::subsets).orElse(List.of()));
+    for (Subset s : defined) {
+      TrafficPolicy all = base.forSubset(s.trafficPolicy(), callPort);
+      next.put(s.name(), reuseOrCreate(meters, s.name(), s.labels(), defaults.resolve(all), locality(all, policy)));
+      // routes naming destination.port take that port's portLevelSettings: a runtime of its own
+      for (int port : base.portsWithSettings(s.trafficPolicy())) {
+        TrafficPolicy p = base.forSubset(s.trafficPolicy(), port);
+        next.put(s.name() + "@" + port, reuseOrCreate(meters, s.name() + "@" + port, s.labels(), defaults.resolve(p),
+            locality(p, policy)));
+      }
     }
     subsets = next;
     for (String name : next.keySet()) {
@@ -322,7 +335,7 @@ public final class ServiceRuntime implements ServiceRouter {
           for (Destination d : dests) {
             RouteActions actions = new RouteActions(r.rewrite(), prefixLength(match), r.redirect(), r.directResponse(),
                 d.requestHeaders(), r.requestHeaders(), d.responseHeaders(), r.responseHeaders(), mirrors, r.cors());
-            row.add(target(meters, rp, d == SELF ? host : d.host(), d.subset(), actions));
+            row.add(target(meters, rp, d == SELF ? host : d.host(), d.subset(), d.port(), actions));
           }
           targets.add(row);
         }
@@ -370,8 +383,14 @@ public final class ServiceRuntime implements ServiceRouter {
 
   private Target target(Metrics.Owner meters, RoutePolicy rp, String destination, String subsetName,
       RouteActions actions) {
+    return target(meters, rp, destination, subsetName, 0, actions);
+  }
+
+  private Target target(Metrics.Owner meters, RoutePolicy rp, String destination, String subsetName, int port,
+      RouteActions actions) {
     ServiceRuntime dest = destination.equals(host) ? this : mesh.runtimeLocked(destination);
-    SubsetRuntime s = dest.subsets.get(subsetName);
+    SubsetRuntime s = port != 0 && dest.subsets.containsKey(subsetName + "@" + port)
+        ? dest.subsets.get(subsetName + "@" + port) : dest.subsets.get(subsetName);
     if (s == null) {
       throw new IllegalStateException("subset '" + subsetName + "' of " + destination + " vanished during compile");
     }
