@@ -141,9 +141,10 @@ public final class Mesh implements AutoCloseable {
         scheduler, meterRegistry, null, null);
     io.meshup.core.internal.jwt.JwksCache keys = jwks;
     this.runtime = new MeshRuntime(serviceName, b.clock, metrics, settings.defaults(), registry, workload,
-        compiled -> keys.retain(compiled.keySources()), b.random);
+        compiled -> keys.retain(compiled.keySources()), scheduler, b.random);
     this.authorizer = new Authorizer(runtime::inbound);
-    this.engine = new CallEngine(b.clock, scheduler, certificates != null, settings.defaults().headersTimeout(), b.random);
+    this.engine = new CallEngine(b.clock, scheduler, certificates != null, settings.defaults().headersTimeout(),
+        settings.defaults().discoveryTimeout(), b.random);
     this.idleTimeout = settings.defaults().idleTimeout();
     long idleNanos = idleTimeout.toNanos();
     long sweepNanos = Math.max(Math.min(idleNanos / 4, TimeUnit.SECONDS.toNanos(30)), TimeUnit.MILLISECONDS.toNanos(100));

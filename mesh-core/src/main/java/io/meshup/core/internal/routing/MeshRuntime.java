@@ -14,6 +14,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ScheduledExecutorService;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -39,15 +40,11 @@ public final class MeshRuntime implements AutoCloseable {
   private volatile PolicySet policy = PolicySet.EMPTY;
   private volatile InboundPolicy inbound = InboundPolicy.EMPTY;
   private final Workload workload;
+  private final ScheduledExecutorService scheduler;
   private final java.util.function.Consumer<InboundPolicy> compiled;
   private final PolicySet.Client client;
   private final Hosts hosts;
   private final java.util.function.LongBinaryOperator random;
-
-  /** A runtime for service {@code service}, whose inbound policy it compiles for a workload of that name alone. */
-  public MeshRuntime(String service, MeshClock clock, Metrics metrics, Defaults defaults, ServiceRegistry registry) {
-    this(service, clock, metrics, defaults, registry, Workload.basic(service, clock, null, null), in -> {});
-  }
 
   /**
    * A runtime whose inbound policy is compiled from each policy set for {@code workload}, its
@@ -55,8 +52,8 @@ public final class MeshRuntime implements AutoCloseable {
    * {@code compiled} before it is put in force (a throw refuses it).
    */
   public MeshRuntime(String service, MeshClock clock, Metrics metrics, Defaults defaults, ServiceRegistry registry,
-      Workload workload, java.util.function.Consumer<InboundPolicy> compiled) {
-    this(service, clock, metrics, defaults, registry, workload, compiled, null);
+      Workload workload, java.util.function.Consumer<InboundPolicy> compiled, ScheduledExecutorService scheduler) {
+    this(service, clock, metrics, defaults, registry, workload, compiled, scheduler, null);
   }
 
   /**
@@ -64,7 +61,9 @@ public final class MeshRuntime implements AutoCloseable {
    * {@link java.util.concurrent.ThreadLocalRandom}).
    */
   public MeshRuntime(String service, MeshClock clock, Metrics metrics, Defaults defaults, ServiceRegistry registry,
-      Workload workload, java.util.function.Consumer<InboundPolicy> compiled, java.util.function.LongBinaryOperator random) {
+      Workload workload, java.util.function.Consumer<InboundPolicy> compiled, ScheduledExecutorService scheduler,
+      java.util.function.LongBinaryOperator random) {
+    this.scheduler = scheduler;
     this.random = random != null ? random
         : (origin, bound) -> java.util.concurrent.ThreadLocalRandom.current().nextLong(origin, bound);
     this.client = new PolicySet.Client(workload.namespace(), workload.labels(),
@@ -183,13 +182,26 @@ public final class MeshRuntime implements AutoCloseable {
           }
           rt.updateEndpoints(endpoints);
         }
+        runAll(rt.takeDiscoveryWaiters());
+        int failed = rt.registryAnswered();
+        if (failed > 0) {
+          log.info("{}: the registry answers again ({} endpoints) after {} failed refreshes", service,
+              endpoints.size(), failed);
+        }
         log.debug("{}: {} endpoints", service, endpoints.size());
       }
 
       @Override
       public void onError(Throwable error) {
-        log.warn("{}: registry refresh failed, keeping the last {} endpoints: {}", service,
-            rt.endpoints().size(), error.toString());
+        rt.discoveryFailed(error);
+        runAll(rt.takeDiscoveryWaiters());
+        // one line per outage, not one per failed refresh (3,000 destinations would flood the log)
+        if (rt.registryFailed() == 1) {
+          log.warn("{}: registry refresh failed, keeping the last {} endpoints: {}", service,
+              rt.endpoints().size(), error.toString());
+        } else {
+          log.debug("{}: registry refresh failed again: {}", service, error.toString());
+        }
       }
     }));
     r.rebuildRoutes(policy);
@@ -340,6 +352,33 @@ public final class MeshRuntime implements AutoCloseable {
       runtimes.clear();
     }
     closeAll(watches);
+  }
+
+  /** Runs {@code task} after {@code delayNanos} on the mesh's scheduler; null when it is shut down. */
+  java.util.concurrent.ScheduledFuture<?> schedule(Runnable task, long delayNanos) {
+    try {
+      return scheduler.schedule(task, delayNanos, java.util.concurrent.TimeUnit.NANOSECONDS);
+    } catch (java.util.concurrent.RejectedExecutionException e) {
+      return null;
+    }
+  }
+
+  /** An empty answer held off since {@code since} for {@code rt} has waited its grace period. */
+  void emptyGraceOver(ServiceRuntime rt, long since) {
+    synchronized (lock) {
+      rt.emptyGraceOver(since);
+    }
+  }
+
+  /** Lets calls waiting for a registry's first answer go on (outside the lock). */
+  private static void runAll(List<Runnable> waiters) {
+    for (Runnable w : waiters) {
+      try {
+        w.run();
+      } catch (RuntimeException | Error e) {
+        log.warn("A call waiting for the registry's first answer failed to go on", e);
+      }
+    }
   }
 
   /** Closes released destinations' watches, outside the lock their listeners take. */

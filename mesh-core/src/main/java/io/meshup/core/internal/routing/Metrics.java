@@ -39,6 +39,9 @@ public final class Metrics {
   /** Refused inbound calls: tags policy (a policy name, or none), rule (rules[i], none or mtls). */
   public static final String AUTHZ_DENIALS = "mesh.authz.denials";
 
+  /** Empty registry answers held off by the grace period (no tags: the log line names the service). */
+  public static final String EMPTY_ANSWERS_HELD = "mesh.registry.empty.held";
+
   /** Longest tag value kept whole. */
   static final int MAX_TAG_LENGTH = 96;
 
@@ -108,6 +111,14 @@ public final class Metrics {
     Counter.builder(POLICY_UPDATES)
         .description("Policy updates, accepted or rejected")
         .tags("source", tag(source), "result", accepted ? "accepted" : "rejected")
+        .register(registry)
+        .increment();
+  }
+
+  /** Counts an empty registry answer held off (mesh.defaults.emptyEndpointsGrace). */
+  public void emptyAnswerHeld() {
+    Counter.builder(EMPTY_ANSWERS_HELD)
+        .description("Empty registry answers held off while the last known endpoints keep serving")
         .register(registry)
         .increment();
   }
