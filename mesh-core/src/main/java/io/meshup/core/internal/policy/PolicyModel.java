@@ -32,7 +32,20 @@ public final class PolicyModel {
   public record HttpRoute(String name, List<RequestMatch> matches, List<Destination> route,
       Duration timeout, RetryPolicy retries, FaultPolicy fault, Rewrite rewrite, HeaderOps requestHeaders,
       HeaderOps responseHeaders, Redirect redirect, DirectResponse directResponse, List<Mirror> mirrors,
-      Delegate delegate, Cors cors, ConfigNode where) {}
+      Delegate delegate, Cors cors, ConfigNode where) {
+    /** True when every match leaves the mesh out ({@code gateways}): no client of the mesh takes this route. */
+    public boolean gatewayOnly() {
+      if (matches.isEmpty()) {
+        return false;
+      }
+      for (RequestMatch m : matches) {
+        if (m.mesh()) {
+          return false;
+        }
+      }
+      return true;
+    }
+  }
 
   /**
    * {@code corsPolicy}, as Envoy's CORS filter applies it: origins allowed (any of the matches, or

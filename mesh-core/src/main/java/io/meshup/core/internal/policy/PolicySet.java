@@ -434,6 +434,9 @@ public final class PolicySet {
         }
       }
       for (HttpRoute r : routes) {
+        if (r.gatewayOnly()) {
+          continue; // bound to gateways only: its destinations are the gateway's to resolve
+        }
         for (Destination d : r.route()) {
           checkDestination(d, d.where().get("destination"), knownService);
         }

@@ -479,6 +479,9 @@ public final class ServiceRuntime implements ServiceRouter {
           RouteActions.NONE))), List.of(100), mesh.random()));
     } else {
       for (HttpRoute r : vs.get().http()) {
+        if (r.gatewayOnly()) {
+          continue; // never taken by this client, and its destinations are not checked for it
+        }
         Duration timeout = r.timeout().isZero() ? defaults.timeout() : r.timeout();
         RoutePolicy rp = new RoutePolicy(r.name(), timeout.toNanos(), r.retries(), r.fault());
         List<RouteActions.Mirror> mirrors = new ArrayList<>();
