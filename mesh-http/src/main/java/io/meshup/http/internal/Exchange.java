@@ -314,27 +314,12 @@ final class Exchange<T> extends EngineCall {
         }
         break;
       case DIRECT_RESPONSE:
-        InjectedResponse.direct(request, f.abortHttpStatus(), f.body(), f.location(), f.headers(),
-            this::editResponseHeaders, handler)
-            .whenComplete((r, e) -> {
-              if (e != null) {
-                result.completeExceptionally(HttpOutcomes.unwrap(e));
-              } else {
-                result.complete(r);
-              }
-              wake();
-            });
+        completeWith(InjectedResponse.direct(request, f.abortHttpStatus(), f.body(), f.location(), f.headers(),
+            this::editResponseHeaders, handler));
         return;
       case FAULT_ABORT: {
         int status = f.abortHttpStatus() > 0 ? f.abortHttpStatus() : HttpOutcomes.httpStatusOfGrpc(f.abortGrpcStatus());
-        InjectedResponse.of(request, status, target().route().name(), handler).whenComplete((r, e) -> {
-          if (e != null) {
-            result.completeExceptionally(HttpOutcomes.unwrap(e));
-          } else {
-            result.complete(r);
-          }
-          wake();
-        });
+        completeWith(InjectedResponse.of(request, status, target().route().name(), handler));
         return;
       }
       default: // NO_CERTIFICATES, SHUT_DOWN, INTERNAL
@@ -564,5 +549,17 @@ final class Exchange<T> extends EngineCall {
       end = how;
       attemptClosed(number, how, status);
     }
+  }
+
+  /** Ends the call with the response MeshUp made itself (a direct response or an injected fault). */
+  private void completeWith(CompletableFuture<HttpResponse<T>> injected) {
+    injected.whenComplete((r, e) -> {
+      if (e != null) {
+        result.completeExceptionally(HttpOutcomes.unwrap(e));
+      } else {
+        result.complete(r);
+      }
+      wake();
+    });
   }
 }

@@ -16,9 +16,6 @@ import java.util.Arrays;
  * <p>Thread-safe; a pick allocates nothing once the ring is built.
  */
 final class ConsistentHash extends Balancer {
-  /** Entries walked past an unusable endpoint before taking the best seen. */
-  static final int WALK = 64;
-
   private final boolean maglev;
   private final long size;
   private volatile Table table;
@@ -59,20 +56,8 @@ final class ConsistentHash extends Balancer {
     } else {
       start = ceiling(t.hashes, hash);
     }
-    EndpointState best = null;
-    int bestRank = Integer.MAX_VALUE;
-    for (int i = 0; i < Math.min(n, WALK); i++) {
-      EndpointState e = t.owners[(start + i) % n];
-      int r = rank(e, tried, now, panic);
-      if (r == 0) {
-        return e;
-      }
-      if (r < bestRank) {
-        best = e;
-        bestRank = r;
-      }
-    }
-    return best;
+    // the owners from the key's position on: the first usable one, else the best of the walk
+    return Balancer.walk(t.owners, start, tried, now, panic);
   }
 
   /** Envoy's ring: at least {@code size} entries, each endpoint's share by weight, sorted by hash (unsigned). */
