@@ -36,6 +36,7 @@ import java.util.function.Predicate;
  * namespace first, then the host's namespace, then the root namespace, each the most specific.
  */
 public final class PolicySet {
+  private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger(PolicySet.class);
   /** No documents at all: every service routes to all its endpoints with the defaults. */
   public static final PolicySet EMPTY = new PolicySet(Client.DEFAULT, Map.of(), Map.of(), Map.of(), Map.of(), Map.of(),
       Map.of(), Map.of(), List.of());
@@ -461,10 +462,14 @@ public final class PolicySet {
     }
     if (!d.subset().isEmpty()) {
       DestinationRule rule = destinationRule(d.host()).orElse(null);
-      if (rule == null || rule.subsets().stream().noneMatch(s -> s.name().equals(d.subset()))) {
-        throw where.get("subset").error("subset '" + d.subset() + "' is not defined"
-            + (rule == null ? ": no DestinationRule for host " + ConfigNode.quote(d.host()) + " in force here"
-            : " in " + rule.origin() + "; defined: " + rule.subsets().stream().map(Subset::name).toList()));
+      if (rule == null) {
+        // Istio accepts a subset no DestinationRule defines (yet): calls routed to it fail, as Envoy's
+        // missing cluster does, until a rule defines it; said once per policy set, not silently
+        LOG.warn("{}: subset '{}' of {} is not defined by any DestinationRule in force here; calls routed to it"
+            + " fail (no endpoints) until one defines it", where.source() + ", " + where.get("subset").path(), d.subset(), d.host());
+      } else if (rule.subsets().stream().noneMatch(s -> s.name().equals(d.subset()))) {
+        throw where.get("subset").error("subset '" + d.subset() + "' is not defined in " + rule.origin()
+            + "; defined: " + rule.subsets().stream().map(Subset::name).toList());
       }
     }
   }

@@ -47,6 +47,8 @@ public final class ServiceRuntime implements ServiceRouter {
   static final long INITIAL_RTT_NANOS = TimeUnit.MILLISECONDS.toNanos(30);
 
   private final String service;
+  /** The label a subset no DestinationRule defines selects by: no endpoint has it. */
+  private static final String UNDEFINED_SUBSET_LABEL = "\u0000meshup-undefined-subset";
   /** The destination's host in full ({@code reviews.default.svc.cluster.local}, {@code api.example.com}). */
   private final String host;
   /** The service name its servers' SPIFFE IDs carry. */
@@ -557,7 +559,10 @@ public final class ServiceRuntime implements ServiceRouter {
     SubsetRuntime s = port != 0 && dest.subsets.containsKey(subsetName + "@" + port)
         ? dest.subsets.get(subsetName + "@" + port) : dest.subsets.get(subsetName);
     if (s == null) {
-      throw new IllegalStateException("subset '" + subsetName + "' of " + destination + " vanished during compile");
+      // a subset no DestinationRule defines (Istio accepts it; the policy set logged it): it selects no
+      // endpoint, so calls routed to it fail with NO_ENDPOINTS until a rule defines it
+      s = new SubsetRuntime(dest.service, subsetName, Map.of(UNDEFINED_SUBSET_LABEL, subsetName),
+          mesh.defaults().resolve(TrafficPolicy.EMPTY), mesh.clock(), meters.ejections(dest.service, subsetName));
     }
     return new Target(rp, s, dest, meters, actions);
   }
