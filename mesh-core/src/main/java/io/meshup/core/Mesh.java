@@ -124,13 +124,24 @@ public final class Mesh implements AutoCloseable {
     labels.putAll(security.labels());
     labels.putAll(b.labels);
     labels.put("app", serviceName);
+    String namespace = b.namespace != null ? b.namespace : security.namespace();
+    if (namespace != null && own != null && !namespace.equals(own.namespace())) {
+      jwks.close();
+      registry.close();
+      closeCertificatesAndScheduler();
+      throw new MeshConfigException("mesh", "namespace", "is " + ConfigNode.quote(namespace) + " but this workload's"
+          + " certificate names namespace " + ConfigNode.quote(own.namespace()) + " (" + own + "); they must agree");
+    }
+    if (namespace == null) {
+      namespace = own == null ? io.meshup.core.identity.WorkloadIdentity.DEFAULT_NAMESPACE : own.namespace();
+    }
     io.meshup.core.internal.authz.Workload workload = new io.meshup.core.internal.authz.Workload(serviceName,
-        own == null ? io.meshup.core.identity.WorkloadIdentity.DEFAULT_NAMESPACE : own.namespace(), labels,
+        namespace, labels,
         own == null ? null : own.trustDomain(), aliases, security.rootNamespace(), externalAuthorizers, jwks, b.clock,
         scheduler, meterRegistry, null, null);
     io.meshup.core.internal.jwt.JwksCache keys = jwks;
     this.runtime = new MeshRuntime(serviceName, b.clock, metrics, settings.defaults(), registry, workload,
-        compiled -> keys.retain(compiled.keySources()), scheduler);
+        compiled -> keys.retain(compiled.keySources()), scheduler, b.random);
     this.authorizer = new Authorizer(runtime::inbound);
     this.engine = new CallEngine(b.clock, scheduler, certificates != null, settings.defaults().headersTimeout(),
         settings.defaults().discoveryTimeout(), b.random);
@@ -153,14 +164,17 @@ public final class Mesh implements AutoCloseable {
       order.removeAll(settings.policyOrder());
       order.addAll(settings.policyOrder());
       runtime.orderSources(order);
+      // every source at start is validated as one set, so a reference resolves whatever file holds its target
+      Map<String, List<ConfigNode>> initial = new LinkedHashMap<>();
       if (!settings.inlinePolicies().isEmpty()) {
-        runtime.updatePolicySource("inline", settings.inlinePolicies());
+        initial.put("inline", settings.inlinePolicies());
       }
-      for (Map.Entry<String, List<ConfigNode>> f : settings.policyFiles().entrySet()) {
-        runtime.updatePolicySource(f.getKey(), f.getValue());
-      }
+      initial.putAll(settings.policyFiles());
       for (Map.Entry<String, String> p : b.policyYaml.entrySet()) {
-        runtime.updatePolicySource(p.getKey(), yaml.readAll(p.getKey(), p.getValue()));
+        initial.put(p.getKey(), yaml.readAll(p.getKey(), p.getValue()));
+      }
+      if (!initial.isEmpty()) {
+        runtime.updatePolicySources(initial);
       }
       deferred.attach(runtime::orderSources, this::updatePolicies);
     } catch (RuntimeException e) {
@@ -196,30 +210,21 @@ public final class Mesh implements AutoCloseable {
   }
 
   /**
-   * The router of a destination service (or of a host a VirtualService names); the registry watch
-   * starts on first use. A DNS-style name means the service of its first label, as in policy.
+   * The router of a destination service (or of a host a VirtualService or ServiceEntry names); the
+   * registry watch starts on first use. A short name ({@code payments}) is the service of this
+   * workload's namespace ({@code payments.<namespace>.svc.cluster.local}); any other name is a host
+   * as it is written ({@code payments.prod.svc.cluster.local}, {@code api.example.com}).
    *
    * @throws IllegalArgumentException when the registry is static, does not list the service and no
    *     VirtualService names it
    */
   public ServiceRouter router(String service) {
-    String name = destination(service);
-    if (!runtime.registry().isKnown(name) && runtime.policy().virtualService(name).isEmpty()) {
+    String host = runtime.hosts().clientHost(service);
+    if (!runtime.policy().known(host, runtime.registry()::isKnown) && runtime.policy().virtualService(host).isEmpty()) {
       throw new IllegalArgumentException("service '" + service + "' is not in the registry and no VirtualService"
           + " names it; the static registry lists only the services under mesh.registry.static.services");
     }
-    return runtime.runtime(name);
-  }
-
-  /**
-   * The destination a client-given name means, as policy hosts are read: a DNS-style name stands
-   * for its first label ({@code payments.prod.svc.cluster.local} and {@code payments.example.com}
-   * mean {@code payments}).
-   */
-  static String destination(String name) {
-    String s = name.trim();
-    int dot = s.indexOf('.');
-    return dot > 0 ? s.substring(0, dot) : s;
+    return runtime.runtime(host);
   }
 
   /**
@@ -471,8 +476,19 @@ public final class Mesh implements AutoCloseable {
     private List<String> trustDomainAliases;
     private final Map<String, String> labels = new LinkedHashMap<>();
     private io.meshup.core.internal.jwt.JwksCache.Fetcher jwksFetcher;
+    private String namespace;
 
     private Builder() {}
+
+    /**
+     * This workload's namespace (overrides {@code mesh.namespace}): short names in policies resolve in
+     * it ({@code reviews} is {@code reviews.<namespace>.svc.cluster.local}), and documents exported to it
+     * apply. By default the namespace of the workload's certificate, else {@code default}.
+     */
+    public Builder namespace(String namespace) {
+      this.namespace = Objects.requireNonNull(namespace, "namespace");
+      return this;
+    }
 
     /**
      * Adds labels of this workload, which policies' {@code selector.matchLabels} match (overrides

@@ -64,7 +64,7 @@ class BootstrapFileTest {
   void errorInAPolicyFileNamesTheFileTheDocumentTheLineAndTheKey() throws IOException {
     assertThatThrownBy(() -> Mesh.fromYaml(write("-5")))
         .isInstanceOf(MeshConfigException.class)
-        .hasMessage("policies/payments.yaml: VirtualService payments (line 16), spec.http[0].route[0].weight: -5 is negative; must be 0..100");
+        .hasMessage("policies/payments.yaml: VirtualService payments (line 16), spec.http[0].route[0].weight: -5 is negative; must be 0..2147483647");
   }
 
   @Test

@@ -77,7 +77,7 @@ class IstioDocumentsTest {
               loadBalancer:
                 simple: ROUND_ROBIN
         """;
-    try (Mesh mesh = Mesh.builder().service("productpage")
+    try (Mesh mesh = Mesh.builder().service("productpage").namespace("prod")
         .endpoints("reviews", List.of(Endpoint.of("127.0.0.1", 9080, Map.of("version", "v1"))))
         .policies("istio-docs.yaml", docs).build()) {
       assertThat(mesh.policyOrigins()).containsExactly("istio-docs.yaml: VirtualService reviews-route",

@@ -284,4 +284,40 @@ class RoutingTest {
     // twice as fast: it takes most of them
     assertThat(sequentialShareOfA(2.0, 4.0)).isGreaterThan(0.8);
   }
+
+  @Test
+  void aSubsetNoDestinationRuleDefinesLoadsAsInIstioAndItsCallsFailUntilOneDefinesIt() {
+    // "The subset must be defined in a corresponding DestinationRule" (istio/api Destination.subset);
+    // Istio accepts the VirtualService and fails the calls until it is: so does MeshUp
+    String vs = """
+        apiVersion: networking.istio.io/v1
+        kind: VirtualService
+        metadata: { name: payments }
+        spec:
+          hosts: [payments]
+          http:
+            - route: [{ destination: { host: payments, subset: v1 } }]
+        """;
+    try (Mesh mesh = Mesh.builder().service("checkout").clock(clock)
+        .endpoints("payments", List.of(new Endpoint("a", "127.0.0.1", 9001, Map.of("version", "v1"), 1)))
+        .policies("vs.yaml", vs).build()) {
+      TestCall before = TestCall.of(mesh, "payments", Protocol.GRPC, "/p.S/M", "POST", Map.of()).start();
+      assertThat(before.failure.kind()).isEqualTo(CallFailure.Kind.REJECTED);
+      assertThat(before.failure.rejection()).isEqualTo(Rejection.NO_ENDPOINTS);
+      assertThat(before.attempts).isEmpty();
+
+      mesh.updatePolicies("dr.yaml", """
+          apiVersion: networking.istio.io/v1
+          kind: DestinationRule
+          metadata: { name: payments }
+          spec:
+            host: payments
+            subsets: [{ name: v1, labels: { version: v1 } }]
+          """);
+      TestCall after = TestCall.of(mesh, "payments", Protocol.GRPC, "/p.S/M", "POST", Map.of()).start();
+      assertThat(after.last().endpoint()).isEqualTo("a");
+      after.end(AttemptEnd.STATUS, 0);
+      assertThat(after.completedWith).as("done by its first attempt").isEqualTo(1);
+    }
+  }
 }

@@ -100,6 +100,16 @@ public final class CallEngine {
     return maxReplays;
   }
 
+  /** A random long (generated hash cookies), from the mesh's random source. */
+  long randomLong() {
+    return random.applyAsLong(Long.MIN_VALUE, Long.MAX_VALUE);
+  }
+
+  /** True with probability {@code percent} / 100 (mirror shares), drawn from the mesh's random source. */
+  boolean draw(double percent) {
+    return random.applyAsLong(0, 1_000_000) < percent * 10_000;
+  }
+
   /** The jittered backoff before retry number {@code retry} (1-based). */
   long backoff(int retry) {
     long cap = Math.min(BACKOFF_MAX_NANOS, BACKOFF_BASE_NANOS << Math.min(retry - 1, 10));

@@ -26,6 +26,12 @@ public final class CallFailure {
     CANCELLED,
     /** The route's fault injection aborted the call ({@link #abortHttpStatus()}, {@link #abortGrpcStatus()}). */
     FAULT_ABORT,
+    /**
+     * The route answers the call itself, sending nothing: a {@code directResponse} or a
+     * {@code redirect} ({@link #abortHttpStatus()} is the status, with {@link #body()} and
+     * {@link #location()}).
+     */
+    DIRECT_RESPONSE,
     /** The mesh (or the transport's channel) is shut down. */
     SHUT_DOWN,
     /** The transport failed on its own; {@link #cause()} says how. */
@@ -39,9 +45,25 @@ public final class CallFailure {
   private final String abortGrpcStatus;
   private final Throwable cause;
   private final boolean routeTimeout;
+  private final byte[] body;
+  private final String location;
+  private final String[] headers;
 
   CallFailure(Kind kind, String message, Rejection rejection, int abortHttpStatus, String abortGrpcStatus,
       Throwable cause, boolean routeTimeout) {
+    this(kind, message, rejection, abortHttpStatus, abortGrpcStatus, cause, routeTimeout, null, null, null);
+  }
+
+  /** A direct response (or redirect, or CORS preflight answer) of a route; {@code headers} name-value pairs. */
+  static CallFailure direct(String message, int status, byte[] body, String location, String[] headers) {
+    return new CallFailure(Kind.DIRECT_RESPONSE, message, null, status, null, null, false, body, location, headers);
+  }
+
+  private CallFailure(Kind kind, String message, Rejection rejection, int abortHttpStatus, String abortGrpcStatus,
+      Throwable cause, boolean routeTimeout, byte[] body, String location, String[] headers) {
+    this.headers = headers == null ? new String[0] : headers;
+    this.body = body;
+    this.location = location;
     this.kind = Objects.requireNonNull(kind, "kind");
     this.message = Objects.requireNonNull(message, "message");
     this.rejection = rejection;
@@ -70,7 +92,25 @@ public final class CallFailure {
     return rejection;
   }
 
-  /** For {@link Kind#FAULT_ABORT}: the HTTP status to answer with, or 0 when a gRPC status was given. */
+  /** For {@link Kind#DIRECT_RESPONSE}: the body to answer with (never modified), or null for none. */
+  public byte[] body() {
+    return body;
+  }
+
+  /** For {@link Kind#DIRECT_RESPONSE}: further response headers (a CORS preflight's), as name-value pairs. */
+  public java.util.List<String> headers() {
+    return java.util.List.of(headers);
+  }
+
+  /** For {@link Kind#DIRECT_RESPONSE} of a redirect: the {@code Location}; otherwise null. */
+  public String location() {
+    return location;
+  }
+
+  /**
+   * For {@link Kind#FAULT_ABORT}: the HTTP status to answer with, or 0 when a gRPC status was
+   * given; for {@link Kind#DIRECT_RESPONSE}: its status.
+   */
   public int abortHttpStatus() {
     return abortHttpStatus;
   }

@@ -3,6 +3,8 @@ package io.meshup.core.call;
 import io.meshup.core.internal.engine.RetryRules;
 import io.meshup.core.internal.lb.Tried;
 import io.meshup.core.internal.routing.EndpointState;
+import io.meshup.core.internal.routing.RouteActions;
+import io.meshup.core.route.HeaderEdits;
 import io.meshup.core.internal.routing.Target;
 import io.meshup.core.route.ConnectionSettings;
 import io.meshup.core.route.EndpointHandle;
@@ -149,6 +151,19 @@ public abstract class EngineCall implements RequestAttributes {
   private long retryBackoffNanos;
   private AttemptEnd lastEnd;
   private int lastCode;
+  /** The route's actions (rewrites, header changes), once routed. */
+  private RouteActions actions = RouteActions.NONE;
+  /** The path after the route's rewrite, or null when it keeps the request's. */
+  private String rewrittenPath;
+  /** The Origin of a request the route's corsPolicy allows (its response gets CORS headers), else null. */
+  private String corsOrigin;
+  /** The attempt number a granted retry (one of {@code http.maxRetries}) is held for, or 0. */
+  private int retryHeldFor;
+  /** The request's consistent hash, when the subset hashes and the request has a key. */
+  private boolean hashed;
+  private long hash;
+  /** A cookie the subset's consistent hash generated for a request without one ({@code name=value; attributes}). */
+  private String setCookie;
 
   /**
    * @param engine the mesh's call engine
@@ -183,6 +198,16 @@ public abstract class EngineCall implements RequestAttributes {
 
   /** Ends the call with a failure the engine decided: deliver it to the caller. */
   protected abstract void fail(CallFailure failure);
+
+  /**
+   * Sends a copy of this call to {@code mirror} (the route's {@code mirror} or {@code mirrors}),
+   * fire and forget: the copy's outcome is never awaited and never reaches the caller. The
+   * transport starts a call of its own through {@code mirror} (which always routes to the mirrored
+   * destination) with the authority suffixed {@code -shadow}, as Envoy does. Runs in the call's
+   * serialized order when it is routed; must not block. Does nothing by default (transports that
+   * cannot copy a call; gRPC and HTTP do).
+   */
+  protected void mirror(ServiceRouter mirror) {}
 
   /**
    * The call committed (its response goes to the caller from now on): the transport may drop
@@ -375,6 +400,53 @@ public abstract class EngineCall implements RequestAttributes {
     return endpoint;
   }
 
+  /**
+   * The path to send, once routed: the route's rewrite of {@link #path()} (the query string is the
+   * request's), or {@link #path()} when the route rewrites nothing.
+   */
+  public final String attemptPath() {
+    return rewrittenPath != null ? rewrittenPath : path();
+  }
+
+  /** True when the route rewrote the path ({@link #attemptPath()} differs from the request's). */
+  public final boolean pathRewritten() {
+    return rewrittenPath != null;
+  }
+
+  /** The authority to send, once routed, when the route rewrites it ({@code rewrite.authority}); else null. */
+  public final String rewrittenAuthority() {
+    return actions.authority();
+  }
+
+  /** True when the route changes the request's headers ({@link #editRequestHeaders}). */
+  public final boolean editsRequestHeaders() {
+    return actions.editsRequest();
+  }
+
+  /** Applies the route's request header changes (the destination's, then the route's) to the transport's request. */
+  public final void editRequestHeaders(HeaderEdits edits) {
+    actions.editRequest(edits);
+  }
+
+  /** True when the route changes the response's headers ({@link #editResponseHeaders}). */
+  public final boolean editsResponseHeaders() {
+    return actions.editsResponse() || corsOrigin != null || setCookie != null;
+  }
+
+  /**
+   * Applies the route's response header changes to the response headers the caller gets (an
+   * endpoint's answer, or the route's own direct response or redirect).
+   */
+  public final void editResponseHeaders(HeaderEdits edits) {
+    actions.editResponse(edits);
+    if (corsOrigin != null) {
+      actions.editCorsResponse(edits, corsOrigin);
+    }
+    if (setCookie != null) {
+      edits.add("set-cookie", setCookie);
+    }
+  }
+
   /** The chosen target, once routed; null before. */
   public final RouteTarget target() {
     return target;
@@ -551,6 +623,42 @@ public abstract class EngineCall implements RequestAttributes {
       return;
     }
     target = (Target) rt;
+    actions = target.actions();
+    String origin = header("origin");
+    int cors = actions.cors(origin, origin != null && method().equals("OPTIONS")
+        && header("access-control-request-method") != null);
+    if (cors == RouteActions.CORS_PREFLIGHT || cors == RouteActions.CORS_IGNORED_PREFLIGHT) {
+      finishFailure(CallFailure.direct("meshup: route " + target.route().name() + " of " + router.service()
+          + " answers the CORS preflight of " + origin, 200, null, null,
+          cors == RouteActions.CORS_PREFLIGHT ? actions.preflightHeaders(origin) : null), Outcome.SUCCESS);
+      return;
+    }
+    corsOrigin = cors == RouteActions.CORS_RESPONSE ? origin : null;
+    if (actions.directResponse() != null || actions.redirect() != null) {
+      boolean redirect = actions.redirect() != null;
+      int status = redirect ? actions.redirect().code() : actions.directResponse().status();
+      finishFailure(CallFailure.direct("meshup: route " + target.route().name() + " of " + router.service()
+          + (redirect ? " redirects with " : " answers ") + status, status,
+          redirect ? null : actions.directResponse().body(), redirect ? actions.location(this) : null, null),
+          Outcome.SUCCESS);
+      return;
+    }
+    if (actions.rewritesPath()) {
+      rewrittenPath = actions.rewritePath(path());
+    }
+    io.meshup.core.internal.policy.PolicyModel.HashPolicy hp = target.hashPolicy();
+    if (hp != null) {
+      hashKey(hp);
+    }
+    for (RouteActions.Mirror m : actions.mirrors()) {
+      if (m.percent() >= 100 || engine.draw(m.percent())) {
+        try {
+          mirror(m.target().asRouter());
+        } catch (RuntimeException e) {
+          log.warn("meshup: mirroring a call to {} to {} failed", router.service(), m.target().describe(), e);
+        }
+      }
+    }
     long routeTimeout = target.route().timeoutNanos();
     if (hasCallerDeadline || routeTimeout > 0) {
       hasDeadline = true;
@@ -576,6 +684,34 @@ public abstract class EngineCall implements RequestAttributes {
       return;
     }
     nextAttempt(now);
+  }
+
+  /**
+   * The request's hash key as the DestinationRule's {@code consistentHash} names it: a header, a
+   * cookie (generated, and set on the response, when absent and {@code ttl} is given, as Envoy
+   * does), the source address (this workload's own when the transport knows no other, as a
+   * sidecar's downstream address is its own pod's) or a query parameter; none leaves the pick
+   * random.
+   */
+  private void hashKey(io.meshup.core.internal.policy.PolicyModel.HashPolicy hp) {
+    String key;
+    if (hp.header() != null) {
+      key = header(hp.header());
+    } else if (hp.cookie() != null) {
+      key = HashKeys.cookie(header("cookie"), hp.cookie());
+      if (key == null && hp.cookieTtl() != null) {
+        key = Long.toHexString(engine.randomLong());
+        setCookie = HashKeys.setCookie(hp.cookie(), key, hp.cookieTtl(), hp.cookiePath());
+      }
+    } else if (hp.sourceIp()) {
+      key = sourceAddress() != null ? sourceAddress() : HashKeys.LOCAL_ADDRESS;
+    } else {
+      key = io.meshup.core.internal.routing.RouteActions.queryParameter(query(), hp.query());
+    }
+    if (key != null) {
+      hashed = true;
+      hash = io.meshup.core.internal.lb.XxHash64.hash(key);
+    }
   }
 
   /** Ends the call when it was cancelled or the engine shut down; whether it did. */
@@ -671,7 +807,7 @@ public abstract class EngineCall implements RequestAttributes {
       return;
     }
     if (!permit) {
-      Rejection r = target.tryAcquire(now);
+      Rejection r = target.tryAcquire(now, protocol == Protocol.HTTP);
       if (r != null) {
         finishFailure(rejected(r), null);
         return;
@@ -685,7 +821,7 @@ public abstract class EngineCall implements RequestAttributes {
           + " (set mesh.tls.certificates)"), Outcome.CLIENT_ERROR);
       return;
     }
-    EndpointState ep = target.pick(tried, now);
+    EndpointState ep = hashed ? target.pick(tried, now, hash) : target.pick(tried, now);
     if (ep == null) {
       if (attempt == 0 && !discoveryWaited && (hasDeadline || engine.discoveryTimeoutNanos() > 0)) {
         discoveryWaited = true;
@@ -763,6 +899,7 @@ public abstract class EngineCall implements RequestAttributes {
       long backoff = engine.backoff(retries + 1);
       if (fits(now, backoff) && target.tryRetry(now)) {
         retries++;
+        retryHeldFor = attempt + 1;
         retryDecidedFor = n;
         retryBackoffNanos = backoff;
         return false;
@@ -784,6 +921,10 @@ public abstract class EngineCall implements RequestAttributes {
   private void onClosed(int n, AttemptEnd end, int code) {
     if (n != attempt || phase != ATTEMPT) {
       return;
+    }
+    if (retryHeldFor == n) {
+      retryHeldFor = 0;
+      target.retryDone();
     }
     long now = engine.clock().nanoTime();
     cancel(perTryTimer);
@@ -836,6 +977,7 @@ public abstract class EngineCall implements RequestAttributes {
       long backoff = engine.backoff(retries + 1);
       if (fits(now, backoff) && target.tryRetry(now)) {
         retries++;
+        retryHeldFor = attempt + 1;
         tried().add(endpoint);
         log.debug("meshup: {}: retry {} of {} after {} on {} (route {})", target.describe(), retries,
             target.route().retries().attempts(), end, endpoint, target.route().name());
@@ -918,6 +1060,10 @@ public abstract class EngineCall implements RequestAttributes {
 
   private void end(Outcome outcome, long now) {
     phase = DONE;
+    if (retryHeldFor != 0) {
+      retryHeldFor = 0;
+      target.retryDone();
+    }
     cancel(timer);
     cancel(deadlineTimer);
     cancel(perTryTimer);

@@ -141,11 +141,7 @@ public final class PemFileCertificateSource implements CertificateSource {
   }
 
   private static byte[] read(Path p) {
-    try {
-      return Files.readAllBytes(p);
-    } catch (IOException e) {
-      throw new IllegalArgumentException(p + ": cannot read the file: " + e);
-    }
+    return io.meshup.core.internal.tls.PemFiles.read(p);
   }
 
   private static boolean sameContent(byte[][] a, byte[][] b) {
@@ -173,36 +169,11 @@ public final class PemFileCertificateSource implements CertificateSource {
   }
 
   static List<X509Certificate> certificates(Path file, byte[] pem) {
-    try {
-      CertificateFactory cf = CertificateFactory.getInstance("X.509");
-      List<X509Certificate> out = new ArrayList<>();
-      for (Certificate c : cf.generateCertificates(new ByteArrayInputStream(pem))) {
-        out.add((X509Certificate) c);
-      }
-      if (out.isEmpty()) {
-        throw new IllegalArgumentException(file + ": holds no certificate; expected PEM blocks '-----BEGIN CERTIFICATE-----'");
-      }
-      return List.copyOf(out);
-    } catch (CertificateException e) {
-      throw new IllegalArgumentException(file + ": is not a PEM certificate list: " + e.getMessage(), e);
-    }
+    return io.meshup.core.internal.tls.PemFiles.certificates(file, pem);
   }
 
   static PrivateKey privateKey(Path file, byte[] pem) {
-    try (PEMParser parser = new PEMParser(new StringReader(new String(pem, StandardCharsets.US_ASCII)))) {
-      Object o = parser.readObject();
-      JcaPEMKeyConverter conv = new JcaPEMKeyConverter();
-      if (o instanceof PrivateKeyInfo info) {
-        return conv.getPrivateKey(info);
-      }
-      if (o instanceof PEMKeyPair pair) {
-        return conv.getKeyPair(pair).getPrivate();
-      }
-      throw new IllegalArgumentException(file + ": holds no private key; expected a PEM block '-----BEGIN PRIVATE KEY-----' (PKCS#8)"
-          + (o == null ? "" : ", found " + o.getClass().getSimpleName()));
-    } catch (IOException e) {
-      throw new IllegalArgumentException(file + ": is not a PEM private key: " + e.getMessage(), e);
-    }
+    return io.meshup.core.internal.tls.PemFiles.privateKey(file, pem);
   }
 
   private void checkKeyMatches(PrivateKey key, X509Certificate leaf) {

@@ -33,24 +33,36 @@ public final class RetryPolicy {
   public static final int INTERNAL = 1 << 9;
   public static final int RESOURCE_EXHAUSTED = 1 << 10;
   public static final int UNAVAILABLE = 1 << 11;
+  /** Envoy's {@code reset-before-request}: a reset before the request was sent (retried for any method). */
+  public static final int RESET_BEFORE_REQUEST = 1 << 12;
+  /** Envoy's {@code http3-post-connect-failure}: MeshUp speaks no HTTP/3, so it never applies. */
+  public static final int HTTP3_POST_CONNECT_FAILURE = 1 << 13;
 
   private static final String[] NAMES = {"5xx", "gateway-error", "reset", "connect-failure", "refused-stream",
       "retriable-4xx", "retriable-status-codes", "cancelled", "deadline-exceeded", "internal",
-      "resource-exhausted", "unavailable"};
+      "resource-exhausted", "unavailable", "reset-before-request", "http3-post-connect-failure"};
 
   private final int attempts;
   private final long perTryTimeoutNanos;
   private final Set<String> retryOn;
   private final int conditions;
   private final int[] statusCodes;
+  private final boolean remoteLocalities;
+
+  /** As {@link #RetryPolicy(int, long, Set, boolean)}, retrying in the same locality first. */
+  public RetryPolicy(int attempts, long perTryTimeoutNanos, Set<String> retryOn) {
+    this(attempts, perTryTimeoutNanos, retryOn, false);
+  }
 
   /**
    * @param attempts retries after the first try (0 disables route retries)
    * @param perTryTimeoutNanos the timeout of each try, or 0 for none beyond the route timeout
    * @param retryOn the conditions: Envoy names and HTTP status codes
+   * @param remoteLocalities Istio's {@code retryRemoteLocalities}: retries may go to other localities
    * @throws IllegalArgumentException for a name that is neither
    */
-  public RetryPolicy(int attempts, long perTryTimeoutNanos, Set<String> retryOn) {
+  public RetryPolicy(int attempts, long perTryTimeoutNanos, Set<String> retryOn, boolean remoteLocalities) {
+    this.remoteLocalities = remoteLocalities;
     this.attempts = attempts;
     this.perTryTimeoutNanos = perTryTimeoutNanos;
     this.retryOn = Set.copyOf(new LinkedHashSet<>(retryOn));
@@ -113,6 +125,11 @@ public final class RetryPolicy {
     return perTryTimeoutNanos;
   }
 
+  /** Whether retries may go to endpoints of other localities ({@code retryRemoteLocalities}). */
+  public boolean remoteLocalities() {
+    return remoteLocalities;
+  }
+
   /** The conditions as written. */
   public Set<String> retryOn() {
     return retryOn;
@@ -142,7 +159,7 @@ public final class RetryPolicy {
   @Override
   public boolean equals(Object o) {
     return o instanceof RetryPolicy r && r.attempts == attempts && r.perTryTimeoutNanos == perTryTimeoutNanos
-        && r.retryOn.equals(retryOn);
+        && r.retryOn.equals(retryOn) && r.remoteLocalities == remoteLocalities;
   }
 
   @Override

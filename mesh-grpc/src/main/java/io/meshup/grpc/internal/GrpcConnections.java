@@ -48,6 +48,9 @@ public final class GrpcConnections implements AutoCloseable {
   private final Map<EndpointHandle, ManagedChannel> plaintext = new ConcurrentHashMap<>();
   private final Map<EndpointHandle, ManagedChannel> secure = new ConcurrentHashMap<>();
   private final Map<String, SslContext> tls = new ConcurrentHashMap<>();
+  /** Connections with TLS originated to a destination outside the mesh (DestinationRule tls SIMPLE or MUTUAL). */
+  private final Map<EndpointHandle, ManagedChannel> originated = new ConcurrentHashMap<>();
+  private final Map<List<Object>, io.meshup.core.internal.tls.OriginationTls> originations = new ConcurrentHashMap<>();
   /** Endpoints whose removal closes their connections here. */
   private final java.util.Set<EndpointHandle> hooked = ConcurrentHashMap.newKeySet();
   private volatile Consumer<NettyChannelBuilder> configurer = b -> {};
@@ -91,6 +94,8 @@ public final class GrpcConnections implements AutoCloseable {
     synchronized (this) {
       old = new ArrayList<>(secure.values());
       secure.clear();
+      old.addAll(originated.values());
+      originated.clear();
       if (plaintextToo) {
         old.addAll(plaintext.values());
         plaintext.clear();
@@ -128,10 +133,11 @@ public final class GrpcConnections implements AutoCloseable {
    */
   ManagedChannel connection(EndpointHandle endpoint, ConnectionSettings settings) {
     boolean useTls = usesTls(settings);
-    Map<EndpointHandle, ManagedChannel> mine = useTls ? secure : plaintext;
+    boolean originate = settings.origination() != null && !useTls;
+    Map<EndpointHandle, ManagedChannel> mine = originate ? originated : useTls ? secure : plaintext;
     ManagedChannel c = mine.get(endpoint);
     if (c != null) {
-      return c;
+      return counted(mine, endpoint, c, settings.maxRequestsPerConnection());
     }
     if (closed) {
       throw new IllegalStateException("meshup: the mesh's gRPC connections are closed");
@@ -141,16 +147,22 @@ public final class GrpcConnections implements AutoCloseable {
       if (c != null) {
         return c;
       }
-      ManagedChannel other = (useTls ? plaintext : secure).remove(endpoint);
-      if (other != null) {
-        other.shutdown();
+      for (Map<EndpointHandle, ManagedChannel> m : List.of(plaintext, secure, originated)) {
+        ManagedChannel other = m == mine ? null : m.remove(endpoint);
+        if (other != null) {
+          other.shutdown();
+        }
       }
       c = open(endpoint, settings, useTls);
       mine.put(endpoint, c);
+      ManagedChannel retired = retiring.remove(endpoint);
+      if (retired != null) {
+        retired.shutdown();
+      }
       if (hooked.add(endpoint)) {
         endpoint.onRemoved(() -> {
           hooked.remove(endpoint);
-          for (Map<EndpointHandle, ManagedChannel> m : List.of(plaintext, secure)) {
+          for (Map<EndpointHandle, ManagedChannel> m : List.of(plaintext, secure, originated)) {
             ManagedChannel gone = m.remove(endpoint);
             if (gone != null) {
               gone.shutdown();
@@ -159,9 +171,38 @@ public final class GrpcConnections implements AutoCloseable {
         });
       }
       watch(endpoint, c, ConnectivityState.IDLE);
-      return c;
+      return counted(mine, endpoint, c, settings.maxRequestsPerConnection());
     }
   }
+
+  /** Requests started on each connection, when its destination bounds them ({@code http.maxRequestsPerConnection}). */
+  private final Map<ManagedChannel, AtomicInteger> requestsOn = new ConcurrentHashMap<>();
+
+  /**
+   * Counts a request on {@code c}; the request that reaches {@code max} (0: no bound) takes the
+   * connection out of use, so the next opens a new one, and it closes once its calls finish.
+   */
+  private ManagedChannel counted(Map<EndpointHandle, ManagedChannel> mine, EndpointHandle endpoint, ManagedChannel c,
+      int max) {
+    if (max <= 0) {
+      return c;
+    }
+    if (requestsOn.computeIfAbsent(c, k -> new AtomicInteger()).incrementAndGet() >= max) {
+      if (mine.remove(endpoint, c)) {
+        requestsOn.remove(c);
+        // shut down when the next connection to the endpoint opens, after this request started on it
+        // (a request that loses that race never left the client, and the engine replays it)
+        ManagedChannel prior = retiring.put(endpoint, c);
+        if (prior != null) {
+          prior.shutdown();
+        }
+      }
+    }
+    return c;
+  }
+
+  /** Connections out of use after their last request, shut down when their endpoint's next one opens. */
+  private final Map<EndpointHandle, ManagedChannel> retiring = new ConcurrentHashMap<>();
 
   private ManagedChannel open(EndpointHandle endpoint, ConnectionSettings settings, boolean useTls) {
     // the engine replays and retries attempts itself: grpc-java's own retry layer (a RetriableStream
@@ -171,13 +212,24 @@ public final class GrpcConnections implements AutoCloseable {
     if (useTls) {
       b.sslContext(tls.computeIfAbsent(endpoint.service(), service -> TlsContexts.client(
           mesh.certificates().orElseThrow(), mesh.clock(), service, mesh.meterRegistry())));
+    } else if (settings.origination() != null) {
+      io.meshup.core.internal.tls.OriginationTls o = originations.computeIfAbsent(
+          List.of(settings.origination(), endpoint.service()),
+          k -> io.meshup.core.internal.tls.OriginationTls.load(settings.origination(), endpoint.service()));
+      b.sslContext(TlsContexts.originating(o));
+      if (o.sni() != null) {
+        b.overrideAuthority(o.sni());
+      }
     } else {
       b.usePlaintext();
     }
-    Duration keepalive = settings.keepaliveTime() != null ? settings.keepaliveTime() : KEEPALIVE_TIME;
-    Duration keepaliveTimeout = settings.keepaliveTimeout() != null ? settings.keepaliveTimeout() : KEEPALIVE_TIMEOUT;
-    b.keepAliveTime(keepalive.toNanos(), TimeUnit.NANOSECONDS)
-        .keepAliveTimeout(keepaliveTimeout.toNanos(), TimeUnit.NANOSECONDS);
+    // HTTP/2 pings find a frozen peer: MeshUp's own, whatever the DestinationRule says (its
+    // tcpKeepalive is TCP's, below)
+    b.keepAliveTime(KEEPALIVE_TIME.toNanos(), TimeUnit.NANOSECONDS)
+        .keepAliveTimeout(KEEPALIVE_TIMEOUT.toNanos(), TimeUnit.NANOSECONDS);
+    if (settings.tcpKeepalive() != null) {
+      TcpKeepalives.apply(b, settings.tcpKeepalive());
+    }
     if (settings.connectTimeout() != null) {
       b.withOption(ChannelOption.CONNECT_TIMEOUT_MILLIS, (int) Math.min(Integer.MAX_VALUE, settings.connectTimeout().toMillis()));
     }
@@ -225,8 +277,12 @@ public final class GrpcConnections implements AutoCloseable {
     synchronized (this) {
       all = new ArrayList<>(plaintext.values());
       all.addAll(secure.values());
+      all.addAll(originated.values());
+      all.addAll(retiring.values());
       plaintext.clear();
       secure.clear();
+      originated.clear();
+      retiring.clear();
     }
     for (ManagedChannel c : all) {
       c.shutdown();

@@ -14,6 +14,7 @@ import io.meshup.core.call.AttemptEnd;
 import io.meshup.core.call.CallFailure;
 import io.meshup.core.call.EngineCall;
 import io.meshup.core.call.Protocol;
+import io.meshup.core.route.ServiceRouter;
 import io.meshup.core.call.ReplayBudget;
 import java.util.ArrayList;
 import java.util.concurrent.Executor;
@@ -82,13 +83,21 @@ final class MeshClientCall<ReqT, RespT> extends ClientCall<ReqT, RespT> {
   private boolean halfCloseCalled;
   private boolean cancelCalled;
 
+  /** The route's mirror of this call, when it has one: a call of its own, fed the same messages. */
+  private MeshClientCall<ReqT, RespT> shadow;
+
   MeshClientCall(MeshManagedChannel channel, MethodDescriptor<ReqT, RespT> method, CallOptions callOptions,
       Executor callExecutor) {
+    this(channel, method, callOptions, callExecutor, channel.router());
+  }
+
+  private MeshClientCall(MeshManagedChannel channel, MethodDescriptor<ReqT, RespT> method, CallOptions callOptions,
+      Executor callExecutor, ServiceRouter router) {
     this.channel = channel;
     this.method = method;
     this.callOptions = callOptions;
     this.callExecutor = callExecutor;
-    this.logical = new Logical();
+    this.logical = new Logical(router);
   }
 
   // ---- ClientCall -------------------------------------------------------------------------------
@@ -185,6 +194,10 @@ final class MeshClientCall<ReqT, RespT> extends ClientCall<ReqT, RespT> {
       return;
     }
     closed = true;
+    MeshClientCall<ReqT, RespT> m = shadow;
+    if (m != null && !halfCloseCalled) {
+      m.cancel("meshup: the mirrored call ended before it was half-closed", null);
+    }
     if (contextListener != null) {
       context.removeListener(contextListener);
     }
@@ -248,6 +261,11 @@ final class MeshClientCall<ReqT, RespT> extends ClientCall<ReqT, RespT> {
       case CANCELLED:
         s = Status.CANCELLED;
         break;
+      case DIRECT_RESPONSE:
+        s = f.abortHttpStatus() == 200 ? Status.UNKNOWN : GrpcStatuses.fromHttp(f.abortHttpStatus());
+        s = s.withDescription(f.message() + (f.location() != null ? " (location " + f.location() + ")"
+            : f.body() != null ? ": " + new String(f.body(), java.nio.charset.StandardCharsets.UTF_8) : ""));
+        return s;
       case FAULT_ABORT:
         s = f.abortGrpcStatus() != null ? Status.fromCode(Status.Code.valueOf(f.abortGrpcStatus()))
             : GrpcStatuses.fromHttp(f.abortHttpStatus());
@@ -266,8 +284,43 @@ final class MeshClientCall<ReqT, RespT> extends ClientCall<ReqT, RespT> {
 
   /** The logical call as the engine runs it. */
   private final class Logical extends EngineCall {
-    Logical() {
-      super(channel.engine(), channel.router(), Protocol.GRPC);
+    /** The method the route's rewrite makes of the caller's (the path is {@code /<full method name>}). */
+    private MethodDescriptor<ReqT, RespT> rewritten;
+
+    Logical(ServiceRouter router) {
+      super(channel.engine(), router, Protocol.GRPC);
+    }
+
+    @Override
+    public String authority() {
+      String a = callOptions.getAuthority();
+      return a != null ? a : channel.authority();
+    }
+
+    /**
+     * Copies this call to the route's mirror: a call of its own through {@code mirror}, with the
+     * authority suffixed {@code -shadow}, fed every message and the half-close; its answer is dropped.
+     */
+    @Override
+    protected void mirror(ServiceRouter mirror) {
+      MeshClientCall<ReqT, RespT> m = new MeshClientCall<>(channel, method,
+          callOptions.withAuthority(authority() + "-shadow"), callExecutor, mirror);
+      Metadata copy = new Metadata();
+      copy.merge(headers);
+      m.start(new Listener<RespT>() {}, copy);
+      m.request(Integer.MAX_VALUE);
+      shadow = m;
+    }
+
+    private MethodDescriptor<ReqT, RespT> attemptMethod() {
+      if (!pathRewritten()) {
+        return method;
+      }
+      if (rewritten == null) {
+        String p = attemptPath();
+        rewritten = method.toBuilder().setFullMethodName(p.startsWith("/") ? p.substring(1) : p).build();
+      }
+      return rewritten;
     }
 
     @Override
@@ -339,6 +392,9 @@ final class MeshClientCall<ReqT, RespT> extends ClientCall<ReqT, RespT> {
 
     private void doHalfClose() {
       halfClosed = true;
+      if (shadow != null) {
+        shadow.halfClose();
+      }
       Attempt a = current;
       if (a != null && a.live) {
         a.call.halfClose();
@@ -360,6 +416,9 @@ final class MeshClientCall<ReqT, RespT> extends ClientCall<ReqT, RespT> {
     }
 
     private void doSend(ReqT message) {
+      if (shadow != null) {
+        shadow.sendMessage(message);
+      }
       if (closed) {
         return;
       }
@@ -419,9 +478,15 @@ final class MeshClientCall<ReqT, RespT> extends ClientCall<ReqT, RespT> {
       } else if (options.getDeadline() != null) {
         options = options.withDeadline(null); // the engine's deadline is the call's; none here
       }
-      a.call = connection.newCall(method, options);
+      if (rewrittenAuthority() != null) {
+        options = options.withAuthority(rewrittenAuthority());
+      }
+      a.call = connection.newCall(attemptMethod(), options);
       Metadata copy = new Metadata();
       copy.merge(headers);
+      if (editsRequestHeaders()) {
+        editRequestHeaders(new MetadataEdits(copy));
+      }
       Context previousContext = context.attach();
       try {
         a.call.start(a, copy);
@@ -498,6 +563,9 @@ final class MeshClientCall<ReqT, RespT> extends ClientCall<ReqT, RespT> {
     @Override
     public void onHeaders(Metadata h) {
       commit();
+      if (logical.editsResponseHeaders()) {
+        logical.editResponseHeaders(new MetadataEdits(h));
+      }
       if (!closed) {
         listener.onHeaders(h);
       }
@@ -560,6 +628,34 @@ final class MeshClientCall<ReqT, RespT> extends ClientCall<ReqT, RespT> {
           return headersSent ? AttemptEnd.RESET : AttemptEnd.LOCAL_ERROR;
         default: // RESOURCE_EXHAUSTED (a message over a local size limit), UNKNOWN (a local exception)...
           return AttemptEnd.LOCAL_ERROR;
+      }
+    }
+  }
+
+  /** A route's header changes applied to gRPC metadata (ASCII keys; binary headers are left alone). */
+  private static final class MetadataEdits implements io.meshup.core.route.HeaderEdits {
+    private final Metadata metadata;
+
+    MetadataEdits(Metadata metadata) {
+      this.metadata = metadata;
+    }
+
+    @Override
+    public void set(String name, String value) {
+      Metadata.Key<String> k = Metadata.Key.of(name, Metadata.ASCII_STRING_MARSHALLER);
+      metadata.removeAll(k);
+      metadata.put(k, value);
+    }
+
+    @Override
+    public void add(String name, String value) {
+      metadata.put(Metadata.Key.of(name, Metadata.ASCII_STRING_MARSHALLER), value);
+    }
+
+    @Override
+    public void remove(String name) {
+      if (!name.endsWith(Metadata.BINARY_HEADER_SUFFIX)) {
+        metadata.removeAll(Metadata.Key.of(name, Metadata.ASCII_STRING_MARSHALLER));
       }
     }
   }

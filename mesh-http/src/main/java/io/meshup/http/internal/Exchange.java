@@ -61,7 +61,12 @@ final class Exchange<T> extends EngineCall {
 
   Exchange(HttpTransport transport, String service, HttpRequest request, HttpResponse.BodyHandler<T> handler,
       boolean blocking) {
-    super(transport.mesh().callEngine(), transport.router(service), Protocol.HTTP);
+    this(transport, transport.router(service), service, request, handler, blocking);
+  }
+
+  private Exchange(HttpTransport transport, io.meshup.core.route.ServiceRouter router, String service, HttpRequest request,
+      HttpResponse.BodyHandler<T> handler, boolean blocking) {
+    super(transport.mesh().callEngine(), router, Protocol.HTTP);
     this.transport = transport;
     this.request = request;
     this.handler = handler;
@@ -109,6 +114,28 @@ final class Exchange<T> extends EngineCall {
     }
     Optional<String> v = request.headers().firstValue(lowerCaseName);
     return v.orElse(null);
+  }
+
+  @Override
+  public String authority() {
+    String a = request.uri().getRawAuthority();
+    return a == null ? "" : a;
+  }
+
+  @Override
+  public String scheme() {
+    String sc = request.uri().getScheme();
+    return sc == null ? "http" : sc.toLowerCase(Locale.ROOT);
+  }
+
+  @Override
+  public int port() {
+    return Math.max(request.uri().getPort(), 0);
+  }
+
+  @Override
+  public String query() {
+    return request.uri().getRawQuery();
   }
 
   // ---- drivers ----------------------------------------------------------------------------
@@ -217,6 +244,14 @@ final class Exchange<T> extends EngineCall {
     }
   }
 
+  /** A copy of this request to the route's mirror, sent without waiting and its response discarded. */
+  @Override
+  protected void mirror(io.meshup.core.route.ServiceRouter mirror) {
+    Exchange<Void> shadow = new Exchange<>(transport, mirror, mirror.service(), request,
+        HttpResponse.BodyHandlers.discarding(), false);
+    shadow.sendAsync();
+  }
+
   @Override
   protected void responseDecided(int n, boolean commit) {
     Attempt a = current;
@@ -246,7 +281,7 @@ final class Exchange<T> extends EngineCall {
   protected void completeWithAttempt() {
     Attempt a = current;
     if (a.error == null) {
-      result.complete(a.response);
+      result.complete(editsResponseHeaders() ? new EditedResponse<>(a.response, edited(a.response.headers())) : a.response);
     } else if (a.end == AttemptEnd.NOT_SENT) {
       result.completeExceptionally(connectFailure(a));
     } else {
@@ -278,16 +313,13 @@ final class Exchange<T> extends EngineCall {
           result.completeExceptionally(c);
         }
         break;
+      case DIRECT_RESPONSE:
+        completeWith(InjectedResponse.direct(request, f.abortHttpStatus(), f.body(), f.location(), f.headers(),
+            this::editResponseHeaders, handler));
+        return;
       case FAULT_ABORT: {
         int status = f.abortHttpStatus() > 0 ? f.abortHttpStatus() : HttpOutcomes.httpStatusOfGrpc(f.abortGrpcStatus());
-        InjectedResponse.of(request, status, target().route().name(), handler).whenComplete((r, e) -> {
-          if (e != null) {
-            result.completeExceptionally(HttpOutcomes.unwrap(e));
-          } else {
-            result.complete(r);
-          }
-          wake();
-        });
+        completeWith(InjectedResponse.of(request, status, target().route().name(), handler));
         return;
       }
       default: // NO_CERTIFICATES, SHUT_DOWN, INTERNAL
@@ -303,10 +335,20 @@ final class Exchange<T> extends EngineCall {
     }
   }
 
-  /** The request with the endpoint's address in place of the service name, and this try's timeout. */
+  /** The headers after the route's response header changes. */
+  private java.net.http.HttpHeaders edited(java.net.http.HttpHeaders headers) {
+    EditedHeaders e = new EditedHeaders(headers);
+    editResponseHeaders(e);
+    return e.headers();
+  }
+
+  /**
+   * The request with the endpoint's address in place of the service name, the route's path rewrite
+   * and header changes, and this try's timeout.
+   */
   private HttpRequest rewrite(EndpointHandle endpoint, String scheme, long tryTimeoutNanos) {
     URI u = request.uri();
-    String path = u.getRawPath();
+    String path = pathRewritten() ? attemptPath() : u.getRawPath();
     String query = u.getRawQuery();
     StringBuilder s = new StringBuilder(64).append(scheme).append(endpoint.endpoint().authority());
     if (path != null) {
@@ -315,7 +357,15 @@ final class Exchange<T> extends EngineCall {
     if (query != null) {
       s.append('?').append(query);
     }
-    HttpRequest.Builder b = HttpRequest.newBuilder(request, ALL_HEADERS).uri(URI.create(s.toString()));
+    HttpRequest.Builder b;
+    if (editsRequestHeaders()) {
+      RequestEdits edits = new RequestEdits();
+      editRequestHeaders(edits);
+      b = HttpRequest.newBuilder(request, (name, value) -> !edits.drops(name)).uri(URI.create(s.toString()));
+      edits.applyTo(b, rewrittenAuthority());
+    } else {
+      b = HttpRequest.newBuilder(request, ALL_HEADERS).uri(URI.create(s.toString()));
+    }
     if (tryTimeoutNanos > 0) {
       b.timeout(Duration.ofNanos(tryTimeoutNanos));
       b.setHeader(TIMEOUT_HEADER, Long.toString(Math.max(1, TimeUnit.NANOSECONDS.toMillis(tryTimeoutNanos))));
@@ -342,6 +392,83 @@ final class Exchange<T> extends EngineCall {
   private static final int UNDECIDED = 0;
   private static final int COMMITTED = 1;
   private static final int DISCARDED = 2;
+
+  /** The response's status and version with the route's header changes, for the caller's handler. */
+  private HttpResponse.ResponseInfo edited(HttpResponse.ResponseInfo info) {
+    java.net.http.HttpHeaders h = edited(info.headers());
+    return new HttpResponse.ResponseInfo() {
+      @Override
+      public int statusCode() {
+        return info.statusCode();
+      }
+
+      @Override
+      public java.net.http.HttpHeaders headers() {
+        return h;
+      }
+
+      @Override
+      public HttpClient.Version version() {
+        return info.version();
+      }
+    };
+  }
+
+  /**
+   * The route's request header changes, recorded and then applied to the builder of a copy of the
+   * request whose edited headers were left out. The JDK restricts {@code Host}: an authority rewrite
+   * needs {@code -Djdk.httpclient.allowRestrictedHeaders=host}, and without it the attempt fails
+   * saying so.
+   */
+  private static final class RequestEdits implements io.meshup.core.route.HeaderEdits {
+    private final java.util.Set<String> dropped = new java.util.HashSet<>();
+    private final java.util.List<String[]> sets = new java.util.ArrayList<>();
+    private final java.util.List<String[]> adds = new java.util.ArrayList<>();
+
+    @Override
+    public void set(String name, String value) {
+      dropped.add(name);
+      sets.add(new String[] {name, value});
+    }
+
+    @Override
+    public void add(String name, String value) {
+      adds.add(new String[] {name, value});
+    }
+
+    @Override
+    public void remove(String name) {
+      dropped.add(name);
+      sets.removeIf(e -> e[0].equals(name));
+      adds.removeIf(e -> e[0].equals(name));
+    }
+
+    boolean drops(String name) {
+      return dropped.contains(name.toLowerCase(Locale.ROOT));
+    }
+
+    void applyTo(HttpRequest.Builder b, String authority) {
+      try {
+        for (String[] e : sets) {
+          b.setHeader(e[0], e[1]);
+        }
+        for (String[] e : adds) {
+          b.header(e[0], e[1]);
+        }
+      } catch (IllegalArgumentException e) {
+        throw new IllegalStateException("meshup: the route's header changes cannot be sent by the JDK client: "
+            + e.getMessage(), e);
+      }
+      if (authority != null) {
+        try {
+          b.setHeader("Host", authority);
+        } catch (IllegalArgumentException e) {
+          throw new IllegalStateException("meshup: the route rewrites the authority to " + authority + ", and the JDK"
+              + " client sends a Host header only with -Djdk.httpclient.allowRestrictedHeaders=host", e);
+        }
+      }
+    }
+  }
 
   private final class Attempt implements HttpResponse.BodyHandler<T> {
     final int number;
@@ -400,7 +527,7 @@ final class Exchange<T> extends EngineCall {
 
     /** The caller's handler's subscriber, guarded when a deadline may have to end its body. */
     HttpResponse.BodySubscriber<T> callerSubscriber(HttpResponse.ResponseInfo info) {
-      HttpResponse.BodySubscriber<T> s = handler.apply(info);
+      HttpResponse.BodySubscriber<T> s = handler.apply(editsResponseHeaders() ? edited(info) : info);
       if (!blocking || remainingNanos() == Long.MAX_VALUE) {
         return s;
       }
@@ -422,5 +549,17 @@ final class Exchange<T> extends EngineCall {
       end = how;
       attemptClosed(number, how, status);
     }
+  }
+
+  /** Ends the call with the response MeshUp made itself (a direct response or an injected fault). */
+  private void completeWith(CompletableFuture<HttpResponse<T>> injected) {
+    injected.whenComplete((r, e) -> {
+      if (e != null) {
+        result.completeExceptionally(HttpOutcomes.unwrap(e));
+      } else {
+        result.complete(r);
+      }
+      wake();
+    });
   }
 }

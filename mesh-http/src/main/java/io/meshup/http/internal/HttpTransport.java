@@ -11,6 +11,7 @@ import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.time.Duration;
+import java.util.List;
 import java.util.Map;
 import java.util.Objects;
 import java.util.concurrent.CompletableFuture;
@@ -81,9 +82,9 @@ public final class HttpTransport {
         : null;
   }
 
-  /** {@code https://} when attempts with these settings use mutual TLS, else {@code http://}. */
+  /** {@code https://} when attempts with these settings use TLS (the mesh's, or originated), else {@code http://}. */
   String scheme(ConnectionSettings settings) {
-    return usesTls(settings) ? "https://" : "http://";
+    return usesTls(settings) || settings.origination() != null ? "https://" : "http://";
   }
 
   Mesh mesh() {
@@ -139,6 +140,19 @@ public final class HttpTransport {
       return given;
     }
     Duration connect = settings.connectTimeout() != null ? settings.connectTimeout() : NO_CONNECT_TIMEOUT;
+    if (settings.origination() != null && !usesTls(settings)) {
+      return originating.computeIfAbsent(List.of(settings.origination(), service, connect), k -> {
+        io.meshup.core.internal.tls.OriginationTls o = io.meshup.core.internal.tls.OriginationTls.load(
+            settings.origination(), service);
+        SSLContext context = o.jdkContext();
+        HttpClient.Builder b = HttpClient.newBuilder().version(HttpClient.Version.HTTP_2)
+            .followRedirects(HttpClient.Redirect.NEVER).sslContext(context).sslParameters(o.jdkParameters(context));
+        if (!connect.isZero()) {
+          b.connectTimeout(connect);
+        }
+        return b.build();
+      });
+    }
     if (certificates != null && usesTls(settings)) {
       long now = mesh.clock().nanoTime();
       TlsClients t = tlsClients.get(service);
@@ -203,6 +217,9 @@ public final class HttpTransport {
     return b.build();
   }
 
+  /** Clients that originate TLS to destinations outside the mesh, by TLS settings, destination and connect timeout. */
+  private final Map<List<Object>, HttpClient> originating = new ConcurrentHashMap<>();
+
   /** The clients to one destination service over mutual TLS: one TLS context, a client per connect timeout. */
   private static final class TlsClients {
     private final SSLContext context;
@@ -243,10 +260,6 @@ public final class HttpTransport {
     if (host == null || host.isEmpty()) {
       throw new IllegalArgumentException("meshup: " + uri + " names no service; write the destination"
           + " service as the host, for example http://payments/charges/42");
-    }
-    if (uri.getPort() != -1) {
-      throw new IllegalArgumentException("meshup: " + uri + ": drop the port " + uri.getPort()
-          + "; the host names service '" + host + "' and each endpoint's port comes from the registry");
     }
     return host;
   }

@@ -16,8 +16,9 @@ import java.util.concurrent.atomic.AtomicBoolean;
 import javax.net.ssl.SSLSession;
 
 /**
- * The response of a route's injected abort: the configured status, a one-line text body, and
- * header {@code x-meshup-fault: abort}; the request never left the process. The body goes through
+ * The response of a route's injected abort (the configured status, a one-line text body, and
+ * header {@code x-meshup-fault: abort}) or of its direct response or redirect; the request never
+ * left the process. The body goes through
  * the caller's {@code BodyHandler}, so any handler works. Immutable.
  */
 final class InjectedResponse<T> implements HttpResponse<T> {
@@ -43,6 +44,33 @@ final class InjectedResponse<T> implements HttpResponse<T> {
         "content-type", List.of("text/plain; charset=utf-8"),
         "content-length", List.of(Integer.toString(text.length)),
         FAULT_HEADER, List.of("abort")), (n, v) -> true);
+    return of(request, status, headers, text, handler);
+  }
+
+  /**
+   * A route's direct response or redirect: its status, its body (none for null), {@code Location}
+   * for a redirect, then the route's response header changes; the request never left the process.
+   */
+  static <T> CompletableFuture<HttpResponse<T>> direct(HttpRequest request, int status, byte[] body, String location,
+      List<String> extra, java.util.function.Consumer<EditedHeaders> edits, HttpResponse.BodyHandler<T> handler) {
+    byte[] text = body == null ? new byte[0] : body;
+    EditedHeaders h = new EditedHeaders(HttpHeaders.of(Map.of(), (n, v) -> true));
+    h.set("content-length", Integer.toString(text.length));
+    if (body != null) {
+      h.set("content-type", "text/plain");
+    }
+    if (location != null) {
+      h.set("location", location);
+    }
+    for (int i = 0; i + 1 < extra.size(); i += 2) {
+      h.set(extra.get(i), extra.get(i + 1));
+    }
+    edits.accept(h);
+    return of(request, status, h.headers(), text, handler);
+  }
+
+  private static <T> CompletableFuture<HttpResponse<T>> of(HttpRequest request, int status, HttpHeaders headers,
+      byte[] text, HttpResponse.BodyHandler<T> handler) {
     HttpResponse.BodySubscriber<T> subscriber = handler.apply(new HttpResponse.ResponseInfo() {
       @Override
       public int statusCode() {
@@ -71,7 +99,9 @@ final class InjectedResponse<T> implements HttpResponse<T> {
           subscriber.onError(new IllegalArgumentException("non-positive request: " + n));
           return;
         }
-        subscriber.onNext(List.of(ByteBuffer.wrap(text)));
+        if (text.length > 0) {
+          subscriber.onNext(List.of(ByteBuffer.wrap(text)));
+        }
         subscriber.onComplete();
       }
 

@@ -74,7 +74,7 @@ public record MeshSettings(String service, String registryType, Map<String, List
       throw new MeshConfigException(source, "", "is empty; expected a 'mesh:' section");
     }
     ConfigNode mesh = root.required("mesh").keys("service", "registry", "policy", "policies", "defaults", "tls", "security",
-        "labels");
+        "labels", "namespace");
     String service = mesh.required("service").nonEmpty();
 
     ConfigNode reg = mesh.get("registry");
@@ -123,7 +123,8 @@ public record MeshSettings(String service, String registryType, Map<String, List
 
     return new MeshSettings(service, type, statics, inline, files, defaults(mesh.get("defaults")),
         registrySettings, List.copyOf(order), TlsSettings.parse(mesh.get("tls"), service, baseDir),
-        pathNormalization(mesh.get("security")), SecuritySettings.parse(mesh.get("labels"), mesh.get("security"), service));
+        pathNormalization(mesh.get("security")), SecuritySettings.parse(mesh.get("labels"), mesh.get("security"), service,
+            mesh.get("namespace")));
   }
 
   /** {@code mesh.security}: {@code pathNormalization}, one of Istio's options; BASE by default. */

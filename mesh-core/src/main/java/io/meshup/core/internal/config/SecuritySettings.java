@@ -9,12 +9,19 @@ import java.util.Map;
  * policies' {@code selector}s match, with {@code app: <service>} always among them) and, under
  * {@code mesh.security}, Istio's {@code trustDomainAliases}, the {@code rootNamespace} whose
  * documents apply mesh-wide, and the {@code extensionProviders} that CUSTOM AuthorizationPolicies
- * name.
+ * name; and {@code mesh.namespace}, the workload's namespace (short names in policies, exportTo and
+ * DestinationRule precedence read it).
  */
 public record SecuritySettings(Map<String, String> labels, List<String> trustDomainAliases, String rootNamespace,
-    List<ExtensionProvider> extensionProviders) {
+    List<ExtensionProvider> extensionProviders, String namespace) {
   /** Nothing set. */
   public static final SecuritySettings DEFAULT = new SecuritySettings(Map.of(), List.of(), "istio-system", List.of());
+
+  /** Settings without {@code mesh.namespace} (the workload's namespace comes from its identity, else {@code default}). */
+  public SecuritySettings(Map<String, String> labels, List<String> trustDomainAliases, String rootNamespace,
+      List<ExtensionProvider> extensionProviders) {
+    this(labels, trustDomainAliases, rootNamespace, extensionProviders, null);
+  }
 
   /** Istio's default timeout of an external authorization check (MeshConfig {@code envoyExtAuthzGrpc.timeout}). */
   public static final Duration DEFAULT_EXT_AUTHZ_TIMEOUT = Duration.ofSeconds(600);
@@ -34,7 +41,8 @@ public record SecuritySettings(Map<String, String> labels, List<String> trustDom
     extensionProviders = List.copyOf(extensionProviders);
   }
 
-  static SecuritySettings parse(ConfigNode labelsNode, ConfigNode security, String service) {
+  static SecuritySettings parse(ConfigNode labelsNode, ConfigNode security, String service, ConfigNode namespaceNode) {
+    String namespace = namespaceNode.isNull() ? null : namespaceNode.nonEmpty().trim();
     Map<String, String> labels = new java.util.LinkedHashMap<>();
     for (Map.Entry<String, ConfigNode> e : labelsNode.entries().entrySet()) {
       String v = e.getValue().string();
@@ -95,6 +103,6 @@ public record SecuritySettings(Map<String, String> labels, List<String> trustDom
       }
       providers.add(new ExtensionProvider(name, type, section, timeout, failOpen, status));
     }
-    return new SecuritySettings(labels, aliases, root, providers);
+    return new SecuritySettings(labels, aliases, root, providers, namespace);
   }
 }

@@ -39,6 +39,14 @@ public abstract class Balancer {
   public abstract EndpointState pick(EndpointState[] members, Tried tried, long now, boolean panic);
 
   /**
+   * Chooses an endpoint for a request whose hash key hashed to {@code hash}: consistent hashing
+   * balancers use it, the others ignore it.
+   */
+  public EndpointState pick(EndpointState[] members, Tried tried, long now, boolean panic, long hash) {
+    return pick(members, tried, now, panic);
+  }
+
+  /**
    * True when the balancer wants the weighted schedule (each endpoint repeated by its weight)
    * rather than the plain member list; weight-aware balancers take the plain list.
    */
@@ -51,6 +59,14 @@ public abstract class Balancer {
 
   /** Records a failed attempt (latency-aware balancers must not take it for a fast answer). */
   public void observeFailure(EndpointState endpoint, long now, long rttNanos) {}
+
+  /** Creates the balancer of the given kind ({@code hash} is the consistent hash settings of RING_HASH). */
+  public static Balancer of(BalancerKind kind, io.meshup.core.internal.policy.PolicyModel.HashPolicy hash) {
+    if (kind == BalancerKind.RING_HASH) {
+      return new ConsistentHash(hash.maglev(), hash.ringSize());
+    }
+    return of(kind);
+  }
 
   /** Creates the balancer of the given kind. */
   public static Balancer of(BalancerKind kind) {

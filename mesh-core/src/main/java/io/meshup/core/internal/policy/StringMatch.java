@@ -17,8 +17,13 @@ public final class StringMatch {
   public enum Kind {
     EXACT,
     PREFIX,
-    REGEX
+    REGEX,
+    /** {@code {}}: the value is present, whatever it is. */
+    PRESENT
   }
+
+  /** {@code {}}: matches any present value. */
+  static final StringMatch ANY_PRESENT = new StringMatch(Kind.PRESENT, "", false);
 
   private final Kind kind;
   private final String value;
@@ -31,14 +36,23 @@ public final class StringMatch {
    */
   StringMatch(Kind kind, String value, boolean ignoreCase) {
     this.kind = kind;
-    this.ignoreCase = ignoreCase;
-    this.value = ignoreCase && kind != Kind.REGEX ? value.toLowerCase(Locale.ROOT) : value;
+    // ignoreUriCase applies to exact and prefix matches only, as Istio documents
+    this.ignoreCase = ignoreCase && (kind == Kind.EXACT || kind == Kind.PREFIX);
+    this.value = this.ignoreCase ? value.toLowerCase(Locale.ROOT) : value;
     if (kind == Kind.REGEX) {
-      Pattern p = Re2Budget.compile(value, ignoreCase);
+      Pattern p = Re2Budget.compile(value, false);
       this.matcher = ThreadLocal.withInitial(() -> p.matcher(""));
     } else {
       this.matcher = null;
     }
+  }
+
+  /**
+   * Replaces every match of this REGEX in {@code input} with {@code replacement}, in which
+   * {@code \1}...{@code \9} name capture groups (Envoy's and Istio's {@code regex_rewrite} syntax).
+   */
+  public String replaceAll(String input, String replacement) {
+    return matcher.get().reset(input).replaceAll(replacement.replaceAll("\\\\([0-9])", "\\$$1"));
   }
 
   public Kind kind() {
@@ -56,6 +70,8 @@ public final class StringMatch {
         return ignoreCase ? value.equalsIgnoreCase(input) : value.equals(input);
       case PREFIX:
         return input.regionMatches(ignoreCase, 0, value, 0, value.length());
+      case PRESENT:
+        return true;
       default:
         return matcher.get().reset(input).matches();
     }

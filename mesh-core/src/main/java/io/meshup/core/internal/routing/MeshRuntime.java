@@ -5,6 +5,8 @@ import io.meshup.core.MeshConfigException;
 import io.meshup.core.internal.authz.InboundPolicy;
 import io.meshup.core.internal.authz.Workload;
 import io.meshup.core.internal.config.ConfigNode;
+import io.meshup.core.internal.policy.Hosts;
+import io.meshup.core.internal.policy.PolicyModel.ServiceEntry;
 import io.meshup.core.internal.policy.PolicySet;
 import io.meshup.core.spi.ServiceRegistry;
 import java.util.ArrayList;
@@ -40,6 +42,9 @@ public final class MeshRuntime implements AutoCloseable {
   private final Workload workload;
   private final ScheduledExecutorService scheduler;
   private final java.util.function.Consumer<InboundPolicy> compiled;
+  private final PolicySet.Client client;
+  private final Hosts hosts;
+  private final java.util.function.LongBinaryOperator random;
 
   /**
    * A runtime whose inbound policy is compiled from each policy set for {@code workload}, its
@@ -48,7 +53,22 @@ public final class MeshRuntime implements AutoCloseable {
    */
   public MeshRuntime(String service, MeshClock clock, Metrics metrics, Defaults defaults, ServiceRegistry registry,
       Workload workload, java.util.function.Consumer<InboundPolicy> compiled, ScheduledExecutorService scheduler) {
+    this(service, clock, metrics, defaults, registry, workload, compiled, scheduler, null);
+  }
+
+  /**
+   * As above, drawing route weights with {@code random} (a long in [origin, bound); null for
+   * {@link java.util.concurrent.ThreadLocalRandom}).
+   */
+  public MeshRuntime(String service, MeshClock clock, Metrics metrics, Defaults defaults, ServiceRegistry registry,
+      Workload workload, java.util.function.Consumer<InboundPolicy> compiled, ScheduledExecutorService scheduler,
+      java.util.function.LongBinaryOperator random) {
     this.scheduler = scheduler;
+    this.random = random != null ? random
+        : (origin, bound) -> java.util.concurrent.ThreadLocalRandom.current().nextLong(origin, bound);
+    this.client = new PolicySet.Client(workload.namespace(), workload.labels(),
+        workload.rootNamespace() == null ? Workload.DEFAULT_ROOT_NAMESPACE : workload.rootNamespace());
+    this.hosts = new Hosts(workload.namespace());
     this.service = service;
     this.clock = clock;
     this.metrics = metrics;
@@ -78,6 +98,16 @@ public final class MeshRuntime implements AutoCloseable {
     return policy;
   }
 
+  /** How names and hosts map for this workload's namespace. */
+  public Hosts hosts() {
+    return hosts;
+  }
+
+  /** Draws a long in [origin, bound): route weights and mirror shares. */
+  java.util.function.LongBinaryOperator random() {
+    return random;
+  }
+
   /** What this service's servers accept, compiled from the policy in force. */
   public InboundPolicy inbound() {
     return inbound;
@@ -104,35 +134,51 @@ public final class MeshRuntime implements AutoCloseable {
     }
   }
 
-  /** The runtime of a destination, created (and its registry watch started) on first use. */
-  public ServiceRuntime runtime(String service) {
-    ServiceRuntime r = runtimes.get(service);
+  /**
+   * The runtime of a destination, created (and its registry watch started) on first use:
+   * {@code name} is a host in full or a client's short name (see {@link Hosts#clientHost}).
+   */
+  public ServiceRuntime runtime(String name) {
+    ServiceRuntime r = runtimes.get(name);
+    if (r != null) {
+      return r;
+    }
+    String host = hosts.clientHost(name);
+    r = runtimes.get(host);
     if (r != null) {
       return r;
     }
     synchronized (lock) {
-      return runtimeLocked(service);
+      return runtimeLocked(host);
     }
   }
 
   /** The subset of the destination's runtime in force, or null when there is none (gauges read it). */
-  SubsetRuntime subsetInForce(String service, String subset) {
-    ServiceRuntime r = runtimes.get(service);
+  SubsetRuntime subsetInForce(String host, String subset) {
+    ServiceRuntime r = runtimes.get(host);
     return r == null ? null : r.subset(subset).orElse(null);
   }
 
-  ServiceRuntime runtimeLocked(String service) {
-    ServiceRuntime r = runtimes.get(service);
+  ServiceRuntime runtimeLocked(String host) {
+    ServiceRuntime r = runtimes.get(host);
     if (r != null) {
       return r;
     }
     if (closed) {
       throw new IllegalStateException("meshup: the mesh of " + this.service + " is closed");
     }
-    r = new ServiceRuntime(service, this);
-    runtimes.put(service, r);
+    r = new ServiceRuntime(host, this);
+    runtimes.put(host, r);
     r.rebuildSubsets(policy);
+    java.util.Optional<ServiceEntry> entry = policy.serviceEntry(host);
+    if (entry.isPresent()) {
+      r.serviceEntry(entry.get());
+      r.updateEndpoints(ServiceEntries.endpoints(entry.get(), host));
+      r.rebuildRoutes(policy);
+      return r;
+    }
     ServiceRuntime rt = r;
+    String service = r.service();
     r.watch(registry.watch(service, new ServiceRegistry.EndpointListener() {
       @Override
       public void onEndpoints(List<io.meshup.core.Endpoint> endpoints) {
@@ -176,20 +222,42 @@ public final class MeshRuntime implements AutoCloseable {
    * @throws MeshConfigException when the merged set is invalid; the previous policy keeps serving
    */
   public void updatePolicySource(String source, List<ConfigNode> docs) {
+    updatePolicySources(Map.of(source, docs));
+  }
+
+  /**
+   * Replaces the documents of several policy sources at once and applies the whole set, or rejects
+   * it whole (the documents in force at start, whatever order their files and sources come in).
+   * Sources not seen before rank after the known ones, in the map's order.
+   *
+   * @throws MeshConfigException when the merged set is invalid; the previous policy keeps serving
+   */
+  public void updatePolicySources(Map<String, List<ConfigNode>> changed) {
+    List<ServiceRegistry.Watch> stale = new ArrayList<>();
+    try {
+      updateLocked(changed, stale);
+    } finally {
+      closeAll(stale);
+    }
+  }
+
+  private void updateLocked(Map<String, List<ConfigNode>> changed, List<ServiceRegistry.Watch> stale) {
+    String source = String.join(", ", changed.keySet());
     synchronized (lock) {
       LinkedHashMap<String, List<ConfigNode>> next = new LinkedHashMap<>(sources);
-      next.put(source, List.copyOf(docs));
+      changed.forEach((k, v) -> next.put(k, List.copyOf(v)));
       PolicySet set;
       InboundPolicy in;
       Metrics.Owner meters = metrics.owner();
       try {
         set = PolicySet.of(new ArrayList<>(next.entrySet()).stream()
-            .map(e -> new PolicySet.Source(e.getKey(), e.getValue())).toList(), registry::isKnown);
+            .map(e -> new PolicySet.Source(e.getKey(), e.getValue())).toList(), registry::isKnown, client);
         in = InboundPolicy.compile(set, workload.withMeters(meters::authzDenials, meters::hold));
         compiled.accept(in);
       } catch (MeshConfigException e) {
         metrics.discard(meters);
-        rejected(source, e);
+        changed.keySet().forEach(k -> metrics.policyUpdate(k, false));
+        log.error("Rejected policy from {}; the last good policy keeps serving: {}", source, e.getMessage());
         throw e;
       }
       sources.clear();
@@ -198,6 +266,15 @@ public final class MeshRuntime implements AutoCloseable {
       inbound = in;
       metrics.replace(inboundMeters, meters);
       inboundMeters = meters;
+      // a destination whose ServiceEntry came, went or changed is built afresh (routers held by
+      // clients follow it)
+      for (java.util.Iterator<ServiceRuntime> it = runtimes.values().iterator(); it.hasNext(); ) {
+        ServiceRuntime r = it.next();
+        if (!java.util.Objects.equals(r.serviceEntry(), set.serviceEntry(r.host()).orElse(null))) {
+          it.remove();
+          stale.add(r.release());
+        }
+      }
       for (String host : set.hosts()) {
         runtimeLocked(host);
       }
@@ -207,7 +284,7 @@ public final class MeshRuntime implements AutoCloseable {
       for (ServiceRuntime r : runtimes.values()) {
         r.rebuildRoutes(set);
       }
-      metrics.policyUpdate(source, true);
+      changed.keySet().forEach(k -> metrics.policyUpdate(k, true));
       log.info("Applied policy from {}: {} documents in force ({})", source, set.origins().size(), set.origins());
     }
   }
@@ -241,14 +318,14 @@ public final class MeshRuntime implements AutoCloseable {
       java.util.Set<String> keep = new java.util.HashSet<>(p.hosts());
       for (ServiceRuntime r : runtimes.values()) {
         if (now - r.lastUsed() <= idleNanos || r.active() > 0) {
-          keep.add(r.service());
+          keep.add(r.host());
           keep.addAll(r.destinations());
         }
       }
       int released = 0;
       for (java.util.Iterator<ServiceRuntime> it = runtimes.values().iterator(); it.hasNext(); ) {
         ServiceRuntime r = it.next();
-        if (!keep.contains(r.service())) {
+        if (!keep.contains(r.host())) {
           it.remove();
           watches.add(r.release());
           released++;

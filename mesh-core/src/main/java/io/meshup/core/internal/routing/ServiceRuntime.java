@@ -9,6 +9,14 @@ import io.meshup.core.internal.policy.PolicyModel.HttpRoute;
 import io.meshup.core.internal.policy.PolicyModel.Subset;
 import io.meshup.core.internal.policy.PolicyModel.TrafficPolicy;
 import io.meshup.core.internal.policy.PolicyModel.VirtualService;
+import io.meshup.core.internal.policy.PolicyModel;
+import io.meshup.core.internal.policy.PolicyModel.HeaderOps;
+import io.meshup.core.internal.policy.PolicyModel.Mirror;
+import io.meshup.core.internal.policy.PolicyModel.RequestMatch;
+import io.meshup.core.internal.policy.PolicyModel.ServiceEntry;
+import io.meshup.core.internal.policy.Hosts;
+import io.meshup.core.internal.policy.StringMatch;
+import io.meshup.core.route.ClientTls;
 import io.meshup.core.internal.policy.PolicySet;
 import io.meshup.core.internal.resilience.RetryBudget;
 import io.meshup.core.route.FaultPolicy;
@@ -39,6 +47,12 @@ public final class ServiceRuntime implements ServiceRouter {
   static final long INITIAL_RTT_NANOS = TimeUnit.MILLISECONDS.toNanos(30);
 
   private final String service;
+  /** The label a subset no DestinationRule defines selects by: no endpoint has it. */
+  private static final String UNDEFINED_SUBSET_LABEL = "\u0000meshup-undefined-subset";
+  /** The destination's host in full ({@code reviews.default.svc.cluster.local}, {@code api.example.com}). */
+  private final String host;
+  /** The service name its servers' SPIFFE IDs carry. */
+  private String identity;
   private final MeshRuntime mesh;
   private final RetryBudget budget;
   private Metrics.Owner subsetMeters;
@@ -55,6 +69,8 @@ public final class ServiceRuntime implements ServiceRouter {
     }
   }
   private volatile boolean released;
+  /** The ServiceEntry this destination's endpoints come from, or null for the registry's. */
+  private ServiceEntry serviceEntry;
   private ServiceRegistry.Watch watch;
   private Map<String, EndpointState> states = Map.of();
   private List<EndpointState> endpoints = List.of();
@@ -70,8 +86,10 @@ public final class ServiceRuntime implements ServiceRouter {
   private volatile Map<String, SubsetRuntime> subsets = Map.of();
   private volatile CompiledRoute[] routes = new CompiledRoute[0];
 
-  ServiceRuntime(String service, MeshRuntime mesh) {
-    this.service = service;
+  ServiceRuntime(String host, MeshRuntime mesh) {
+    this.host = host;
+    this.service = mesh.hosts().registryName(host);
+    this.identity = Hosts.identityName(host);
     this.mesh = mesh;
     LAST_USED.setVolatile(this, mesh.clock().nanoTime());
     Defaults d = mesh.defaults();
@@ -87,15 +105,21 @@ public final class ServiceRuntime implements ServiceRouter {
   public RouteTarget select(RequestAttributes request) {
     if (released) {
       // a router kept by a client across this destination's idle release: route by the new runtime
-      return mesh.runtime(service).select(request);
+      return mesh.runtime(host).select(request);
     }
     CompiledRoute[] rs = routes;
     for (CompiledRoute r : rs) {
-      if (r.matches(request)) {
-        return r.pick();
+      int m = r.match(request);
+      if (m >= 0) {
+        return r.pick(m);
       }
     }
     return null;
+  }
+
+  /** The destination's host in full. */
+  public String host() {
+    return host;
   }
 
   MeshClock clock() {
@@ -122,6 +146,26 @@ public final class ServiceRuntime implements ServiceRouter {
       n += s.active();
     }
     return n;
+  }
+
+  /** Marks this destination as declared by {@code e}: its endpoints are the entry's. Under the mesh's lock. */
+  void serviceEntry(ServiceEntry e) {
+    this.serviceEntry = e;
+    // a ServiceEntry's subjectAltNames name its servers: a SPIFFE ID gives the identity mutual TLS checks
+    for (String san : e.subjectAltNames()) {
+      if (san.startsWith("spiffe://")) {
+        try {
+          identity = io.meshup.core.identity.WorkloadIdentity.parse(san).service();
+          break;
+        } catch (IllegalArgumentException ex) {
+          // not a SPIFFE ID MeshUp reads: the host stays the identity
+        }
+      }
+    }
+  }
+
+  ServiceEntry serviceEntry() {
+    return serviceEntry;
   }
 
   void watch(ServiceRegistry.Watch w) {
@@ -247,7 +291,7 @@ public final class ServiceRuntime implements ServiceRouter {
         next.put(e.id(), old);
         continue;
       }
-      EndpointState fresh = new EndpointState(e, service, now, INITIAL_RTT_NANOS);
+      EndpointState fresh = new EndpointState(e, identity, now, INITIAL_RTT_NANOS);
       if (seed == -1) {
         seed = peerEstimate(now);
       }
@@ -361,13 +405,42 @@ public final class ServiceRuntime implements ServiceRouter {
 
   void rebuildSubsets(PolicySet policy) {
     Defaults defaults = mesh.defaults();
-    Optional<DestinationRule> rule = policy.destinationRule(service);
+    Optional<DestinationRule> rule = policy.destinationRule(host);
     TrafficPolicy base = rule.map(DestinationRule::trafficPolicy).orElse(TrafficPolicy.EMPTY);
+    Optional<ServiceEntry> entry = policy.serviceEntry(host);
+    PolicyModel.ServicePort entryPort = entry.map(ServiceEntries::port).orElse(null);
+    int callPort = entryPort != null ? entryPort.number() : 0; // a ServiceEntry host is called on its port
+    if (entryPort != null) {
+      base = base.forPort(callPort);
+    }
+    if (base.tlsFiles() != null && base.tlsFiles().subjectAltNames().isEmpty() && entry.isPresent()
+        && !entry.get().subjectAltNames().isEmpty()) {
+      // "If specified, this list overrides the value of subject_alt_names from the ServiceEntry"
+      PolicyModel.TlsFiles f = base.tlsFiles();
+      base = new TrafficPolicy(base.loadBalancer(), base.connectionPool(), base.outlierDetection(), base.circuitBreaker(),
+          base.tls(), base.hash(), base.locality(), new PolicyModel.TlsFiles(f.mode(), f.clientCertificate(),
+          f.privateKey(), f.caCertificates(), f.sni(), entry.get().subjectAltNames(), f.insecureSkipVerify()),
+          base.portLevel());
+    }
+    if (base.tls() == null && entry.map(ServiceEntry::external).orElse(false)) {
+      // a destination outside the mesh has no mesh certificate: plaintext unless the rule says otherwise
+      base = new TrafficPolicy(base.loadBalancer(), base.connectionPool(), base.outlierDetection(), base.circuitBreaker(),
+          ClientTls.DISABLE, base.hash(), base.locality(), base.tlsFiles(), base.portLevel());
+    }
     Metrics.Owner meters = mesh.metrics().owner();
     Map<String, SubsetRuntime> next = new LinkedHashMap<>();
-    next.put("", reuseOrCreate(meters, "", Map.of(), defaults.resolve(base)));
-    for (Subset s : rule.map(DestinationRule::subsets).orElse(List.of())) {
-      next.put(s.name(), reuseOrCreate(meters, s.name(), s.labels(), defaults.resolve(s.trafficPolicy().inherit(base))));
+    List<Subset> defined = new ArrayList<>();
+    defined.add(new Subset("", Map.of(), TrafficPolicy.EMPTY));
+    defined.addAll(rule.map(DestinationRule::subsets).orElse(List.of()));
+    for (Subset s : defined) {
+      TrafficPolicy all = base.forSubset(s.trafficPolicy(), callPort);
+      next.put(s.name(), reuseOrCreate(meters, s.name(), s.labels(), defaults.resolve(all), locality(all, policy)));
+      // routes naming destination.port take that port's portLevelSettings: a runtime of its own
+      for (int port : base.portsWithSettings(s.trafficPolicy())) {
+        TrafficPolicy p = base.forSubset(s.trafficPolicy(), port);
+        next.put(s.name() + "@" + port, reuseOrCreate(meters, s.name() + "@" + port, s.labels(), defaults.resolve(p),
+            locality(p, policy)));
+      }
     }
     subsets = next;
     for (String name : next.keySet()) {
@@ -377,36 +450,67 @@ public final class ServiceRuntime implements ServiceRouter {
     subsetMeters = meters;
   }
 
-  private SubsetRuntime reuseOrCreate(Metrics.Owner meters, String name, Map<String, String> labels, TrafficPolicy resolved) {
+  /**
+   * This workload's labels when locality balancing applies to a destination with traffic policy
+   * {@code p} (its {@code localityLbSetting}, or the outlier detection its rule configures), else null.
+   */
+  private static Map<String, String> locality(TrafficPolicy p, PolicySet policy) {
+    return Localities.applies(p.locality(), p.outlierDetection() != null) ? policy.client().labels() : null;
+  }
+
+  private SubsetRuntime reuseOrCreate(Metrics.Owner meters, String name, Map<String, String> labels, TrafficPolicy resolved,
+      Map<String, String> localityOf) {
     SubsetRuntime old = subsets.get(name);
     io.micrometer.core.instrument.Counter ejections = meters.ejections(service, name);
-    if (old != null && old.sameDefinition(labels, resolved)) {
+    if (old != null && old.sameDefinition(labels, resolved, localityOf)) {
       return old;
     }
-    SubsetRuntime s = new SubsetRuntime(service, name, labels, resolved, mesh.clock(), ejections);
+    SubsetRuntime s = new SubsetRuntime(service, name, labels, resolved, mesh.clock(), ejections, localityOf);
     s.setMembers(endpoints);
     return s;
   }
 
   void rebuildRoutes(PolicySet policy) {
     Defaults defaults = mesh.defaults();
-    Optional<VirtualService> vs = policy.virtualService(service);
+    Optional<VirtualService> vs = policy.virtualService(host);
     List<CompiledRoute> compiled = new ArrayList<>();
     Metrics.Owner meters = mesh.metrics().owner();
     if (vs.isEmpty()) {
       RoutePolicy rp = new RoutePolicy("default", defaults.timeout().toNanos(), RetryPolicy.NONE, FaultPolicy.NONE);
-      compiled.add(new CompiledRoute(List.of(), List.of(target(meters, rp, service, "")), List.of(100)));
+      compiled.add(new CompiledRoute(List.of(), policy.client(), List.of(List.of(target(meters, rp, host, "",
+          RouteActions.NONE))), List.of(100), mesh.random()));
     } else {
       for (HttpRoute r : vs.get().http()) {
+        if (r.gatewayOnly()) {
+          continue; // never taken by this client, and its destinations are not checked for it
+        }
         Duration timeout = r.timeout().isZero() ? defaults.timeout() : r.timeout();
         RoutePolicy rp = new RoutePolicy(r.name(), timeout.toNanos(), r.retries(), r.fault());
-        List<Target> targets = new ArrayList<>();
+        List<RouteActions.Mirror> mirrors = new ArrayList<>();
+        // a mirrored copy is sent once: the route's timeout, no retries, no fault
+        RoutePolicy mirrorPolicy = new RoutePolicy(r.name(), timeout.toNanos(), RetryPolicy.NONE, FaultPolicy.NONE);
+        for (Mirror m : r.mirrors()) {
+          mirrors.add(new RouteActions.Mirror(target(meters, mirrorPolicy, m.destination().host(),
+              m.destination().subset(), RouteActions.NONE), m.percent()));
+        }
+        int rows = Math.max(1, r.matches().size());
+        List<List<Target>> targets = new ArrayList<>();
+        for (int i = 0; i < rows; i++) {
+          RequestMatch match = r.matches().isEmpty() ? null : r.matches().get(i);
+          List<Target> row = new ArrayList<>();
+          List<Destination> dests = r.route().isEmpty() ? List.of(SELF) : r.route();
+          for (Destination d : dests) {
+            RouteActions actions = new RouteActions(r.rewrite(), prefixLength(match), r.redirect(), r.directResponse(),
+                d.requestHeaders(), r.requestHeaders(), d.responseHeaders(), r.responseHeaders(), mirrors, r.cors());
+            row.add(target(meters, rp, d == SELF ? host : d.host(), d.subset(), d.port(), actions));
+          }
+          targets.add(row);
+        }
         List<Integer> weights = new ArrayList<>();
-        for (Destination d : r.route()) {
-          targets.add(target(meters, rp, d.host(), d.subset()));
+        for (Destination d : r.route().isEmpty() ? List.of(SELF) : r.route()) {
           weights.add(d.weight());
         }
-        compiled.add(new CompiledRoute(r.matches(), targets, weights));
+        compiled.add(new CompiledRoute(r.matches(), policy.client(), targets, weights, mesh.random()));
       }
     }
     routes = compiled.toArray(new CompiledRoute[0]);
@@ -414,24 +518,53 @@ public final class ServiceRuntime implements ServiceRouter {
     routeMeters = meters;
   }
 
+  /** The destination of a route that sends nowhere (a redirect or direct response): its own host, never used. */
+  private static final Destination SELF = new Destination("", "", 0, 100, HeaderOps.NONE, HeaderOps.NONE, null);
+
+  /**
+   * How much of the path a {@code rewrite.uri} replaces after {@code match}: the matched prefix;
+   * the whole path after an exact or regex match (-1); {@code /} when the match names no uri, as
+   * Envoy's route then matches prefix {@code /}.
+   */
+  private static int prefixLength(RequestMatch match) {
+    StringMatch uri = match == null ? null : match.uri();
+    if (uri == null) {
+      return 1;
+    }
+    return uri.kind() == StringMatch.Kind.PREFIX ? uri.value().length() : -1;
+  }
+
   /** The destinations this runtime's routes send to (itself included). */
   Set<String> destinations() {
     Set<String> out = new java.util.HashSet<>();
     for (CompiledRoute r : routes) {
       for (Target t : r.targets()) {
-        out.add(t.service());
+        out.add(t.destination().host());
+        for (RouteActions.Mirror m : t.actions().mirrors()) {
+          out.add(m.target().destination().host());
+        }
       }
     }
     return out;
   }
 
-  private Target target(Metrics.Owner meters, RoutePolicy rp, String host, String subsetName) {
-    ServiceRuntime dest = host.equals(service) ? this : mesh.runtimeLocked(host);
-    SubsetRuntime s = dest.subsets.get(subsetName);
+  private Target target(Metrics.Owner meters, RoutePolicy rp, String destination, String subsetName,
+      RouteActions actions) {
+    return target(meters, rp, destination, subsetName, 0, actions);
+  }
+
+  private Target target(Metrics.Owner meters, RoutePolicy rp, String destination, String subsetName, int port,
+      RouteActions actions) {
+    ServiceRuntime dest = destination.equals(host) ? this : mesh.runtimeLocked(destination);
+    SubsetRuntime s = port != 0 && dest.subsets.containsKey(subsetName + "@" + port)
+        ? dest.subsets.get(subsetName + "@" + port) : dest.subsets.get(subsetName);
     if (s == null) {
-      throw new IllegalStateException("subset '" + subsetName + "' of " + host + " vanished during compile");
+      // a subset no DestinationRule defines (Istio accepts it; the policy set logged it): it selects no
+      // endpoint, so calls routed to it fail with NO_ENDPOINTS until a rule defines it
+      s = new SubsetRuntime(dest.service, subsetName, Map.of(UNDEFINED_SUBSET_LABEL, subsetName),
+          mesh.defaults().resolve(TrafficPolicy.EMPTY), mesh.clock(), meters.ejections(dest.service, subsetName));
     }
-    return new Target(rp, s, dest, meters);
+    return new Target(rp, s, dest, meters, actions);
   }
 
   // ---- gauges ---------------------------------------------------------------------------
@@ -443,7 +576,7 @@ public final class ServiceRuntime implements ServiceRouter {
    */
   private void registerGauges(Metrics.Owner meters, String subsetName) {
     String tag = subsetName.isEmpty() ? "all" : subsetName;
-    String svc = service;
+    String svc = host;
     for (boolean ejected : new boolean[] {false, true}) {
       meters.gauge(Metrics.ENDPOINTS, "Endpoints of a destination subset, healthy or ejected", mesh, m -> {
             SubsetRuntime s = m.subsetInForce(svc, subsetName);
@@ -461,6 +594,6 @@ public final class ServiceRuntime implements ServiceRouter {
 
   @Override
   public String toString() {
-    return "ServiceRuntime[" + service + ", " + endpoints.size() + " endpoints, subsets " + subsets.keySet() + "]";
+    return "ServiceRuntime[" + host + ", " + endpoints.size() + " endpoints, subsets " + subsets.keySet() + "]";
   }
 }

@@ -3,6 +3,7 @@ package io.meshup.core.internal.routing;
 import io.github.resilience4j.circuitbreaker.CircuitBreaker;
 import io.meshup.core.MeshClock;
 import io.meshup.core.internal.lb.Balancer;
+import io.meshup.core.internal.policy.PolicyModel;
 import io.meshup.core.internal.policy.PolicyModel.ConnectionPool;
 import io.meshup.core.internal.policy.PolicyModel.OutlierDetection;
 import io.meshup.core.route.ClientTls;
@@ -47,6 +48,11 @@ public final class SubsetRuntime {
   private final OutlierDetection outlier;
   private final int ejectAfter;
   private final int maxRequests;
+  /** Envoy's bound on HTTP/1.1 requests: each needs a connection (maxConnections) or waits (http1MaxPendingRequests). */
+  private final int maxHttp1Requests;
+  /** {@code http.maxRetries}: retries in flight at once to this subset. */
+  private final int maxRetries;
+  private final AtomicInteger retriesActive = new AtomicInteger();
   private final long slowCallNanos;
   private final AtomicInteger active = new AtomicInteger();
   private volatile long panicCheckedAt;
@@ -56,8 +62,21 @@ public final class SubsetRuntime {
   private final ConnectionSettings connectionSettings;
   private volatile Members members = Members.EMPTY;
 
+  /** This workload's labels (its locality), when locality balancing applies to the subset; else null. */
+  private final Map<String, String> localityOf;
+
   SubsetRuntime(String service, String name, Map<String, String> labels, TrafficPolicy resolved,
       MeshClock clock, Counter ejections) {
+    this(service, name, labels, resolved, clock, ejections, null);
+  }
+
+  /**
+   * @param localityOf this workload's labels when locality load balancing applies (the rule's
+   *     {@code localityLbSetting} or its outlier detection, as Istio decides), else null
+   */
+  SubsetRuntime(String service, String name, Map<String, String> labels, TrafficPolicy resolved,
+      MeshClock clock, Counter ejections, Map<String, String> localityOf) {
+    this.localityOf = localityOf;
     this.service = service;
     this.name = name;
     this.labels = Map.copyOf(labels);
@@ -65,7 +84,7 @@ public final class SubsetRuntime {
     this.clock = clock;
     this.description = name.isEmpty() ? service : service + " subset " + name;
     this.breaker = Breakers.create(description, resolved.circuitBreaker(), clock);
-    this.balancer = Balancer.of(resolved.loadBalancer());
+    this.balancer = Balancer.of(resolved.loadBalancer(), resolved.hash());
     this.outlier = resolved.outlierDetection();
     int e = outlier.consecutiveErrors();
     if (outlier.consecutiveGatewayErrors() > 0) {
@@ -73,13 +92,31 @@ public final class SubsetRuntime {
     }
     this.ejectAfter = e;
     this.maxRequests = resolved.connectionPool() == null ? Integer.MAX_VALUE : resolved.connectionPool().maxRequests();
+    this.maxHttp1Requests = resolved.connectionPool() == null ? Integer.MAX_VALUE
+        : (int) Math.min(Integer.MAX_VALUE, (long) resolved.connectionPool().maxConnections()
+            + resolved.connectionPool().maxPendingRequests());
+    this.maxRetries = resolved.connectionPool() == null ? Integer.MAX_VALUE : resolved.connectionPool().maxRetries();
     this.slowCallNanos = resolved.circuitBreaker().slowCallDurationThreshold().toNanos();
     this.ejections = ejections;
     ConnectionPool pool = resolved.connectionPool();
     ClientTls tls = resolved.tls() == null ? ClientTls.AUTO : resolved.tls();
-    this.connectionSettings = pool == null ? new ConnectionSettings(null, null, null, null, 0, tls, false)
-        : new ConnectionSettings(pool.connectTimeout(), pool.idleTimeout(), pool.keepaliveTime(), pool.keepaliveTimeout(),
-            pool.maxRequestsPerConnection(), tls, pool.h2Upgrade());
+    io.meshup.core.route.TlsOrigination origination = origination(resolved.tlsFiles());
+    this.connectionSettings = pool == null ? new ConnectionSettings(null, null, null, 0, tls, origination, false)
+        : new ConnectionSettings(pool.connectTimeout(), pool.idleTimeout(), pool.tcpKeepalive(),
+            pool.maxRequestsPerConnection(), tls, origination, pool.h2Upgrade());
+  }
+
+  /** The TLS a {@code tls} of mode SIMPLE or MUTUAL asks the transport to originate, or null. */
+  private static io.meshup.core.route.TlsOrigination origination(PolicyModel.TlsFiles f) {
+    if (f == null) {
+      return null;
+    }
+    return new io.meshup.core.route.TlsOrigination(f.mode().equals("MUTUAL"), path(f.clientCertificate()),
+        path(f.privateKey()), path(f.caCertificates()), f.sni(), f.subjectAltNames(), f.insecureSkipVerify());
+  }
+
+  private static java.nio.file.Path path(String p) {
+    return p == null ? null : java.nio.file.Path.of(p);
   }
 
   ConnectionSettings connectionSettings() {
@@ -87,8 +124,8 @@ public final class SubsetRuntime {
   }
 
   /** True when this runtime was built from the same definition, so it may be kept. */
-  boolean sameDefinition(Map<String, String> otherLabels, TrafficPolicy otherPolicy) {
-    return labels.equals(otherLabels) && policy.equals(otherPolicy);
+  boolean sameDefinition(Map<String, String> otherLabels, TrafficPolicy otherPolicy, Map<String, String> otherLocality) {
+    return labels.equals(otherLabels) && policy.equals(otherPolicy) && java.util.Objects.equals(localityOf, otherLocality);
   }
 
   public String service() {
@@ -124,7 +161,11 @@ public final class SubsetRuntime {
         mine.add(s);
       }
     }
-    members = Members.of(mine);
+    Members m = Members.of(mine);
+    if (localityOf != null && m.unique.length > 1) {
+      m = m.with(Localities.of(policy.locality(), localityOf, m.unique));
+    }
+    members = m;
     panicCheckedAt = 0;
   }
 
@@ -150,7 +191,17 @@ public final class SubsetRuntime {
    * @return null when permitted, otherwise why not
    */
   Rejection tryAcquire() {
-    if (active.incrementAndGet() > maxRequests) {
+    return tryAcquire(false);
+  }
+
+  /**
+   * As {@link #tryAcquire()}; an HTTP/1.1 call ({@code http1}) is also bounded by
+   * {@code maxConnections + http1MaxPendingRequests}, as Envoy's connection and pending-request
+   * circuit breakers bound it (MeshUp queues nothing: what Envoy would queue past the pending bound
+   * it refuses at once).
+   */
+  Rejection tryAcquire(boolean http1) {
+    if (active.incrementAndGet() > (http1 ? Math.min(maxRequests, maxHttp1Requests) : maxRequests)) {
       active.decrementAndGet();
       return Rejection.OVERFLOW;
     }
@@ -159,6 +210,25 @@ public final class SubsetRuntime {
       return Rejection.CIRCUIT_OPEN;
     }
     return null;
+  }
+
+  /** Takes one of {@code http.maxRetries}; false when that many retries are in flight. */
+  boolean tryRetryPermit() {
+    if (maxRetries == Integer.MAX_VALUE) {
+      return true;
+    }
+    if (retriesActive.incrementAndGet() > maxRetries) {
+      retriesActive.decrementAndGet();
+      return false;
+    }
+    return true;
+  }
+
+  /** Returns a permit of {@link #tryRetryPermit}. */
+  void retryDone() {
+    if (maxRetries != Integer.MAX_VALUE) {
+      retriesActive.decrementAndGet();
+    }
   }
 
   /** Returns a permit that ends without an outcome worth recording. */
@@ -208,7 +278,27 @@ public final class SubsetRuntime {
     if (m.unique.length == 0) {
       return null;
     }
+    if (m.localities != null) {
+      return balancer.pick(m.localities.choose(now, java.util.concurrent.ThreadLocalRandom.current().nextInt(100)),
+          tried, now, panic(m, now));
+    }
     return balancer.pick(balancer.wantsSchedule() ? m.schedule : m.unique, tried, now, panic(m, now));
+  }
+
+  /** As {@link #pick(io.meshup.core.internal.lb.Tried, long)} for a request whose hash key hashed to {@code hash}. */
+  EndpointState pick(io.meshup.core.internal.lb.Tried tried, long now, long hash) {
+    Members m = members;
+    if (m.unique.length == 0) {
+      return null;
+    }
+    EndpointState[] candidates = m.localities != null ? m.localities.choose(now, (int) Long.remainderUnsigned(hash, 100))
+        : balancer.wantsSchedule() ? m.schedule : m.unique;
+    return balancer.pick(candidates, tried, now, panic(m, now), hash);
+  }
+
+  /** The consistent hash settings of this subset's balancer, or null when it does not hash. */
+  io.meshup.core.internal.policy.PolicyModel.HashPolicy hashPolicy() {
+    return policy.loadBalancer() == io.meshup.core.internal.policy.PolicyModel.BalancerKind.RING_HASH ? policy.hash() : null;
   }
 
   /** True when more than half the members are ejected; recounted at most every 100 ms. */
@@ -302,13 +392,20 @@ public final class SubsetRuntime {
 
   /** The members, and a schedule repeating each by its weight for weight-blind balancers. */
   static final class Members {
-    static final Members EMPTY = new Members(new EndpointState[0], new EndpointState[0]);
+    static final Members EMPTY = new Members(new EndpointState[0], new EndpointState[0], null);
     final EndpointState[] unique;
     final EndpointState[] schedule;
+    /** The locality groups the pick chooses among first, or null. */
+    final Localities localities;
 
-    private Members(EndpointState[] unique, EndpointState[] schedule) {
+    private Members(EndpointState[] unique, EndpointState[] schedule, Localities localities) {
       this.unique = unique;
       this.schedule = schedule;
+      this.localities = localities;
+    }
+
+    Members with(Localities l) {
+      return new Members(unique, schedule, l);
     }
 
     static Members of(List<EndpointState> list) {
@@ -320,7 +417,7 @@ public final class SubsetRuntime {
         total += s.endpoint().weight();
       }
       if (unique.length == 0 || total == unique.length) {
-        return new Members(unique, unique);
+        return new Members(unique, unique, null);
       }
       total /= gcd;
       double scale = total > MAX_SCHEDULE ? (double) MAX_SCHEDULE / total : 1;
@@ -332,7 +429,7 @@ public final class SubsetRuntime {
         }
       }
       java.util.Collections.shuffle(sched, new java.util.Random(sched.size()));
-      return new Members(unique, sched.toArray(new EndpointState[0]));
+      return new Members(unique, sched.toArray(new EndpointState[0]), null);
     }
 
     private static int gcd(int a, int b) {

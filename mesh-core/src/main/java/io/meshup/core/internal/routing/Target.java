@@ -32,8 +32,15 @@ public final class Target implements RouteTarget {
   private final RetryBudget budget;
   private final Counter retriesGranted;
   private final Counter retriesDenied;
+  private final RouteActions actions;
 
   Target(RoutePolicy route, SubsetRuntime subset, ServiceRuntime destination, Metrics.Owner meters) {
+    this(route, subset, destination, meters, RouteActions.NONE);
+  }
+
+  Target(RoutePolicy route, SubsetRuntime subset, ServiceRuntime destination, Metrics.Owner meters,
+      RouteActions actions) {
+    this.actions = actions;
     this.route = route;
     this.subset = subset;
     this.destination = destination;
@@ -50,6 +57,11 @@ public final class Target implements RouteTarget {
     }
     this.retriesGranted = meters.retries(subset.service(), "granted");
     this.retriesDenied = meters.retries(subset.service(), "over_budget");
+  }
+
+  /** What the route does to the request besides routing it: rewrites, header changes, redirects, mirrors. */
+  public RouteActions actions() {
+    return actions;
   }
 
   SubsetRuntime subsetRuntime() {
@@ -93,7 +105,12 @@ public final class Target implements RouteTarget {
    * @return null when permitted, otherwise why not (the rejection is counted)
    */
   public Rejection tryAcquire(long now) {
-    Rejection r = subset.tryAcquire();
+    return tryAcquire(now, false);
+  }
+
+  /** As {@link #tryAcquire(long)}; {@code http1} for an HTTP call (bounded as HTTP/1.1 connections are). */
+  public Rejection tryAcquire(long now, boolean http1) {
+    Rejection r = subset.tryAcquire(http1);
     if (r != null) {
       rejectionTimers[r.ordinal()].record(0, TimeUnit.NANOSECONDS);
       return r;
@@ -110,6 +127,16 @@ public final class Target implements RouteTarget {
    */
   public EndpointState pick(Tried tried) {
     return subset.pick(tried, subset.clock().nanoTime());
+  }
+
+  /** As {@link #pick(Tried, long)} for a request whose consistent hash key hashed to {@code hash}. */
+  public EndpointState pick(Tried tried, long now, long hash) {
+    return subset.pick(tried, now, hash);
+  }
+
+  /** The subset's consistent hash settings ({@code loadBalancer.consistentHash}), or null when it does not hash. */
+  public io.meshup.core.internal.policy.PolicyModel.HashPolicy hashPolicy() {
+    return subset.hashPolicy();
   }
 
   /** As {@link #pick(Tried)}, at {@code now} on the mesh's clock. */
@@ -181,12 +208,38 @@ public final class Target implements RouteTarget {
    * @return false when retries are over budget
    */
   public boolean tryRetry(long now) {
+    if (!subset.tryRetryPermit()) {
+      retriesDenied.increment();
+      return false;
+    }
     if (budget.tryRetry(now)) {
       retriesGranted.increment();
       return true;
     }
+    subset.retryDone();
     retriesDenied.increment();
     return false;
+  }
+
+  /** The retry granted by {@link #tryRetry} ended (its attempt closed, or the call ended first). */
+  public void retryDone() {
+    subset.retryDone();
+  }
+
+  /** A router that sends every request here (a mirror's: no routing, its route's policy). */
+  public io.meshup.core.route.ServiceRouter asRouter() {
+    Target self = this;
+    return new io.meshup.core.route.ServiceRouter() {
+      @Override
+      public String service() {
+        return self.service();
+      }
+
+      @Override
+      public RouteTarget select(io.meshup.core.route.RequestAttributes request) {
+        return self;
+      }
+    };
   }
 
   @Override

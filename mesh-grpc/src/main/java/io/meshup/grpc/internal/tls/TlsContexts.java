@@ -45,6 +45,24 @@ public final class TlsContexts {
   }
 
   /**
+   * For TLS originated to a destination outside the mesh (DestinationRule {@code tls} SIMPLE or
+   * MUTUAL): the client certificate of the files (MUTUAL) and the server verified by
+   * {@code origination}'s trust manager.
+   */
+  public static SslContext originating(io.meshup.core.internal.tls.OriginationTls origination) {
+    try {
+      SslContextBuilder b = SslContextBuilder.forClient().trustManager(origination.trustManager());
+      javax.net.ssl.KeyManager[] kms = origination.keyManagers();
+      if (kms != null) {
+        b.keyManager(kms[0]);
+      }
+      return GrpcSslContexts.configure(b).build();
+    } catch (SSLException e) {
+      throw new IllegalStateException("cannot build the TLS context to originate TLS", e);
+    }
+  }
+
+  /**
    * For a server: presents this workload's certificate and verifies callers of its trust domain;
    * {@code requireClientCertificate} false lets callers without a certificate in (their identity is
    * then unknown).
