@@ -60,6 +60,11 @@ import javax.net.ssl.SSLSession;
  * until it answers (within the provider's timeout), then started or refused. Interceptors added to the builder later run before this one, as grpc-java
  * runs the last added first.
  *
+ * <p>Each call, refused or not, is timed in {@code mesh.server.requests{protocol=grpc,caller,status}}
+ * and, with a tracer installed ({@code Mesh.Builder.openTelemetry}), gets a SERVER span that
+ * continues the trace context the caller sent ({@code traceparent}); the span is current while the
+ * handler's callbacks run, so calls the handler makes through the mesh on that thread join the trace.
+ *
  * <p>The server permits HTTP/2 keepalive pings every 5 s on connections with calls in flight, which
  * mesh clients send to tell a frozen server from a slow one.
  */
@@ -86,6 +91,8 @@ public final class MeshServers {
     InboundAuthorizer authorizer = mesh.authorizer();
     NettyServerBuilder b = NettyServerBuilder.forAddress(address)
         .intercept(new AuthorizingInterceptor(authorizer, mode, mesh.meterRegistry()))
+        // outside authorization: refused calls count too (mesh.server.requests, SERVER spans)
+        .intercept(new io.meshup.grpc.internal.TelemetryInterceptor(mesh.inboundTelemetry()))
         // mesh clients ping a connection with calls in flight after 10 s without reads, to find a frozen
         // peer; allow that (grpc-java's default allows one ping per 5 minutes)
         .permitKeepAliveTime(5, java.util.concurrent.TimeUnit.SECONDS);

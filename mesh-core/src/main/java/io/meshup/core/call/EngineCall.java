@@ -145,6 +145,8 @@ public abstract class EngineCall implements RequestAttributes {
   private long retryBackoffNanos;
   private AttemptEnd lastEnd;
   private int lastCode;
+  /** The call's spans; null when no tracer is installed. */
+  private io.meshup.core.internal.trace.Tracing.CallTrace trace;
 
   /**
    * @param engine the mesh's call engine
@@ -221,6 +223,10 @@ public abstract class EngineCall implements RequestAttributes {
     this.hasCallerDeadline = hasCallerDeadline;
     this.idempotent = idempotent;
     this.streaming = streaming;
+    io.meshup.core.internal.trace.Tracing tracing = engine.tracing();
+    if (tracing != null) {
+      trace = tracing.newCall(); // the caller's context, read on its thread
+    }
     event(E_START, 0, null, 0);
   }
 
@@ -355,6 +361,22 @@ public abstract class EngineCall implements RequestAttributes {
   }
 
   // ---- what the transport reads ---------------------------------------------------------------
+
+  /** True when the call is traced: the transport then writes {@link #traceHeaders} into each attempt. */
+  public final boolean traced() {
+    return trace != null;
+  }
+
+  /**
+   * Writes the current attempt's trace context (W3C {@code traceparent}, {@code tracestate}, or
+   * what the installed propagator carries) with {@code sink}, in {@link #startAttempt}; does
+   * nothing when the call is not traced. Guard with {@link #traced()} to allocate no sink then.
+   */
+  public final void traceHeaders(java.util.function.BiConsumer<String, String> sink) {
+    if (trace != null) {
+      trace.inject(sink);
+    }
+  }
 
   /** The current attempt's number, from 1. */
   public final int attempt() {
@@ -535,6 +557,11 @@ public abstract class EngineCall implements RequestAttributes {
     }
     long now = engine.clock().nanoTime();
     startNanos = now;
+    if (trace != null) {
+      String p = path();
+      trace.callStarted(protocol == Protocol.GRPC ? (p.startsWith("/") ? p.substring(1) : p) : method() + " "
+          + router.service(), router.service(), protocol == Protocol.GRPC, method());
+    }
     if (endedByCancelOrShutdown()) {
       return;
     }
@@ -545,6 +572,9 @@ public abstract class EngineCall implements RequestAttributes {
       return;
     }
     target = (Target) rt;
+    if (trace != null) {
+      trace.routed(target.route().name(), target.subset());
+    }
     long routeTimeout = target.route().timeoutNanos();
     if (hasCallerDeadline || routeTimeout > 0) {
       hasDeadline = true;
@@ -673,6 +703,9 @@ public abstract class EngineCall implements RequestAttributes {
       int n = attempt;
       perTryTimer = engine.schedule(() -> event(E_PER_TRY, n, null, 0), perTry);
     }
+    if (trace != null) {
+      trace.attemptStarted(attempt, ep.endpoint().host(), ep.endpoint().port());
+    }
     try {
       startAttempt();
     } catch (RuntimeException e) {
@@ -732,6 +765,9 @@ public abstract class EngineCall implements RequestAttributes {
     lastEnd = end;
     lastCode = code;
     Outcome outcome = RetryRules.outcome(protocol, end, code);
+    if (trace != null) {
+      trace.attemptEnded(end, code, outcome);
+    }
     long latency = Math.max(0, (streaming && committed ? commitNanos : now) - latencyStart);
     target.attemptEnded(endpoint, now, latency, outcome, end == AttemptEnd.NOT_SENT, end == AttemptEnd.UNRESPONSIVE);
     phase = NEW;
@@ -846,6 +882,10 @@ public abstract class EngineCall implements RequestAttributes {
   }
 
   private void finishFailure(CallFailure f, Outcome outcome) {
+    if (trace != null) {
+      trace.callEnded(outcome, attempt, f.message());
+      trace = null;
+    }
     end(outcome);
     fail(f);
   }
@@ -856,6 +896,10 @@ public abstract class EngineCall implements RequestAttributes {
 
   private void end(Outcome outcome, long now) {
     phase = DONE;
+    if (trace != null) {
+      trace.callEnded(outcome, attempt, null);
+      trace = null;
+    }
     cancel(timer);
     cancel(deadlineTimer);
     cancel(perTryTimer);

@@ -418,6 +418,13 @@ final class MeshClientCall<ReqT, RespT> extends ClientCall<ReqT, RespT> {
       a.call = connection.newCall(method, options);
       Metadata copy = new Metadata();
       copy.merge(headers);
+      if (traced()) {
+        traceHeaders((k, v) -> {
+          Metadata.Key<String> key = Metadata.Key.of(k, Metadata.ASCII_STRING_MARSHALLER);
+          copy.removeAll(key);
+          copy.put(key, v);
+        });
+      }
       Context previousContext = context.attach();
       try {
         a.call.start(a, copy);

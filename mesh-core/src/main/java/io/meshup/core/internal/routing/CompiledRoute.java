@@ -30,6 +30,16 @@ final class CompiledRoute {
     return targets;
   }
 
+  /** The weight of target {@code i}. */
+  int weight(int i) {
+    return cumulative[i] - (i == 0 ? 0 : cumulative[i - 1]);
+  }
+
+  /** How many match entries the route has (0: it matches every request). */
+  int matchCount() {
+    return matches.length;
+  }
+
   boolean matches(RequestAttributes req) {
     if (matches.length == 0) {
       return true;

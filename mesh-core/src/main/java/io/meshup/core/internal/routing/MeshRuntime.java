@@ -38,6 +38,15 @@ public final class MeshRuntime implements AutoCloseable {
   private volatile InboundPolicy inbound = InboundPolicy.EMPTY;
   private final Workload workload;
   private final java.util.function.Consumer<InboundPolicy> compiled;
+  /** What each policy source last sent, accepted or not, by source name; guarded by lock. */
+  private final Map<String, SourceHistory> history = new LinkedHashMap<>();
+  private final io.github.resilience4j.circuitbreaker.CircuitBreakerRegistry breakers;
+
+  /**
+   * The last accepted and the last rejected update of one policy source (wall-clock millis, 0 for
+   * never) and the rejection's error.
+   */
+  public record SourceHistory(long lastAcceptedMillis, long lastRejectedMillis, String lastError) {}
 
   /** A runtime for service {@code service}, whose inbound policy it compiles for a workload of that name alone. */
   public MeshRuntime(String service, MeshClock clock, Metrics metrics, Defaults defaults, ServiceRegistry registry) {
@@ -51,6 +60,15 @@ public final class MeshRuntime implements AutoCloseable {
    */
   public MeshRuntime(String service, MeshClock clock, Metrics metrics, Defaults defaults, ServiceRegistry registry,
       Workload workload, java.util.function.Consumer<InboundPolicy> compiled) {
+    this(service, clock, metrics, defaults, registry, workload, compiled,
+        io.github.resilience4j.circuitbreaker.CircuitBreakerRegistry.ofDefaults());
+  }
+
+  /** As above, with the destinations' circuit breakers kept in {@code breakers} while they are in force. */
+  public MeshRuntime(String service, MeshClock clock, Metrics metrics, Defaults defaults, ServiceRegistry registry,
+      Workload workload, java.util.function.Consumer<InboundPolicy> compiled,
+      io.github.resilience4j.circuitbreaker.CircuitBreakerRegistry breakers) {
+    this.breakers = breakers;
     this.service = service;
     this.clock = clock;
     this.metrics = metrics;
@@ -62,6 +80,28 @@ public final class MeshRuntime implements AutoCloseable {
 
   public MeshClock clock() {
     return clock;
+  }
+
+  /** The registry holding the circuit breakers of the subsets in force. */
+  public io.github.resilience4j.circuitbreaker.CircuitBreakerRegistry breakers() {
+    return breakers;
+  }
+
+  /** What each policy source last sent, accepted or not (snapshot, in precedence order). */
+  public Map<String, SourceHistory> sourceHistory() {
+    synchronized (lock) {
+      Map<String, SourceHistory> out = new LinkedHashMap<>();
+      for (String name : sources.keySet()) {
+        out.put(name, history.getOrDefault(name, new SourceHistory(0, 0, null)));
+      }
+      history.forEach(out::putIfAbsent);
+      return out;
+    }
+  }
+
+  /** The destinations the mesh holds state for (snapshot). */
+  public List<ServiceRuntime> destinations() {
+    return new ArrayList<>(runtimes.values());
   }
 
   public Metrics metrics() {
@@ -143,6 +183,7 @@ public final class MeshRuntime implements AutoCloseable {
 
       @Override
       public void onError(Throwable error) {
+        rt.watchFailed(error);
         log.warn("{}: registry refresh failed, keeping the last {} endpoints: {}", service,
             rt.endpoints().size(), error.toString());
       }
@@ -191,6 +232,9 @@ public final class MeshRuntime implements AutoCloseable {
         r.rebuildRoutes(set);
       }
       metrics.policyUpdate(source, true);
+      SourceHistory h = history.get(source);
+      history.put(source, new SourceHistory(clock.currentTimeMillis(), h == null ? 0 : h.lastRejectedMillis(),
+          h == null ? null : h.lastError()));
       log.info("Applied policy from {}: {} documents in force ({})", source, set.origins().size(), set.origins());
     }
   }
@@ -198,6 +242,11 @@ public final class MeshRuntime implements AutoCloseable {
   /** Counts and logs a rejected update of {@code source}; the policy in force is unchanged. */
   public void rejected(String source, MeshConfigException e) {
     metrics.policyUpdate(source, false);
+    synchronized (lock) {
+      SourceHistory h = history.get(source);
+      history.put(source, new SourceHistory(h == null ? 0 : h.lastAcceptedMillis(), clock.currentTimeMillis(),
+          e.getMessage()));
+    }
     log.error("Rejected policy from {}; the last good policy keeps serving: {}", source, e.getMessage());
   }
 

@@ -22,10 +22,14 @@ import java.util.function.ToDoubleFunction;
  * apart).
  */
 public final class Metrics {
-  /** Logical calls: a timer with tags service, route, subset, outcome. */
+  /** Logical calls that got a permit: a timer with histogram buckets, tags service, route, subset, outcome. */
   public static final String REQUESTS = "mesh.client.requests";
-  /** Attempts of logical calls (first tries, replays and retries): tags service, subset, outcome. */
+  /** Attempts of logical calls (first tries, replays and retries): a timer with histogram buckets, tags service, subset, outcome. */
   public static final String ATTEMPTS = "mesh.client.attempts";
+  /** Logical calls refused before any attempt: a counter, tags service, route, subset, reason. */
+  public static final String REJECTIONS = "mesh.client.rejections";
+  /** Inbound calls a MeshUp server handled: a timer with histogram buckets, tags protocol, caller, status. */
+  public static final String SERVER_REQUESTS = "mesh.server.requests";
   /** Endpoint gauge: tags service, subset, state (healthy|ejected). */
   public static final String ENDPOINTS = "mesh.endpoints";
   /** Breaker state gauge, 1 for the current state: tags service, subset, state. */
@@ -38,6 +42,26 @@ public final class Metrics {
   public static final String POLICY_UPDATES = "mesh.policy.updates";
   /** Refused inbound calls: tags policy (a policy name, or none), rule (rules[i], none or mtls). */
   public static final String AUTHZ_DENIALS = "mesh.authz.denials";
+
+  /**
+   * The histogram buckets of every latency timer (Prometheus {@code _bucket} series, for
+   * {@code histogram_quantile} and SLOs): 1 ms to 30 s, plus {@code +Inf}.
+   */
+  public static final java.time.Duration[] LATENCY_BUCKETS = buckets(1, 2, 5, 10, 25, 50, 100, 250, 500, 1000, 2500,
+      5000, 10000, 30000);
+
+  private static java.time.Duration[] buckets(long... millis) {
+    java.time.Duration[] d = new java.time.Duration[millis.length];
+    for (int i = 0; i < millis.length; i++) {
+      d[i] = java.time.Duration.ofMillis(millis[i]);
+    }
+    return d;
+  }
+
+  /** A latency timer of {@code name} with MeshUp's histogram buckets (not yet registered). */
+  public static Timer.Builder latencyTimer(String name, String description) {
+    return Timer.builder(name).description(description).serviceLevelObjectives(LATENCY_BUCKETS);
+  }
 
   /** Longest tag value kept whole. */
   static final int MAX_TAG_LENGTH = 96;
@@ -92,7 +116,7 @@ public final class Metrics {
   }
 
   /** {@code value}, cut to a bounded length for use as a tag value. */
-  static String tag(String value) {
+  public static String tag(String value) {
     if (value.length() <= MAX_TAG_LENGTH) {
       return value;
     }
@@ -136,17 +160,24 @@ public final class Metrics {
     }
 
     Timer requestTimer(String service, String route, String subset, String outcome) {
-      return held(Timer.builder(REQUESTS)
-          .description("Logical calls sent through the mesh (after replays and retries), by destination, route and outcome")
+      return held(latencyTimer(REQUESTS,
+              "Logical calls sent through the mesh (after replays and retries), by destination, route and outcome")
           .tags("service", tag(service), "route", tag(route), "subset", subsetTag(subset), "outcome", outcome)
           .register(registry));
     }
 
-    Counter attempts(String service, String subset, String outcome) {
-      return held(Counter.builder(ATTEMPTS)
-          .description("Attempts of logical calls (first tries, replays and retries), by destination and outcome")
-          .baseUnit("attempts")
+    Timer attempts(String service, String subset, String outcome) {
+      return held(latencyTimer(ATTEMPTS,
+              "Attempts of logical calls (first tries, replays and retries), by destination and outcome")
           .tags("service", tag(service), "subset", subsetTag(subset), "outcome", outcome)
+          .register(registry));
+    }
+
+    Counter rejections(String service, String route, String subset, String reason) {
+      return held(Counter.builder(REJECTIONS)
+          .description("Logical calls the mesh refused before any attempt (breaker open, concurrency limit, no endpoint)")
+          .baseUnit("calls")
+          .tags("service", tag(service), "route", tag(route), "subset", subsetTag(subset), "reason", reason)
           .register(registry));
     }
 

@@ -60,6 +60,10 @@ public final class ServiceRuntime implements ServiceRouter {
   private volatile boolean endpointsKnown;
   private volatile Map<String, SubsetRuntime> subsets = Map.of();
   private volatile CompiledRoute[] routes = new CompiledRoute[0];
+  /** The registry's last error for this destination (null when none since the last answer), and when. */
+  private volatile Throwable watchError;
+  private volatile long watchErrorMillis;
+  private final java.util.concurrent.atomic.AtomicLong watchErrors = new java.util.concurrent.atomic.AtomicLong();
 
   ServiceRuntime(String service, MeshRuntime mesh) {
     this.service = service;
@@ -137,6 +141,9 @@ public final class ServiceRuntime implements ServiceRouter {
     for (EndpointState e : states.values()) {
       e.markRemoved();
     }
+    for (SubsetRuntime s : subsets.values()) {
+      s.unregisterBreaker(mesh.breakers());
+    }
     mesh.metrics().replace(routeMeters, null);
     mesh.metrics().replace(subsetMeters, null);
     routeMeters = null;
@@ -175,7 +182,45 @@ public final class ServiceRuntime implements ServiceRouter {
 
   // ---- control path (under the mesh's control lock) ------------------------------------
 
+  /** The registry reported a failure; the last endpoints keep serving. */
+  void watchFailed(Throwable error) {
+    watchErrors.incrementAndGet();
+    watchErrorMillis = mesh.clock().currentTimeMillis();
+    watchError = error;
+  }
+
+  /** The registry's last error since it last delivered endpoints, or null. */
+  public Throwable watchError() {
+    return watchError;
+  }
+
+  /** When {@link #watchError()} happened (wall-clock millis). */
+  public long watchErrorMillis() {
+    return watchErrorMillis;
+  }
+
+  /** Errors the registry reported for this destination so far. */
+  public long watchErrors() {
+    return watchErrors.get();
+  }
+
+  /** The subsets in force, {@code ""} (all endpoints) first. */
+  public List<SubsetRuntime> subsets() {
+    return List.copyOf(subsets.values());
+  }
+
+  /** The compiled routes in force, in match order. */
+  List<CompiledRoute> routes() {
+    return List.of(routes);
+  }
+
+  /** The endpoint states (snapshot), in registry order. */
+  public List<EndpointState> endpointStates() {
+    return endpoints;
+  }
+
   void updateEndpoints(List<Endpoint> update) {
+    watchError = null;
     long now = mesh.clock().nanoTime();
     Map<String, EndpointState> next = new LinkedHashMap<>();
     for (Endpoint e : update) {
@@ -207,7 +252,13 @@ public final class ServiceRuntime implements ServiceRouter {
     for (Subset s : rule.map(DestinationRule::subsets).orElse(List.of())) {
       next.put(s.name(), reuseOrCreate(meters, s.name(), s.labels(), defaults.resolve(s.trafficPolicy().inherit(base))));
     }
+    Map<String, SubsetRuntime> previous = subsets;
     subsets = next;
+    for (SubsetRuntime old : previous.values()) {
+      if (next.get(old.name()) != old) {
+        old.unregisterBreaker(mesh.breakers());
+      }
+    }
     for (String name : next.keySet()) {
       registerGauges(meters, name);
     }
@@ -221,7 +272,7 @@ public final class ServiceRuntime implements ServiceRouter {
     if (old != null && old.sameDefinition(labels, resolved)) {
       return old;
     }
-    SubsetRuntime s = new SubsetRuntime(service, name, labels, resolved, mesh.clock(), ejections);
+    SubsetRuntime s = new SubsetRuntime(service, name, labels, resolved, mesh.clock(), ejections, mesh.breakers());
     s.setMembers(endpoints);
     return s;
   }

@@ -58,13 +58,19 @@ public final class SubsetRuntime {
 
   SubsetRuntime(String service, String name, Map<String, String> labels, TrafficPolicy resolved,
       MeshClock clock, Counter ejections) {
+    this(service, name, labels, resolved, clock, ejections, null);
+  }
+
+  /** As above, its breaker kept in {@code breakers} (when not null) until {@link #unregisterBreaker}. */
+  SubsetRuntime(String service, String name, Map<String, String> labels, TrafficPolicy resolved,
+      MeshClock clock, Counter ejections, io.github.resilience4j.circuitbreaker.CircuitBreakerRegistry breakers) {
     this.service = service;
     this.name = name;
     this.labels = Map.copyOf(labels);
     this.policy = resolved;
     this.clock = clock;
     this.description = name.isEmpty() ? service : service + " subset " + name;
-    this.breaker = Breakers.create(description, resolved.circuitBreaker(), clock);
+    this.breaker = Breakers.create(description, resolved.circuitBreaker(), clock, breakers);
     this.balancer = Balancer.of(resolved.loadBalancer());
     this.outlier = resolved.outlierDetection();
     int e = outlier.consecutiveErrors();
@@ -105,6 +111,34 @@ public final class SubsetRuntime {
 
   public CircuitBreaker breaker() {
     return breaker;
+  }
+
+  /** Takes this subset's breaker out of {@code breakers}, unless another has taken its name since. */
+  void unregisterBreaker(io.github.resilience4j.circuitbreaker.CircuitBreakerRegistry breakers) {
+    if (breaker != null && breakers != null
+        && breakers.find(breaker.getName()).filter(b -> b == breaker).isPresent()) {
+      breakers.remove(breaker.getName());
+    }
+  }
+
+  /** The subset's labels. */
+  public Map<String, String> labels() {
+    return labels;
+  }
+
+  /** The balancer's kind, as the DestinationRule names it. */
+  public String balancerName() {
+    return String.valueOf(policy.loadBalancer());
+  }
+
+  /** The members in force (snapshot). */
+  public List<EndpointState> memberStates() {
+    return List.of(members.unique);
+  }
+
+  /** Logical calls holding a permit of this subset now. */
+  public int inFlight() {
+    return active.get();
   }
 
   boolean selects(Map<String, String> endpointLabels) {

@@ -27,8 +27,8 @@ public final class Target implements RouteTarget {
   private final SubsetRuntime subset;
   private final ServiceRuntime destination;
   private final Timer[] callTimers;
-  private final Timer[] rejectionTimers;
-  private final Counter[] attemptCounters;
+  private final Counter[] rejections;
+  private final Timer[] attemptTimers;
   private final RetryBudget budget;
   private final Counter retriesGranted;
   private final Counter retriesDenied;
@@ -39,14 +39,14 @@ public final class Target implements RouteTarget {
     this.destination = destination;
     this.budget = destination.retryBudget();
     this.callTimers = new Timer[OUTCOMES.length];
-    this.attemptCounters = new Counter[OUTCOMES.length];
+    this.attemptTimers = new Timer[OUTCOMES.length];
     for (Outcome o : OUTCOMES) {
       callTimers[o.ordinal()] = meters.requestTimer(subset.service(), route.name(), subset.name(), o.tag());
-      attemptCounters[o.ordinal()] = meters.attempts(subset.service(), subset.name(), o.tag());
+      attemptTimers[o.ordinal()] = meters.attempts(subset.service(), subset.name(), o.tag());
     }
-    this.rejectionTimers = new Timer[REJECTIONS.length];
+    this.rejections = new Counter[REJECTIONS.length];
     for (Rejection r : REJECTIONS) {
-      rejectionTimers[r.ordinal()] = meters.requestTimer(subset.service(), route.name(), subset.name(), r.tag());
+      rejections[r.ordinal()] = meters.rejections(subset.service(), route.name(), subset.name(), r.tag());
     }
     this.retriesGranted = meters.retries(subset.service(), "granted");
     this.retriesDenied = meters.retries(subset.service(), "over_budget");
@@ -95,7 +95,7 @@ public final class Target implements RouteTarget {
   public Rejection tryAcquire(long now) {
     Rejection r = subset.tryAcquire();
     if (r != null) {
-      rejectionTimers[r.ordinal()].record(0, TimeUnit.NANOSECONDS);
+      rejections[r.ordinal()].increment();
       return r;
     }
     budget.onRequest(now);
@@ -133,7 +133,7 @@ public final class Target implements RouteTarget {
       endpoint.connectFailed(now);
     }
     subset.attemptEnded(endpoint, now, nanos, outcome, unresponsive);
-    attemptCounters[outcome.ordinal()].increment();
+    attemptTimers[outcome.ordinal()].record(nanos, TimeUnit.NANOSECONDS);
   }
 
   /** Records how a logical call ended and returns its permit. */
@@ -150,7 +150,7 @@ public final class Target implements RouteTarget {
   /** Counts a rejection after the permit was granted (used for {@link Rejection#NO_ENDPOINTS}). */
   public void reject(Rejection rejection) {
     subset.release();
-    rejectionTimers[rejection.ordinal()].record(0, TimeUnit.NANOSECONDS);
+    rejections[rejection.ordinal()].increment();
   }
 
   /**
