@@ -28,6 +28,8 @@ public final class Metrics {
   public static final String ATTEMPTS = "mesh.client.attempts";
   /** Logical calls refused before any attempt: a counter, tags service, route, subset, reason. */
   public static final String REJECTIONS = "mesh.client.rejections";
+  /** Failures the registry reported for a destination (its last endpoints keep serving): tags service. */
+  public static final String REGISTRY_ERRORS = "mesh.registry.errors";
   /** Inbound calls a MeshUp server handled: a timer with histogram buckets, tags protocol, caller, status. */
   public static final String SERVER_REQUESTS = "mesh.server.requests";
   /** Endpoint gauge: tags service, subset, state (healthy|ejected). */
@@ -127,13 +129,22 @@ public final class Metrics {
     return subset.isEmpty() ? "all" : tag(subset);
   }
 
-  /** Counts one policy update. */
+  /**
+   * Counts one policy update. Both results of a source are registered at its first update, so the
+   * first rejection shows as an increase (Prometheus's {@code increase} sees none in a series that
+   * starts at 1).
+   */
   public void policyUpdate(String source, boolean accepted) {
-    Counter.builder(POLICY_UPDATES)
+    Counter yes = policyUpdates(source, "accepted");
+    Counter no = policyUpdates(source, "rejected");
+    (accepted ? yes : no).increment();
+  }
+
+  private Counter policyUpdates(String source, String result) {
+    return Counter.builder(POLICY_UPDATES)
         .description("Policy updates, accepted or rejected")
-        .tags("source", tag(source), "result", accepted ? "accepted" : "rejected")
-        .register(registry)
-        .increment();
+        .tags("source", tag(source), "result", result)
+        .register(registry);
   }
 
   /** The counter of inbound calls refused by {@code rule} of {@code policy}. */
@@ -176,7 +187,6 @@ public final class Metrics {
     Counter rejections(String service, String route, String subset, String reason) {
       return held(Counter.builder(REJECTIONS)
           .description("Logical calls the mesh refused before any attempt (breaker open, concurrency limit, no endpoint)")
-          .baseUnit("calls")
           .tags("service", tag(service), "route", tag(route), "subset", subsetTag(subset), "reason", reason)
           .register(registry));
     }
@@ -191,6 +201,13 @@ public final class Metrics {
 
     Counter authzDenials(String policy, String rule) {
       return held(Metrics.this.authzDenials(policy, rule));
+    }
+
+    Counter registryErrors(String service) {
+      return held(Counter.builder(REGISTRY_ERRORS)
+          .description("Failures the registry reported for a destination; its last endpoints keep serving")
+          .tags("service", tag(service))
+          .register(registry));
     }
 
     Counter retries(String service, String result) {

@@ -64,6 +64,8 @@ public final class ServiceRuntime implements ServiceRouter {
   private volatile Throwable watchError;
   private volatile long watchErrorMillis;
   private final java.util.concurrent.atomic.AtomicLong watchErrors = new java.util.concurrent.atomic.AtomicLong();
+  /** mesh.registry.errors of this destination, held by the subsets' meters; null once released. */
+  private volatile io.micrometer.core.instrument.Counter registryErrors;
 
   ServiceRuntime(String service, MeshRuntime mesh) {
     this.service = service;
@@ -144,6 +146,7 @@ public final class ServiceRuntime implements ServiceRouter {
     for (SubsetRuntime s : subsets.values()) {
       s.unregisterBreaker(mesh.breakers());
     }
+    registryErrors = null;
     mesh.metrics().replace(routeMeters, null);
     mesh.metrics().replace(subsetMeters, null);
     routeMeters = null;
@@ -185,6 +188,10 @@ public final class ServiceRuntime implements ServiceRouter {
   /** The registry reported a failure; the last endpoints keep serving. */
   void watchFailed(Throwable error) {
     watchErrors.incrementAndGet();
+    io.micrometer.core.instrument.Counter c = registryErrors;
+    if (c != null) {
+      c.increment();
+    }
     watchErrorMillis = mesh.clock().currentTimeMillis();
     watchError = error;
   }
@@ -262,6 +269,7 @@ public final class ServiceRuntime implements ServiceRouter {
     for (String name : next.keySet()) {
       registerGauges(meters, name);
     }
+    registryErrors = meters.registryErrors(service);
     mesh.metrics().replace(subsetMeters, meters);
     subsetMeters = meters;
   }
