@@ -142,6 +142,10 @@ public abstract class EngineCall implements RequestAttributes {
   private CallFailure pending;
   private CallFailure cancelRequested;
   private int retryDecidedFor;
+  /** Whether this call waited (or found nothing worth waiting for) for the registry's first answer. */
+  private boolean discoveryWaited;
+  /** This call's registration with the destination while it waits for the registry's first answer. */
+  private Runnable discoveryWaiter;
   private long retryBackoffNanos;
   private AttemptEnd lastEnd;
   private int lastCode;
@@ -501,7 +505,9 @@ public abstract class EngineCall implements RequestAttributes {
         break;
       case E_WAIT_OVER:
         if (phase == WAITING && n == attempt) {
+          cancel(timer); // the discovery wait's timer, when the registry answered first
           timer = null;
+          stopAwaitingDiscovery();
           engine.waiting(this, false);
           nextAttempt();
         }
@@ -615,6 +621,53 @@ public abstract class EngineCall implements RequestAttributes {
     return false;
   }
 
+  /**
+   * Waits for the registry's first answer about the destination (the first calls of a destination
+   * the mesh just started watching): until it comes, the deadline or the engine's discovery
+   * timeout, whichever is first; then picks again.
+   */
+  private void awaitDiscovery() {
+    phase = WAITING;
+    engine.waiting(this, true);
+    if (phase != WAITING) {
+      return; // the engine shut down meanwhile
+    }
+    long wait = engine.discoveryTimeoutNanos();
+    if (hasDeadline) {
+      long left = deadline - engine.clock().nanoTime();
+      wait = wait > 0 ? Math.min(wait, left) : left; // the transport may time the deadline itself: not while nothing is sent
+    }
+    timer = engine.schedule(() -> event(E_WAIT_OVER, 0, null, 0), wait);
+    if (timer == null) {
+      engine.waiting(this, false);
+      finishFailure(shutDownFailure(), Outcome.CANCELLED);
+    }
+  }
+
+  private void stopAwaitingDiscovery() {
+    if (discoveryWaiter != null) {
+      target.stopAwaiting(discoveryWaiter);
+      discoveryWaiter = null;
+    }
+  }
+
+  /** The registry answered (or failed) while this call waited for its first answer. */
+  private void discoveryAnswered() {
+    event(E_WAIT_OVER, 0, null, 0);
+  }
+
+  /** No endpoint to pick: says why when the registry has not listed any yet. */
+  private CallFailure noEndpoints() {
+    CallFailure f = rejected(Rejection.NO_ENDPOINTS);
+    String why = target.discoveryState();
+    if (why == null) {
+      return f;
+    }
+    long waited = TimeUnit.NANOSECONDS.toMillis(Math.max(0, engine.clock().nanoTime() - startNanos));
+    return new CallFailure(f.kind(), f.message() + "; " + why + " (waited " + waited + " ms)", f.rejection(), 0, null,
+        null, false);
+  }
+
   /** Waits {@code nanos} (a delay or a backoff), never past the deadline, then tries again. */
   private void waitFor(long nanos) {
     long wait = nanos;
@@ -664,9 +717,18 @@ public abstract class EngineCall implements RequestAttributes {
     }
     EndpointState ep = target.pick(tried, now);
     if (ep == null) {
+      if (attempt == 0 && !discoveryWaited && (hasDeadline || engine.discoveryTimeoutNanos() > 0)) {
+        discoveryWaited = true;
+        Runnable w = this::discoveryAnswered;
+        if (target.awaitEndpoints(w)) {
+          discoveryWaiter = w;
+          awaitDiscovery();
+          return;
+        }
+      }
       permit = false;
       target.reject(Rejection.NO_ENDPOINTS);
-      finishFailure(rejected(Rejection.NO_ENDPOINTS), null);
+      finishFailure(noEndpoints(), null);
       return;
     }
     attempt++;
@@ -906,6 +968,7 @@ public abstract class EngineCall implements RequestAttributes {
     timer = null;
     deadlineTimer = null;
     perTryTimer = null;
+    stopAwaitingDiscovery();
     if (permit) {
       permit = false;
       long nanos = streaming && committed ? commitNanos - startNanos : now - startNanos;
@@ -940,8 +1003,10 @@ public abstract class EngineCall implements RequestAttributes {
   private CallFailure deadlineFailure() {
     long millis = Math.round(Math.max(0, (hasDeadline ? deadline : callerDeadline) - startNanos) / 1e6);
     String what = routeTimeoutBinds ? "the timeout of route " + target.route().name() : "the caller's deadline";
+    String discovery = attempt == 0 && discoveryWaited ? target.discoveryState() : null;
     return new CallFailure(CallFailure.Kind.DEADLINE_EXCEEDED, "meshup: " + target.describe() + ": deadline exceeded after "
-        + millis + " ms (" + what + "; " + attempt + (attempt == 1 ? " attempt)" : " attempts)"), null, 0, null, null,
+        + millis + " ms (" + what + "; " + attempt + (attempt == 1 ? " attempt" : " attempts")
+        + (discovery != null ? "; waiting for endpoints: " + discovery : "") + ")", null, 0, null, null,
         routeTimeoutBinds);
   }
 

@@ -45,6 +45,9 @@ public final class Metrics {
   /** Refused inbound calls: tags policy (a policy name, or none), rule (rules[i], none or mtls). */
   public static final String AUTHZ_DENIALS = "mesh.authz.denials";
 
+  /** Empty registry answers held off by the grace period (no tags: the log line names the service). */
+  public static final String EMPTY_ANSWERS_HELD = "mesh.registry.empty.held";
+
   /**
    * The histogram buckets of every latency timer (Prometheus {@code _bucket} series, for
    * {@code histogram_quantile} and SLOs): 1 ms to 30 s, plus {@code +Inf}.
@@ -145,6 +148,14 @@ public final class Metrics {
         .description("Policy updates, accepted or rejected")
         .tags("source", tag(source), "result", result)
         .register(registry);
+  }
+
+  /** Counts an empty registry answer held off (mesh.defaults.emptyEndpointsGrace). */
+  public void emptyAnswerHeld() {
+    Counter.builder(EMPTY_ANSWERS_HELD)
+        .description("Empty registry answers held off while the last known endpoints keep serving")
+        .register(registry)
+        .increment();
   }
 
   /** The counter of inbound calls refused by {@code rule} of {@code policy}. */

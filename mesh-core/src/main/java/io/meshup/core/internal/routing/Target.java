@@ -147,6 +147,28 @@ public final class Target implements RouteTarget {
     subset.release();
   }
 
+  /**
+   * Registers {@code waiter} to run once the registry first answers about this destination (or
+   * fails); false when it already did, and nothing is worth waiting for.
+   */
+  public boolean awaitEndpoints(Runnable waiter) {
+    return destination.awaitEndpoints(waiter);
+  }
+
+  /** Withdraws a waiter {@link #awaitEndpoints} registered (the call ended before the answer). */
+  public void stopAwaiting(Runnable waiter) {
+    destination.stopAwaiting(waiter);
+  }
+
+  /** Why the destination has no endpoints yet: the registry's failure, "no answer" before its first answer, else null. */
+  public String discoveryState() {
+    if (destination.endpointsKnown()) {
+      return null;
+    }
+    String error = destination.discoveryError();
+    return error != null ? "the registry failed before listing any: " + error : "the registry has not answered yet";
+  }
+
   /** Counts a rejection after the permit was granted (used for {@link Rejection#NO_ENDPOINTS}). */
   public void reject(Rejection rejection) {
     subset.release();
