@@ -60,7 +60,10 @@ import org.slf4j.LoggerFactory;
  *       the request for replay ({@link #stopReplays}).
  *   <li><b>End.</b> The call ends once: with the last attempt's own result
  *       ({@link #completeWithAttempt}) or with a failure the engine names ({@link #fail}); its
- *       permit goes back with the outcome, and {@code mesh.client.requests} records it.
+ *       permit goes back with the outcome, and {@code mesh.client.requests} records it (a refusal
+ *       counts in {@code mesh.client.rejections}). With a tracer installed, the call and each
+ *       attempt are spans (opened here, once for every transport), and the transport writes
+ *       {@link #traceHeaders} into each attempt.
  * </ol>
  *
  * <p>Threading: every event (the transport's calls into this class, timers, the caller's cancel)
