@@ -89,10 +89,13 @@ public final class MeshServers {
    */
   public static NettyServerBuilder forAddress(Mesh mesh, SocketAddress address, MtlsMode mode) {
     InboundAuthorizer authorizer = mesh.authorizer();
+    io.meshup.grpc.internal.TelemetryInterceptor telemetry = new io.meshup.grpc.internal.TelemetryInterceptor(
+        mesh.inboundTelemetry());
     NettyServerBuilder b = NettyServerBuilder.forAddress(address)
         .intercept(new AuthorizingInterceptor(authorizer, mode, mesh.meterRegistry()))
         // outside authorization: refused calls count too (mesh.server.requests, SERVER spans)
-        .intercept(new io.meshup.grpc.internal.TelemetryInterceptor(mesh.inboundTelemetry()))
+        .intercept(telemetry)
+        .addStreamTracerFactory(telemetry.bytes())
         // mesh clients ping a connection with calls in flight after 10 s without reads, to find a frozen
         // peer; allow that (grpc-java's default allows one ping per 5 minutes)
         .permitKeepAliveTime(5, java.util.concurrent.TimeUnit.SECONDS);

@@ -22,6 +22,7 @@ import io.meshup.core.Endpoint;
 import io.meshup.core.Mesh;
 import io.meshup.core.identity.DevCertificateAuthority;
 import io.meshup.core.identity.MtlsMode;
+import io.meshup.core.testing.TestTracing;
 import io.opentelemetry.api.OpenTelemetry;
 import io.opentelemetry.api.common.AttributeKey;
 import io.opentelemetry.api.trace.Span;
@@ -29,13 +30,8 @@ import io.opentelemetry.api.trace.SpanKind;
 import io.opentelemetry.api.trace.StatusCode;
 import io.opentelemetry.api.trace.propagation.W3CTraceContextPropagator;
 import io.opentelemetry.context.Scope;
-import io.opentelemetry.context.propagation.ContextPropagators;
 import io.opentelemetry.extension.trace.propagation.B3Propagator;
-import io.opentelemetry.sdk.OpenTelemetrySdk;
-import io.opentelemetry.sdk.testing.exporter.InMemorySpanExporter;
-import io.opentelemetry.sdk.trace.SdkTracerProvider;
 import io.opentelemetry.sdk.trace.data.SpanData;
-import io.opentelemetry.sdk.trace.export.SimpleSpanProcessor;
 import java.net.InetSocketAddress;
 import java.util.ArrayList;
 import java.util.List;
@@ -68,28 +64,23 @@ class TracingTest {
       """;
 
   final DevCertificateAuthority ca = DevCertificateAuthority.create("trace.test");
-  final InMemorySpanExporter exporter = InMemorySpanExporter.create();
-  final SdkTracerProvider tracerProvider = SdkTracerProvider.builder()
-      .addSpanProcessor(SimpleSpanProcessor.create(exporter)).build();
+  final TestTracing tracing = new TestTracing();
   final List<AutoCloseable> closers = new ArrayList<>();
   /** The trace headers each ledger call arrived with. */
   final List<Map<String, String>> ledgerSaw = new CopyOnWriteArrayList<>();
+  final Map<String, Mesh> meshes = new java.util.concurrent.ConcurrentHashMap<>();
 
   @AfterEach
   void close() throws Exception {
     for (int i = closers.size() - 1; i >= 0; i--) {
       closers.get(i).close();
     }
-    tracerProvider.close();
+    tracing.close();
   }
 
   <T extends AutoCloseable> T closing(T t) {
     closers.add(t);
     return t;
-  }
-
-  OpenTelemetry otel(ContextPropagators propagators) {
-    return OpenTelemetrySdk.builder().setTracerProvider(tracerProvider).setPropagators(propagators).build();
   }
 
   Mesh mesh(String service, OpenTelemetry otel, Map<String, List<Endpoint>> endpoints, String policy) {
@@ -101,7 +92,9 @@ class TracingTest {
     if (policy != null) {
       b.policies("inline", policy);
     }
-    return closing(b.build());
+    Mesh m = closing(b.build());
+    meshes.put(service, m);
+    return m;
   }
 
   Server server(Mesh mesh, SimpleServiceGrpc.SimpleServiceImplBase impl) throws Exception {
@@ -142,7 +135,7 @@ class TracingTest {
           out.onError(Status.UNAVAILABLE.withDescription("first call fails").asRuntimeException());
           return;
         }
-        out.onNext(SimpleResponse.newBuilder().build());
+        out.onNext(SimpleResponse.newBuilder().setResponseMessage("ledger").build());
         out.onCompleted();
       }
     });
@@ -169,7 +162,7 @@ class TracingTest {
 
   @Test
   void oneTraceAcrossThreeServicesWithTheRetryAsASiblingAttempt() throws Exception {
-    OpenTelemetry otel = otel(ContextPropagators.create(W3CTraceContextPropagator.getInstance()));
+    OpenTelemetry otel = tracing.otel(W3CTraceContextPropagator.getInstance());
     ManagedChannel toOrders = chain(otel);
     Span root = otel.getTracer("test").spanBuilder("checkout-request").startSpan();
     try (Scope s = root.makeCurrent()) {
@@ -178,9 +171,7 @@ class TracingTest {
       root.end();
     }
     // checkout: call + attempt; orders: server + call + 2 attempts; ledger: 2 servers; the root
-    await().until(() -> exporter.getFinishedSpanItems().size() >= 9);
-    List<SpanData> spans = exporter.getFinishedSpanItems();
-    assertThat(spans).hasSize(9);
+    List<SpanData> spans = tracing.await(9);
     assertThat(spans).extracting(SpanData::getTraceId).containsOnly(root.getSpanContext().getTraceId());
 
     SpanData checkoutCall = one(spans, SpanKind.INTERNAL, "orders", root.getSpanContext().getSpanId());
@@ -217,21 +208,34 @@ class TracingTest {
 
   @Test
   void b3HeadersWhenTheApplicationsOpenTelemetryPropagatesB3() throws Exception {
-    OpenTelemetry otel = otel(ContextPropagators.create(B3Propagator.injectingSingleHeader()));
+    OpenTelemetry otel = tracing.otel(B3Propagator.injectingSingleHeader());
     ManagedChannel toOrders = chain(otel);
     ClientCalls.blockingUnaryCall(toOrders, IDEMPOTENT, CallOptions.DEFAULT, SimpleRequest.getDefaultInstance());
-    await().until(() -> exporter.getFinishedSpanItems().size() >= 8);
-    assertThat(exporter.getFinishedSpanItems()).extracting(SpanData::getTraceId).containsOnly(
-        exporter.getFinishedSpanItems().get(0).getTraceId());
+    List<SpanData> spans = tracing.await(8);
+    assertThat(spans).extracting(SpanData::getTraceId).containsOnly(spans.get(0).getTraceId());
     assertThat(ledgerSaw).hasSize(2).allSatisfy(h -> assertThat(h).containsOnlyKeys("b3"));
   }
 
   @Test
   void withoutATracerNothingIsSentOrRecorded() throws Exception {
     ManagedChannel toOrders = chain(null);
-    ClientCalls.blockingUnaryCall(toOrders, IDEMPOTENT, CallOptions.DEFAULT, SimpleRequest.getDefaultInstance());
+    ClientCalls.blockingUnaryCall(toOrders, IDEMPOTENT, CallOptions.DEFAULT,
+        SimpleRequest.newBuilder().setRequestMessage("charge 42").build());
     assertThat(ledgerSaw).hasSize(2).allSatisfy(h -> assertThat(h).isEmpty());
-    assertThat(exporter.getFinishedSpanItems()).isEmpty();
+    assertThat(tracing.spans()).isEmpty();
+    // meters still count: the bytes gRPC put on the wire, on both sides
+    await().untilAsserted(() -> {
+      for (String direction : new String[] {"sent", "received"}) {
+        assertThat(meshes.get("orders").meterRegistry().get("mesh.client.bytes")
+            .tags("service", "ledger", "direction", direction).counter().count()).as("orders, %s", direction).isPositive();
+        assertThat(meshes.get("ledger").meterRegistry().get("mesh.server.bytes")
+            .tags("protocol", "grpc", "direction", direction).counter().count()).as("ledger, %s", direction).isPositive();
+      }
+    });
+  }
+
+  static SpanData only(List<SpanData> spans) {
+    return TestTracing.only(spans);
   }
 
   static SpanData one(List<SpanData> spans, SpanKind kind, String service, String parent) {
@@ -240,12 +244,6 @@ class TracingTest {
   }
 
   static List<SpanData> children(List<SpanData> spans, SpanData parent) {
-    return spans.stream().filter(s -> s.getParentSpanId().equals(parent.getSpanId()))
-        .sorted(java.util.Comparator.comparingLong(SpanData::getStartEpochNanos)).toList();
-  }
-
-  static SpanData only(List<SpanData> spans) {
-    assertThat(spans).hasSize(1);
-    return spans.get(0);
+    return TestTracing.children(spans, parent.getSpanId());
   }
 }

@@ -8,6 +8,7 @@ import io.meshup.core.Endpoint;
 import io.meshup.core.Mesh;
 import io.meshup.core.identity.DevCertificateAuthority;
 import io.meshup.core.identity.MtlsMode;
+import io.meshup.core.testing.TestTracing;
 import io.netty.bootstrap.ServerBootstrap;
 import io.netty.buffer.Unpooled;
 import io.netty.channel.Channel;
@@ -32,12 +33,7 @@ import io.opentelemetry.api.trace.SpanKind;
 import io.opentelemetry.api.trace.StatusCode;
 import io.opentelemetry.api.trace.propagation.W3CTraceContextPropagator;
 import io.opentelemetry.context.Scope;
-import io.opentelemetry.context.propagation.ContextPropagators;
-import io.opentelemetry.sdk.OpenTelemetrySdk;
-import io.opentelemetry.sdk.testing.exporter.InMemorySpanExporter;
-import io.opentelemetry.sdk.trace.SdkTracerProvider;
 import io.opentelemetry.sdk.trace.data.SpanData;
-import io.opentelemetry.sdk.trace.export.SimpleSpanProcessor;
 import java.io.OutputStream;
 import java.net.InetSocketAddress;
 import java.net.URI;
@@ -45,7 +41,6 @@ import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
-import java.util.Comparator;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CopyOnWriteArrayList;
@@ -74,11 +69,8 @@ class HttpTracingTest {
       """;
 
   final DevCertificateAuthority ca = DevCertificateAuthority.create("http-trace.test");
-  final InMemorySpanExporter exporter = InMemorySpanExporter.create();
-  final SdkTracerProvider tracerProvider = SdkTracerProvider.builder()
-      .addSpanProcessor(SimpleSpanProcessor.create(exporter)).build();
-  final OpenTelemetry otel = OpenTelemetrySdk.builder().setTracerProvider(tracerProvider)
-      .setPropagators(ContextPropagators.create(W3CTraceContextPropagator.getInstance())).build();
+  final TestTracing tracing = new TestTracing();
+  final OpenTelemetry otel = tracing.otel(W3CTraceContextPropagator.getInstance());
   final List<AutoCloseable> closers = new ArrayList<>();
   final List<String> ledgerSaw = new CopyOnWriteArrayList<>();
 
@@ -87,7 +79,7 @@ class HttpTracingTest {
     for (int i = closers.size() - 1; i >= 0; i--) {
       closers.get(i).close();
     }
-    tracerProvider.close();
+    tracing.close();
   }
 
   Mesh mesh(String service, Map<String, List<Endpoint>> endpoints, String policy) {
@@ -178,9 +170,8 @@ class HttpTracingTest {
     assertThat(r.statusCode()).isEqualTo(200);
     assertThat(r.body()).isEqualTo("ledger");
 
-    await().until(() -> exporter.getFinishedSpanItems().size() >= 9);
-    List<SpanData> spans = exporter.getFinishedSpanItems();
-    assertThat(spans).hasSize(9).extracting(SpanData::getTraceId).containsOnly(root.getSpanContext().getTraceId());
+    List<SpanData> spans = tracing.await(9);
+    assertThat(spans).extracting(SpanData::getTraceId).containsOnly(root.getSpanContext().getTraceId());
     SpanData checkoutCall = only(children(spans, root.getSpanContext().getSpanId()));
     assertThat(checkoutCall.getName()).isEqualTo("GET orders");
     assertThat(checkoutCall.getKind()).isEqualTo(SpanKind.INTERNAL);
@@ -217,12 +208,10 @@ class HttpTracingTest {
   }
 
   static List<SpanData> children(List<SpanData> spans, String parent) {
-    return spans.stream().filter(s -> s.getParentSpanId().equals(parent))
-        .sorted(Comparator.comparingLong(SpanData::getStartEpochNanos)).toList();
+    return TestTracing.children(spans, parent);
   }
 
   static SpanData only(List<SpanData> spans) {
-    assertThat(spans).hasSize(1);
-    return spans.get(0);
+    return TestTracing.only(spans);
   }
 }

@@ -369,6 +369,18 @@ public abstract class EngineCall implements RequestAttributes {
 
   // ---- what the transport reads ---------------------------------------------------------------
 
+  /**
+   * Counts bytes this call put on ({@code sent}) or took off ({@code received}) the wire, for
+   * {@code mesh.client.bytes}; for transports that know their wire sizes (gRPC's stream tracers).
+   * Any thread; does nothing before the call was routed.
+   */
+  public final void bytesOnWire(long sent, long received) {
+    Target t = target;
+    if (t != null) {
+      t.bytes(sent, received);
+    }
+  }
+
   /** True when the call is traced: the transport then writes {@link #traceHeaders} into each attempt. */
   public final boolean traced() {
     return trace != null;

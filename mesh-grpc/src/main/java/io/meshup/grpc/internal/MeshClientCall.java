@@ -614,5 +614,15 @@ final class MeshClientCall<ReqT, RespT> extends ClientCall<ReqT, RespT> {
         counted(bytes);
       }
     }
+
+    @Override
+    public void outboundWireSize(long bytes) {
+      logical.bytesOnWire(bytes, 0);
+    }
+
+    @Override
+    public void inboundWireSize(long bytes) {
+      logical.bytesOnWire(0, bytes);
+    }
   }
 }

@@ -28,6 +28,10 @@ public final class Metrics {
   public static final String ATTEMPTS = "mesh.client.attempts";
   /** Logical calls refused before any attempt: a counter, tags service, route, subset, reason. */
   public static final String REJECTIONS = "mesh.client.rejections";
+  /** Bytes on the wire of outbound calls, where the transport knows them (gRPC): tags service, direction (sent|received). */
+  public static final String CLIENT_BYTES = "mesh.client.bytes";
+  /** Bytes on the wire of inbound calls, where the transport knows them (gRPC): tags protocol, direction. */
+  public static final String SERVER_BYTES = "mesh.server.bytes";
   /** Failures the registry reported for a destination (its last endpoints keep serving): tags service. */
   public static final String REGISTRY_ERRORS = "mesh.registry.errors";
   /** Inbound calls a MeshUp server handled: a timer with histogram buckets, tags protocol, caller, status. */
@@ -212,6 +216,14 @@ public final class Metrics {
 
     Counter authzDenials(String policy, String rule) {
       return held(Metrics.this.authzDenials(policy, rule));
+    }
+
+    Counter bytes(String service, String direction) {
+      return held(Counter.builder(CLIENT_BYTES)
+          .description("Bytes on the wire of calls to a destination (gRPC's wire sizes), sent or received")
+          .baseUnit("bytes")
+          .tags("service", tag(service), "direction", direction)
+          .register(registry));
     }
 
     Counter registryErrors(String service) {

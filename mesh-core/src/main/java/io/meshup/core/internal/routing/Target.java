@@ -32,6 +32,8 @@ public final class Target implements RouteTarget {
   private final RetryBudget budget;
   private final Counter retriesGranted;
   private final Counter retriesDenied;
+  private final Counter bytesSent;
+  private final Counter bytesReceived;
 
   Target(RoutePolicy route, SubsetRuntime subset, ServiceRuntime destination, Metrics.Owner meters) {
     this.route = route;
@@ -50,6 +52,8 @@ public final class Target implements RouteTarget {
     }
     this.retriesGranted = meters.retries(subset.service(), "granted");
     this.retriesDenied = meters.retries(subset.service(), "over_budget");
+    this.bytesSent = meters.bytes(subset.service(), "sent");
+    this.bytesReceived = meters.bytes(subset.service(), "received");
   }
 
   SubsetRuntime subsetRuntime() {
@@ -187,6 +191,16 @@ public final class Target implements RouteTarget {
     }
     retriesDenied.increment();
     return false;
+  }
+
+  /** Counts bytes a call to this target put on and took off the wire. */
+  public void bytes(long sent, long received) {
+    if (sent > 0) {
+      bytesSent.increment(sent);
+    }
+    if (received > 0) {
+      bytesReceived.increment(received);
+    }
   }
 
   @Override
