@@ -27,7 +27,7 @@ BASE.update({c: "http-plain" for c in HTTP})
 LABEL = {
     "best-plain": "1. best plain grpc-java of the run (baseline)",
     "grpc-plain": "1a. grpc-java, one channel, round robin",
-    "grpc-plain-direct": "1b. grpc-java, one channel, round robin, direct executor",
+    "grpc-plain-direct": "1b. grpc-java, one channel, round robin, direct executor, retries off",
     "grpc-per-endpoint": "1c. grpc-java, a channel per endpoint picked by the application (80/20)",
     "grpc-plain-again": "1a'. grpc-plain again (noise floor)",
     "grpc-xds": "2x. grpc-java proxyless xDS (java-control-plane: 80/20 clusters, outlier detection)",

@@ -161,7 +161,10 @@ final class Clients {
     return grpc(ch, null);
   }
 
-  /** As {@link #grpcRoundRobin}, with responses handled on the transport's thread (no executor hop). */
+  /**
+   * As {@link #grpcRoundRobin}, made as fast as plain grpc-java goes: responses handled on the
+   * transport's thread (no executor hop) and no retry layer (no RetriableStream per call).
+   */
   static Caller grpcRoundRobinDirect(int[] ports) {
     List<EquivalentAddressGroup> groups = new ArrayList<>();
     for (int p : ports) {
@@ -169,7 +172,7 @@ final class Clients {
     }
     NameResolverRegistry.getDefaultRegistry().register(new StaticResolverProvider(groups));
     ManagedChannel ch = NettyChannelBuilder.forTarget(StaticResolverProvider.SCHEME + ":///" + Echo.SERVICE)
-        .defaultLoadBalancingPolicy("round_robin").usePlaintext().directExecutor().build();
+        .defaultLoadBalancingPolicy("round_robin").usePlaintext().directExecutor().disableRetry().build();
     return grpc(ch, null);
   }
 
