@@ -579,9 +579,7 @@ public abstract class EngineCall implements RequestAttributes {
     long now = engine.clock().nanoTime();
     startNanos = now;
     if (trace != null) {
-      String p = path();
-      trace.callStarted(protocol == Protocol.GRPC ? (p.startsWith("/") ? p.substring(1) : p) : method() + " "
-          + router.service(), router.service(), protocol == Protocol.GRPC, method());
+      trace.callStarted(router.service(), protocol == Protocol.GRPC, path(), method());
     }
     if (endedByCancelOrShutdown()) {
       return;
