@@ -137,7 +137,8 @@ class DiscoveryTest {
     mesh.router("payments");
     registry.answer("payments", ep("a"), ep("b"));
 
-    registry.answer("payments"); // the agent restarted with an empty catalog
+    registry.fail("payments", new java.io.IOException("connection refused")); // the agent restarts
+    registry.answer("payments"); // with an empty catalog
     assertThat(mesh.meterRegistry().counter("mesh.registry.empty.held").count()).isEqualTo(1.0);
     TestCall c = call(mesh).start();
     assertThat(c.attempts).as("the last known endpoints still serve").hasSize(1);
@@ -149,7 +150,9 @@ class DiscoveryTest {
     assertThat(d.last().endpoint()).isEqualTo("b");
     d.end(AttemptEnd.STATUS, 0);
 
+    registry.fail("payments", new java.io.IOException("connection refused"));
     registry.answer("payments");
+    registry.answer("payments"); // a second empty answer neither applies nor restarts the grace
     scheduler.advance(Duration.ofMillis(9999));
     assertThat(call(mesh).start().attempts).hasSize(1);
     scheduler.advance(Duration.ofMillis(1));
@@ -159,10 +162,22 @@ class DiscoveryTest {
   }
 
   @Test
+  void anEmptyAnswerFromARegistryThatKeptAnsweringAppliesAtOnce() {
+    // the last instance deregistered or failing its health checks: nothing was reset, nothing to hold
+    Mesh mesh = mesh("{ emptyEndpointsGrace: 10s }");
+    mesh.router("payments");
+    registry.answer("payments", ep("a"));
+    registry.answer("payments");
+    assertThat(call(mesh).start().failure.rejection()).isEqualTo(Rejection.NO_ENDPOINTS);
+    assertThat(mesh.meterRegistry().counter("mesh.registry.empty.held").count()).isZero();
+  }
+
+  @Test
   void withNoGraceAnEmptyAnswerAppliesAtOnce() {
     Mesh mesh = mesh("{ emptyEndpointsGrace: 0s }");
     mesh.router("payments");
     registry.answer("payments", ep("a"));
+    registry.fail("payments", new java.io.IOException("connection refused"));
     registry.answer("payments");
     assertThat(call(mesh).start().failure.rejection()).isEqualTo(Rejection.NO_ENDPOINTS);
   }

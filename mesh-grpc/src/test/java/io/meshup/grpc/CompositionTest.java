@@ -515,7 +515,8 @@ class CompositionTest {
       assertThat(f.get(20, TimeUnit.SECONDS).getResponseMessage()).as("every first call served once endpoints came").isEqualTo("a");
     }
 
-    registry.answer("payments"); // an agent restarted with an empty catalog
+    registry.fail("payments", new java.io.IOException("connection refused")); // the agent restarts
+    registry.answer("payments"); // with an empty catalog
     assertThat(SimpleServiceGrpc.newBlockingStub(ch).withDeadlineAfter(10, TimeUnit.SECONDS).unaryRpc(req("x"))
         .getResponseMessage()).as("the last known endpoint keeps serving through the grace period").isEqualTo("a");
     assertThat(client.meterRegistry().counter("mesh.registry.empty.held").count()).isEqualTo(1.0);

@@ -251,7 +251,8 @@ class HttpCompositionTest {
       assertThat(f.get(20, TimeUnit.SECONDS).statusCode()).as("every first request served once endpoints came").isEqualTo(200);
     }
 
-    registry.answer("payments"); // an agent restarted with an empty catalog
+    registry.fail("payments", new java.io.IOException("connection refused")); // the agent restarts
+    registry.answer("payments"); // with an empty catalog
     assertThat(http.send(get("http://payments/x", Duration.ofSeconds(10)), HttpResponse.BodyHandlers.ofString()).statusCode())
         .as("the last known endpoint keeps serving through the grace period").isEqualTo(200);
     assertThat(client.meterRegistry().counter("mesh.registry.empty.held").count()).isEqualTo(1.0);

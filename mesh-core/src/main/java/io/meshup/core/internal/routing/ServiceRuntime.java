@@ -241,21 +241,24 @@ public final class ServiceRuntime implements ServiceRouter {
 
   /**
    * The registry's answer: the endpoints replace the current ones, except that an empty answer
-   * after a non-empty one is held off for {@code mesh.defaults.emptyEndpointsGrace} (a registry that
-   * was reset, an agent restarted with an empty catalog: gRFC A53's case), logged and counted; a
-   * non-empty answer ends the hold, and the empty one applies if nothing else came by then. Under
-   * the mesh's lock; calls waiting for the first answer are let go by {@link #takeDiscoveryWaiters}.
+   * after a non-empty one, coming just after failed refreshes, is held off for {@code
+   * mesh.defaults.emptyEndpointsGrace} (a registry that was reset, an agent restarted with an empty
+   * catalog: gRFC A53's case), logged and counted; a non-empty answer ends the hold, and the empty
+   * one applies if nothing else came by then. An empty answer from a registry that kept answering
+   * (the last instance deregistered or failing its health checks) applies at once. Under the mesh's
+   * lock; calls waiting for the first answer are let go by {@link #takeDiscoveryWaiters}.
    */
   void updateEndpoints(List<Endpoint> update) {
     watchError = null;
     long now = mesh.clock().nanoTime();
     long grace = mesh.defaults().emptyEndpointsGrace().toNanos();
-    if (update.isEmpty() && !endpoints.isEmpty() && grace > 0) {
+    boolean afterFailure = registryFailures.get() > 0;
+    if (update.isEmpty() && !endpoints.isEmpty() && grace > 0 && (afterFailure || emptySince != 0)) {
       if (emptySince == 0) {
         emptySince = now;
         long since = now;
         mesh.metrics().emptyAnswerHeld();
-        log.warn("{}: the registry lists no endpoints any more; the last {} keep serving for {} ms "
+        log.warn("{}: the registry answers again but lists no endpoints; the last {} keep serving for {} ms "
             + "(mesh.defaults.emptyEndpointsGrace) in case it was reset", service, endpoints.size(),
             TimeUnit.NANOSECONDS.toMillis(grace));
         emptyTimer = mesh.schedule(() -> mesh.emptyGraceOver(this, since), grace);
