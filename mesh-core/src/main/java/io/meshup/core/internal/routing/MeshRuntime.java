@@ -188,10 +188,9 @@ public final class MeshRuntime implements AutoCloseable {
       @Override
       public void onError(Throwable error) {
         rt.discoveryFailed(error);
-        rt.watchFailed(error);
         runAll(rt.takeDiscoveryWaiters());
         // one line per outage, not one per failed refresh (3,000 destinations would flood the log)
-        if (rt.registryFailed() == 1) {
+        if (rt.registryFailed(error) == 1) {
           log.warn("{}: registry refresh failed, keeping the last {} endpoints: {}", service,
               rt.endpoints().size(), error.toString());
         } else {

@@ -198,16 +198,6 @@ public final class ServiceRuntime implements ServiceRouter {
 
   // ---- control path (under the mesh's control lock) ------------------------------------
 
-  /** The registry reported a failure; the last endpoints keep serving. */
-  void watchFailed(Throwable error) {
-    watchErrors.incrementAndGet();
-    io.micrometer.core.instrument.Counter c = registryErrors;
-    if (c != null) {
-      c.increment();
-    }
-    watchErrorMillis = mesh.clock().currentTimeMillis();
-    watchError = error;
-  }
 
   /** The registry's last error since it last delivered endpoints, or null. */
   public Throwable watchError() {
@@ -344,8 +334,18 @@ public final class ServiceRuntime implements ServiceRouter {
     return costs[n / 2];
   }
 
-  /** Counts a failed registry refresh; returns how many failed in a row. */
-  int registryFailed() {
+  /**
+   * The registry reported a failure (the last endpoints keep serving): kept for the snapshot,
+   * counted in {@code mesh.registry.errors}; returns how many refreshes failed in a row.
+   */
+  int registryFailed(Throwable error) {
+    watchErrors.incrementAndGet();
+    io.micrometer.core.instrument.Counter c = registryErrors;
+    if (c != null) {
+      c.increment();
+    }
+    watchErrorMillis = mesh.clock().currentTimeMillis();
+    watchError = error;
     return registryFailures.incrementAndGet();
   }
 
