@@ -150,7 +150,8 @@ public abstract class EngineCall implements RequestAttributes {
   /** This call's registration with the destination while it waits for the registry's first answer. */
   private Runnable discoveryWaiter;
   private long retryBackoffNanos;
-  private AttemptEnd lastEnd;
+  /** The last attempt's end as {@code ordinal + 1}, 0 before any (a byte: the call object stays 184 B with {@link #trace}). */
+  private byte lastEnd;
   private int lastCode;
   /** The call's spans; null when no tracer is installed. */
   private io.meshup.core.internal.trace.Tracing.CallTrace trace;
@@ -545,7 +546,7 @@ public abstract class EngineCall implements RequestAttributes {
           // nothing kept to send again: the last attempt's result is the call's
           cancel(timer);
           engine.waiting(this, false);
-          finishAttempt(RetryRules.outcome(protocol, lastEnd, lastCode));
+          finishAttempt(RetryRules.outcome(protocol, lastEnd(), lastCode));
         }
         break;
       default:
@@ -837,7 +838,7 @@ public abstract class EngineCall implements RequestAttributes {
     if (perTryFired && end == AttemptEnd.CANCELLED) {
       end = AttemptEnd.TIMEOUT;
     }
-    lastEnd = end;
+    lastEnd = (byte) (end.ordinal() + 1);
     lastCode = code;
     Outcome outcome = RetryRules.outcome(protocol, end, code);
     if (trace != null) {
@@ -1038,9 +1039,14 @@ public abstract class EngineCall implements RequestAttributes {
         + " not sent");
   }
 
+  /** How the last attempt ended, or null before any did. */
+  private AttemptEnd lastEnd() {
+    return lastEnd == 0 ? null : ENDS[lastEnd - 1];
+  }
+
   @Override
   public String toString() {
     return "call to " + router.service() + " (attempt " + attempt + ", phase " + phase
-        + (lastEnd == null ? "" : ", last " + lastEnd + " " + lastCode) + ")";
+        + (lastEnd == 0 ? "" : ", last " + lastEnd() + " " + lastCode) + ")";
   }
 }
