@@ -141,7 +141,7 @@ public final class MeshServers {
       this.authorizer = authorizer;
       this.mode = mode;
       this.meters = meters;
-      this.strictDenials = io.micrometer.core.instrument.Counter.builder("mesh.authz.denials")
+      this.strictDenials = io.micrometer.core.instrument.Counter.builder(io.meshup.core.internal.routing.Metrics.AUTHZ_DENIALS)
           .description("Inbound calls refused by authorization policy").baseUnit("calls")
           .tags("policy", "mesh.tls.mode", "rule", "mtls").register(meters);
     }

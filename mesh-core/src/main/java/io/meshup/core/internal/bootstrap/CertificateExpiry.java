@@ -40,7 +40,7 @@ public final class CertificateExpiry implements AutoCloseable {
     this.sourceTag = sourceTag;
     this.clock = clock;
     this.meters = meters;
-    this.gauge = Gauge.builder("mesh.tls.certificate.expiry", this, CertificateExpiry::secondsLeft)
+    this.gauge = Gauge.builder(io.meshup.core.internal.routing.Metrics.CERTIFICATE_EXPIRY, this, CertificateExpiry::secondsLeft)
         .description("Seconds until the leaf certificate in use expires")
         .baseUnit("seconds")
         .tags("source", sourceTag, "service", service)

@@ -27,7 +27,7 @@ import java.util.Map;
  */
 public final class RequestTargets {
   /** Rejected requests: tag reason. */
-  public static final String REJECTED = "mesh.server.requests.rejected";
+  public static final String REJECTED = io.meshup.core.internal.routing.Metrics.SERVER_REQUESTS_REJECTED;
 
   /** Why a request was refused; the {@code reason} tag. */
   public enum Reason {

@@ -63,7 +63,7 @@ public final class JwksCache implements AutoCloseable {
   }
 
   private static Counter counter(MeterRegistry meters, String result) {
-    return Counter.builder("mesh.jwks.fetches").description("Fetches of JSON Web Key Sets for RequestAuthentication")
+    return Counter.builder(io.meshup.core.internal.routing.Metrics.JWKS_FETCHES).description("Fetches of JSON Web Key Sets for RequestAuthentication")
         .baseUnit("fetches").tag("result", result).register(meters);
   }
 

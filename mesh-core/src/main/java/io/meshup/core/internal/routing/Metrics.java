@@ -48,6 +48,24 @@ public final class Metrics {
   public static final String POLICY_UPDATES = "mesh.policy.updates";
   /** Refused inbound calls: tags policy (a policy name, or none), rule (rules[i], none or mtls). */
   public static final String AUTHZ_DENIALS = "mesh.authz.denials";
+  /** Requests an AUDIT AuthorizationPolicy matched: tags policy, rule. */
+  public static final String AUTHZ_AUDITS = "mesh.authz.audits";
+  /** Requests a dry-run AuthorizationPolicy matched (never enforced): tags policy, rule. */
+  public static final String AUTHZ_DRYRUN = "mesh.authz.dryrun";
+  /** Checks by an external authorizer (CUSTOM): tags provider, result. */
+  public static final String AUTHZ_CUSTOM = "mesh.authz.custom";
+  /** Requests refused for their JWT: tags reason. */
+  public static final String JWT_REJECTIONS = "mesh.jwt.rejections";
+  /** Fetches of JSON Web Key Sets: tags result (success|failure). */
+  public static final String JWKS_FETCHES = "mesh.jwks.fetches";
+  /** Refused TLS peers: tags side (client|server), reason. */
+  public static final String TLS_REJECTIONS = "mesh.tls.rejections";
+  /** Seconds until the workload's certificate expires: a gauge, tags service, source. */
+  public static final String CERTIFICATE_EXPIRY = "mesh.tls.certificate.expiry";
+  /** Inbound connections closed because the mTLS mode in force does not accept their transport: tags mode, transport. */
+  public static final String CONNECTIONS_REFUSED = "mesh.server.connections.refused";
+  /** Inbound requests refused for their target before authorization: tags reason. */
+  public static final String SERVER_REQUESTS_REJECTED = "mesh.server.requests.rejected";
 
   /** Empty registry answers held off by the grace period (no tags: the log line names the service). */
   public static final String EMPTY_ANSWERS_HELD = "mesh.registry.empty.held";

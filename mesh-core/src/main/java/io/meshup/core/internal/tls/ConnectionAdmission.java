@@ -31,7 +31,7 @@ public final class ConnectionAdmission {
   }
 
   private static Counter counter(MeterRegistry meters, MtlsMode mode, String transport) {
-    return Counter.builder("mesh.server.connections.refused")
+    return Counter.builder(io.meshup.core.internal.routing.Metrics.CONNECTIONS_REFUSED)
         .description("Inbound connections closed because the mutual TLS mode in force does not accept their transport")
         .baseUnit("connections")
         .tag("mode", mode.name())

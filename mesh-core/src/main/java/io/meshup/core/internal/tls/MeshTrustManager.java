@@ -110,7 +110,7 @@ public final class MeshTrustManager extends X509ExtendedTrustManager {
   }
 
   /** The meter of refused TLS peers: tags side (client, server), reason. */
-  public static final String REJECTIONS = "mesh.tls.rejections";
+  public static final String REJECTIONS = io.meshup.core.internal.routing.Metrics.TLS_REJECTIONS;
 
   /**
    * Counts a TLS client refused because it completed its handshake without a certificate: servers
