@@ -23,7 +23,7 @@ import io.meshup.core.identity.Credentials;
 import io.meshup.core.identity.DevCertificateAuthority;
 import io.meshup.core.identity.MtlsMode;
 import io.meshup.core.internal.routing.Metrics;
-import io.meshup.core.spi.ServiceRegistry;
+import io.meshup.core.testing.ControlledRegistry;
 import io.meshup.core.testing.PrometheusServer;
 import io.meshup.core.testing.PrometheusServer.Sample;
 import io.meshup.core.testing.security.FixedCredentials;
@@ -40,7 +40,6 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
-import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
@@ -160,7 +159,8 @@ class PrometheusDashboardTest {
 
     // checkout: a certificate with 5 minutes left, a registry whose payments watch the test breaks
     Credentials expiring = ca.issue(ca.identity("checkout"), Instant.now().minusSeconds(60), Instant.now().plusSeconds(300));
-    TestRegistry registry = new TestRegistry(Map.of("payments", endpoints));
+    ControlledRegistry registry = new ControlledRegistry();
+    registry.answerOnWatch("payments", endpoints);
     Mesh checkout = closing(Mesh.builder().service("checkout").certificates(new FixedCredentials(expiring))
         .registry(registry).adminAddress(new InetSocketAddress("127.0.0.1", 0)).policies("inline", POLICY).build());
     checkout.updatePolicies("ops", OPS); // ops is a source with both its series before Prometheus looks
@@ -516,31 +516,5 @@ class PrometheusDashboardTest {
       }
       return out;
     }
-  }
-
-  /** Static endpoints, and a failure of one watch when the test asks. */
-  static final class TestRegistry implements ServiceRegistry {
-    final Map<String, List<Endpoint>> endpoints;
-    final Map<String, EndpointListener> listeners = new ConcurrentHashMap<>();
-
-    TestRegistry(Map<String, List<Endpoint>> endpoints) {
-      this.endpoints = endpoints;
-    }
-
-    @Override
-    public Watch watch(String service, EndpointListener listener) {
-      listeners.put(service, listener);
-      if (endpoints.containsKey(service)) {
-        listener.onEndpoints(endpoints.get(service));
-      }
-      return () -> listeners.remove(service, listener);
-    }
-
-    void fail(String service, Throwable error) {
-      listeners.get(service).onError(error);
-    }
-
-    @Override
-    public void close() {}
   }
 }
