@@ -13,6 +13,7 @@ import io.micrometer.core.instrument.MeterRegistry;
 import io.meshup.core.Mesh;
 import io.meshup.core.identity.MtlsMode;
 import io.meshup.core.identity.WorkloadIdentity;
+import io.meshup.core.internal.routing.Metrics;
 import io.meshup.core.internal.tls.TlsPeers;
 import io.meshup.core.route.InboundAuthorizer;
 import io.meshup.core.spi.CertificateSource;
@@ -141,7 +142,7 @@ public final class MeshServers {
       this.authorizer = authorizer;
       this.mode = mode;
       this.meters = meters;
-      this.strictDenials = io.micrometer.core.instrument.Counter.builder(io.meshup.core.internal.routing.Metrics.AUTHZ_DENIALS)
+      this.strictDenials = io.micrometer.core.instrument.Counter.builder(Metrics.AUTHZ_DENIALS)
           .description("Inbound calls refused by authorization policy").baseUnit("calls")
           .tags("policy", "mesh.tls.mode", "rule", "mtls").register(meters);
     }
