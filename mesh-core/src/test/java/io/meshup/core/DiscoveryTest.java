@@ -173,6 +173,34 @@ class DiscoveryTest {
   }
 
   @Test
+  void theEndpointGaugeFollowsTheRuntimeInForceThroughIdleReleaseAndPolicyUpdates() {
+    Mesh mesh = mesh("{ idleTimeout: 1s }");
+    mesh.router("payments");
+    registry.answer("payments", ep("a"), ep("b"));
+    assertThat(healthy(mesh)).isEqualTo(2);
+
+    scheduler.advance(Duration.ofSeconds(5));
+    assertThat(mesh.destinationCount()).isZero();
+    mesh.router("payments");
+    registry.answer("payments", ep("c"), ep("d"), ep("e"));
+    assertThat(healthy(mesh)).as("a runtime made again after the idle release").isEqualTo(3);
+
+    mesh.updatePolicies("test", """
+        apiVersion: networking.istio.io/v1
+        kind: DestinationRule
+        metadata: { name: payments }
+        spec: { host: payments }
+        """);
+    registry.answer("payments", ep("a"));
+    assertThat(healthy(mesh)).as("after a policy update rebuilt the subsets").isEqualTo(1);
+  }
+
+  static double healthy(Mesh mesh) {
+    return mesh.meterRegistry().get("mesh.endpoints").tags("service", "payments", "subset", "all", "state", "healthy")
+        .gauge().value();
+  }
+
+  @Test
   void withNoGraceAnEmptyAnswerAppliesAtOnce() {
     Mesh mesh = mesh("{ emptyEndpointsGrace: 0s }");
     mesh.router("payments");

@@ -155,6 +155,12 @@ public final class MeshRuntime implements AutoCloseable {
     }
   }
 
+  /** The subset of the destination's runtime in force, or null when there is none (gauges read it). */
+  SubsetRuntime subsetInForce(String service, String subset) {
+    ServiceRuntime r = runtimes.get(service);
+    return r == null ? null : r.subset(subset).orElse(null);
+  }
+
   ServiceRuntime runtimeLocked(String service) {
     ServiceRuntime r = runtimes.get(service);
     if (r != null) {

@@ -259,9 +259,18 @@ public final class Metrics {
           .register(registry));
     }
 
+    /**
+     * A gauge of {@code obj}; one already registered under the same id is held as it is (Micrometer
+     * keeps a gauge's first registration and warns at the second), so {@code f} must read what is in
+     * force, not what {@code obj} was when the first table registered it.
+     */
     <T> Gauge gauge(String name, String description, T obj, ToDoubleFunction<T> f, String... tags) {
       for (int i = 1; i < tags.length; i += 2) {
         tags[i] = tag(tags[i]);
+      }
+      Gauge existing = registry.find(name).tags(tags).gauge();
+      if (existing != null) {
+        return held(existing);
       }
       return held(Gauge.builder(name, obj, f).description(description).tags(tags).strongReference(true)
           .register(registry));

@@ -495,17 +495,24 @@ public final class ServiceRuntime implements ServiceRouter {
 
   // ---- gauges ---------------------------------------------------------------------------
 
+  /**
+   * The subset's gauges read the destination's runtime in force through the mesh, not this one: a
+   * gauge registered by a runtime since released (idle, then used again) stays registered while
+   * another owner holds it, and Micrometer keeps the first registration of an id.
+   */
   private void registerGauges(Metrics.Owner meters, String subsetName) {
     String tag = subsetName.isEmpty() ? "all" : subsetName;
+    String svc = service;
     for (boolean ejected : new boolean[] {false, true}) {
-      meters.gauge(Metrics.ENDPOINTS, "Endpoints of a destination subset, healthy or ejected", this,
-          rt -> rt.subsets.containsKey(subsetName) ? rt.subsets.get(subsetName).count(ejected) : 0,
-          "service", service, "subset", tag, "state", ejected ? "ejected" : "healthy");
+      meters.gauge(Metrics.ENDPOINTS, "Endpoints of a destination subset, healthy or ejected", mesh, m -> {
+            SubsetRuntime s = m.subsetInForce(svc, subsetName);
+            return s == null ? 0 : s.count(ejected);
+          }, "service", service, "subset", tag, "state", ejected ? "ejected" : "healthy");
     }
     for (CircuitBreaker.State st : new CircuitBreaker.State[] {
         CircuitBreaker.State.CLOSED, CircuitBreaker.State.OPEN, CircuitBreaker.State.HALF_OPEN}) {
-      meters.gauge(Metrics.BREAKER_STATE, "1 when the subset's circuit breaker is in this state", this, rt -> {
-            SubsetRuntime s = rt.subsets.get(subsetName);
+      meters.gauge(Metrics.BREAKER_STATE, "1 when the subset's circuit breaker is in this state", mesh, m -> {
+            SubsetRuntime s = m.subsetInForce(svc, subsetName);
             return s != null && s.breaker() != null && s.breaker().getState() == st ? 1 : 0;
           }, "service", service, "subset", tag, "state", st.name().toLowerCase(Locale.ROOT));
     }
