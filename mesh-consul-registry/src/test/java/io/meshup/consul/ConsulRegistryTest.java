@@ -280,6 +280,46 @@ class ConsulRegistryTest {
   }
 
   @Test
+  void consulServiceRouterRoutesByPathAndHeaderToTheResolversSubsets() throws Exception {
+    registerV1AndV2();
+    ops.configEntry("{\"Kind\":\"service-defaults\",\"Name\":\"" + service + "\",\"Protocol\":\"grpc\"}");
+    ops.configEntry("""
+        {"Kind":"service-resolver","Name":"%1$s","DefaultSubset":"v1",
+         "Subsets":{"v1":{"Filter":"Service.Meta.version == v1"},"v2":{"Filter":"Service.Meta.version == v2"}}}
+        """.formatted(service));
+    ops.configEntry("""
+        {"Kind":"service-router","Name":"%1$s",
+         "Routes":[{"Match":{"HTTP":{"PathPrefix":"/grpc.testing.SimpleService/",
+                                     "Header":[{"Name":"x-canary","Exact":"true"}]}},
+                    "Destination":{"ServiceSubset":"v2"}}]}
+        """.formatted(service));
+    Mesh mesh = mesh("");
+    await().atMost(Duration.ofSeconds(5)).until(() -> mesh.policyOrigins().stream()
+        .anyMatch(o -> o.startsWith("consul config service-router/" + service)));
+    awaitEndpoints(mesh, List.of(service + "-v1", service + "-v2"));
+    // Consul's discovery chain: the router's route first, then the resolver's DefaultSubset
+    assertThat(send(stub(mesh), 200)).containsOnlyKeys("v1");
+    io.grpc.Metadata canary = new io.grpc.Metadata();
+    canary.put(io.grpc.Metadata.Key.of("x-canary", io.grpc.Metadata.ASCII_STRING_MARSHALLER), "true");
+    assertThat(send(stub(mesh).withInterceptors(io.grpc.stub.MetadataUtils.newAttachHeadersInterceptor(canary)), 200))
+        .containsOnlyKeys("v2");
+  }
+
+  @Test
+  void consulServiceResolverAloneSendsEveryCallToItsDefaultSubset() throws Exception {
+    registerV1AndV2();
+    ops.configEntry("""
+        {"Kind":"service-resolver","Name":"%1$s","DefaultSubset":"v2",
+         "Subsets":{"v1":{"Filter":"Service.Meta.version == v1"},"v2":{"Filter":"Service.Meta.version == v2"}}}
+        """.formatted(service));
+    Mesh mesh = mesh("");
+    await().atMost(Duration.ofSeconds(5)).until(() -> mesh.policyOrigins().stream()
+        .anyMatch(o -> o.startsWith("consul config service-resolver/" + service)));
+    awaitEndpoints(mesh, List.of(service + "-v1", service + "-v2"));
+    assertThat(send(stub(mesh), 200)).containsOnlyKeys("v2");
+  }
+
+  @Test
   void intentionsFromTheAgentAllowAndDenyCallersOfThisService() {
     Mesh mesh = Mesh.fromYamlString("""
         mesh:
