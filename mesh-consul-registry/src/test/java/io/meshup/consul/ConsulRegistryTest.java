@@ -249,14 +249,19 @@ class ConsulRegistryTest {
     assertThat(mesh.policyOrigins()).contains(key + ": VirtualService " + service);
   }
 
+  /** A service-resolver for this service with subsets v1 and v2 by meta {@code version}, defaulting to {@code defaultSubset}. */
+  void resolver(String defaultSubset) {
+    ops.configEntry("""
+        {"Kind":"service-resolver","Name":"%1$s","DefaultSubset":"%2$s",
+         "Subsets":{"v1":{"Filter":"Service.Meta.version == v1"},"v2":{"Filter":"Service.Meta.version == v2"}}}
+        """.formatted(service, defaultSubset));
+  }
+
   @Test
   void consulSplitterAndResolverGiveTheSameSplitAsTheEquivalentVirtualService() throws Exception {
     registerV1AndV2();
     ops.configEntry("{\"Kind\":\"service-defaults\",\"Name\":\"" + service + "\",\"Protocol\":\"grpc\"}");
-    ops.configEntry("""
-        {"Kind":"service-resolver","Name":"%1$s","DefaultSubset":"v1",
-         "Subsets":{"v1":{"Filter":"Service.Meta.version == v1"},"v2":{"Filter":"Service.Meta.version == v2"}}}
-        """.formatted(service));
+    resolver("v1");
     ops.configEntry("""
         {"Kind":"service-splitter","Name":"%1$s",
          "Splits":[{"Weight":90,"ServiceSubset":"v1"},{"Weight":10,"ServiceSubset":"v2"}]}
@@ -283,10 +288,7 @@ class ConsulRegistryTest {
   void consulServiceRouterRoutesByPathAndHeaderToTheResolversSubsets() throws Exception {
     registerV1AndV2();
     ops.configEntry("{\"Kind\":\"service-defaults\",\"Name\":\"" + service + "\",\"Protocol\":\"grpc\"}");
-    ops.configEntry("""
-        {"Kind":"service-resolver","Name":"%1$s","DefaultSubset":"v1",
-         "Subsets":{"v1":{"Filter":"Service.Meta.version == v1"},"v2":{"Filter":"Service.Meta.version == v2"}}}
-        """.formatted(service));
+    resolver("v1");
     ops.configEntry("""
         {"Kind":"service-router","Name":"%1$s",
          "Routes":[{"Match":{"HTTP":{"PathPrefix":"/grpc.testing.SimpleService/",
@@ -308,10 +310,7 @@ class ConsulRegistryTest {
   @Test
   void consulServiceResolverAloneSendsEveryCallToItsDefaultSubset() throws Exception {
     registerV1AndV2();
-    ops.configEntry("""
-        {"Kind":"service-resolver","Name":"%1$s","DefaultSubset":"v2",
-         "Subsets":{"v1":{"Filter":"Service.Meta.version == v1"},"v2":{"Filter":"Service.Meta.version == v2"}}}
-        """.formatted(service));
+    resolver("v2");
     Mesh mesh = mesh("");
     await().atMost(Duration.ofSeconds(5)).until(() -> mesh.policyOrigins().stream()
         .anyMatch(o -> o.startsWith("consul config service-resolver/" + service)));

@@ -367,6 +367,10 @@ class IstioSemanticsTest {
         + host.replace('*', 'w').replace('.', '-') + extraMeta + " }\nspec:\n  hosts: [\"" + host + "\"]\n  http: " + http + "\n";
   }
 
+  /** Where a document's namespace goes: {@code doc.replace(NAME, NAME_IN + "foo, name: ")}. */
+  static final String NAME = "metadata: { name: ";
+  static final String NAME_IN = "metadata: { namespace: ";
+
   static String dr(String host, String trafficPolicy) {
     return "apiVersion: networking.istio.io/v1\nkind: DestinationRule\nmetadata: { name: " + host + " }\nspec:\n  host: "
         + host + "\n  trafficPolicy: " + trafficPolicy + "\n";
@@ -516,15 +520,15 @@ class IstioSemanticsTest {
     String shortName = "A rule in the \"default\" namespace containing a host \"reviews\" will be interpreted as"
         + " \"reviews.default.svc.cluster.local\", irrespective of the actual namespace associated with the reviews service.";
     rows.add(new Row(VS + "VirtualService.hosts", shortName,
-        REVIEWS_DR + vs("reviews", "[{ name: short, " + TO_V2 + " }]").replace("metadata: { name: reviews", "metadata: { namespace: default, name: reviews"),
+        REVIEWS_DR + vs("reviews", "[{ name: short, " + TO_V2 + " }]").replace(NAME, NAME_IN + "default, name: "),
         route(REVIEWS), "short"));
     rows.add(new Row(VS + "VirtualService.hosts", shortName,
-        vs("reviews", "[{ name: foo, route: [{ destination: { host: reviews.default.svc.cluster.local } }] }]").replace("metadata: { name: reviews", "metadata: { namespace: foo, name: reviews"),
+        vs("reviews", "[{ name: foo, route: [{ destination: { host: reviews.default.svc.cluster.local } }] }]").replace(NAME, NAME_IN + "foo, name: "),
         target(REVIEWS), "reviews/"));
     rows.add(new Row(VS + "VirtualService (productpage example)",
         "Therefore the rule's namespace does not have an impact in resolving the name of the productpage service.",
         vs("reviews.default.svc.cluster.local", "[{ name: fqdn, timeout: 5s, route: [{ destination: { host: reviews.default.svc.cluster.local } }] }]")
-            .replace("metadata: { name: ", "metadata: { namespace: istio-system, name: "),
+            .replace(NAME, NAME_IN + "istio-system, name: "),
         route(REVIEWS), "fqdn"));
     rows.add(new Row(VS + "VirtualService.hosts",
         "Could be a DNS name with wildcard prefix or an IP address.",
@@ -543,7 +547,7 @@ class IstioSemanticsTest {
     String exportDot = "The value \".\" is reserved and defines an export to the same namespace that the virtual service is declared in.";
     rows.add(new Row(VS + "VirtualService.export_to", exportDot,
         vs("reviews.default.svc.cluster.local", "[{ name: foo-only, route: [{ destination: { host: reviews, subset: v1 } }] }]")
-            .replace("metadata: { name: ", "metadata: { namespace: foo, name: ").replace("spec:\n", "spec:\n  exportTo: [\".\"]\n"),
+            .replace(NAME, NAME_IN + "foo, name: ").replace("spec:\n", "spec:\n  exportTo: [\".\"]\n"),
         target(REVIEWS), "reviews/"));
     rows.add(new Row(VS + "VirtualService.export_to", exportDot,
         REVIEWS_DR + vs("reviews", "[{ name: here, " + TO_V2 + " }]").replace("spec:\n", "spec:\n  exportTo: [\".\"]\n"),
@@ -551,7 +555,7 @@ class IstioSemanticsTest {
     rows.add(new Row(VS + "VirtualService.export_to",
         "If no namespaces are specified then the virtual service is exported to all namespaces by default.",
         vs("reviews.default.svc.cluster.local", "[{ name: from-foo, route: [{ destination: { host: reviews.default.svc.cluster.local } }] }]")
-            .replace("metadata: { name: ", "metadata: { namespace: foo, name: "),
+            .replace(NAME, NAME_IN + "foo, name: "),
         route(REVIEWS), "from-foo"));
     rows.add(new Row(DR + "DestinationRule.host",
         "Rules defined for services that do not exist in the service registry will be ignored.",
