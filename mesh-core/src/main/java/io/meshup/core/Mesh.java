@@ -20,7 +20,6 @@ import io.meshup.core.route.ServiceRouter;
 import io.meshup.core.spi.CertificateSource;
 import io.meshup.core.spi.ServiceRegistry;
 import io.micrometer.core.instrument.MeterRegistry;
-import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -67,11 +66,15 @@ public final class Mesh implements AutoCloseable {
   private final java.util.Set<String> trustDomainAliases;
   private final io.meshup.core.internal.jwt.JwksCache jwks;
   private final io.meshup.core.internal.authz.ExternalAuthorizers externalAuthorizers;
+  private final io.meshup.core.route.InboundTelemetry inboundTelemetry;
+  private final io.github.resilience4j.circuitbreaker.CircuitBreakerRegistry circuitBreakers;
+  private io.meshup.core.internal.admin.AdminServer admin;
 
   private Mesh(Builder b, MeshSettings settings) {
     this.pathNormalization = b.pathNormalization != null ? b.pathNormalization : settings.pathNormalization();
     this.serviceName = settings.service();
-    this.meterRegistry = b.meterRegistry != null ? b.meterRegistry : new SimpleMeterRegistry();
+    this.meterRegistry = b.meterRegistry != null ? b.meterRegistry
+        : new io.micrometer.prometheusmetrics.PrometheusMeterRegistry(io.micrometer.prometheusmetrics.PrometheusConfig.DEFAULT);
     this.ownsScheduler = b.scheduler == null;
     this.scheduler = b.scheduler != null ? b.scheduler : Plugins.defaultScheduler();
     Plugins plugins = new Plugins(settings.service(), b.clock, scheduler, meterRegistry);
@@ -140,11 +143,15 @@ public final class Mesh implements AutoCloseable {
         own == null ? null : own.trustDomain(), aliases, security.rootNamespace(), externalAuthorizers, jwks, b.clock,
         scheduler, meterRegistry, null, null);
     io.meshup.core.internal.jwt.JwksCache keys = jwks;
+    this.circuitBreakers = b.circuitBreakers != null ? b.circuitBreakers
+        : io.github.resilience4j.circuitbreaker.CircuitBreakerRegistry.ofDefaults();
     this.runtime = new MeshRuntime(serviceName, b.clock, metrics, settings.defaults(), registry, workload,
-        compiled -> keys.retain(compiled.keySources()), scheduler, b.random);
+        compiled -> keys.retain(compiled.keySources()), scheduler, b.random, circuitBreakers);
     this.authorizer = new Authorizer(runtime::inbound);
     this.engine = new CallEngine(b.clock, scheduler, certificates != null, settings.defaults().headersTimeout(),
-        settings.defaults().discoveryTimeout(), b.random);
+        settings.defaults().discoveryTimeout(), b.random, b.openTelemetry);
+    this.inboundTelemetry = new io.meshup.core.route.InboundTelemetry(meterRegistry, b.clock,
+        io.meshup.core.internal.trace.Tracing.of(b.openTelemetry));
     this.idleTimeout = settings.defaults().idleTimeout();
     long idleNanos = idleTimeout.toNanos();
     long sweepNanos = Math.max(Math.min(idleNanos / 4, TimeUnit.SECONDS.toNanos(30)), TimeUnit.MILLISECONDS.toNanos(100));
@@ -177,6 +184,13 @@ public final class Mesh implements AutoCloseable {
         runtime.updatePolicySources(initial);
       }
       deferred.attach(runtime::orderSources, this::updatePolicies);
+      java.net.InetSocketAddress adminAt = b.adminAddress != null ? b.adminAddress
+          : settings.admin().enabled() ? new java.net.InetSocketAddress(settings.admin().address(), settings.admin().port())
+          : null;
+      if (adminAt != null) {
+        admin = io.meshup.core.internal.admin.AdminServer.start(adminAt, meterRegistry, this::snapshot,
+            () -> !closed.get());
+      }
     } catch (RuntimeException e) {
       close();
       throw e;
@@ -274,7 +288,59 @@ public final class Mesh implements AutoCloseable {
     return runtime.policy().origins();
   }
 
-  /** The meter registry MeshUp reports to. */
+  /**
+   * Everything in force now: policy sources (with their last accepted and rejected update), the
+   * documents in force, every destination's routes, subsets, endpoints, breakers and registry
+   * health, this workload's certificate and the mutual TLS mode. The admin endpoint serves it as
+   * {@code /config_dump}; frameworks may serve it their own way. Thread-safe; reads no lock the
+   * request path takes.
+   */
+  public MeshSnapshot snapshot() {
+    MeshSnapshot.Certificate cert = null;
+    if (certificates != null) {
+      io.meshup.core.identity.Credentials c = certificates.current();
+      java.security.cert.X509Certificate leaf = c.leaf();
+      cert = new MeshSnapshot.Certificate(c.identity().toString(), leaf.getSerialNumber().toString(16),
+          leaf.getNotBefore().toInstant(), leaf.getNotAfter().toInstant(), c.trustBundle().size());
+    }
+    MtlsMode peer = authorizer.peerAuthenticationMode();
+    return new MeshSnapshot(serviceName, java.time.Instant.ofEpochMilli(runtime.clock().currentTimeMillis()),
+        io.meshup.core.internal.routing.RuntimeSnapshot.ready(runtime),
+        new MeshSnapshot.Mtls(mtlsMode.name(), peer == null ? null : peer.name()), cert,
+        io.meshup.core.internal.routing.RuntimeSnapshot.sources(runtime), runtime.policy().origins(),
+        io.meshup.core.internal.routing.RuntimeSnapshot.destinations(runtime));
+  }
+
+  /**
+   * Where the admin endpoint listens ({@code mesh.admin}, {@link Builder#adminAddress}); empty when
+   * it is off (the default).
+   */
+  public Optional<java.net.InetSocketAddress> adminAddress() {
+    return admin == null ? Optional.empty() : Optional.of(admin.address());
+  }
+
+  /**
+   * The Resilience4j registry holding the circuit breaker of every destination subset in force
+   * (named as in errors: {@code payments subset v2}); breakers leave it when their subset does.
+   * Bind resilience4j-micrometer's {@code TaggedCircuitBreakerMetrics} to it, or pass your own
+   * registry to {@link Builder#circuitBreakerRegistry}.
+   */
+  public io.github.resilience4j.circuitbreaker.CircuitBreakerRegistry circuitBreakers() {
+    return circuitBreakers;
+  }
+
+  /**
+   * What this service's servers record of each inbound call (the {@code mesh.server.requests} timer
+   * and, with a tracer installed, a SERVER span continuing the caller's trace); for transports.
+   */
+  public io.meshup.core.route.InboundTelemetry inboundTelemetry() {
+    return inboundTelemetry;
+  }
+
+  /**
+   * The meter registry MeshUp reports to: the one given to {@link Builder#meterRegistry}, else a
+   * {@code PrometheusMeterRegistry} of its own (which the admin endpoint's {@code /metrics} serves).
+   */
   public MeterRegistry meterRegistry() {
     return meterRegistry;
   }
@@ -405,6 +471,9 @@ public final class Mesh implements AutoCloseable {
       return;
     }
     io.meshup.core.internal.bootstrap.OpenMeshes.closed(this);
+    if (admin != null) {
+      admin.close();
+    }
     ServiceRegistry registry = runtime.registry();
     try {
       java.time.Duration drain = registry.deregister();
@@ -477,6 +546,9 @@ public final class Mesh implements AutoCloseable {
     private final Map<String, String> labels = new LinkedHashMap<>();
     private io.meshup.core.internal.jwt.JwksCache.Fetcher jwksFetcher;
     private String namespace;
+    private io.opentelemetry.api.OpenTelemetry openTelemetry;
+    private io.github.resilience4j.circuitbreaker.CircuitBreakerRegistry circuitBreakers;
+    private java.net.InetSocketAddress adminAddress;
 
     private Builder() {}
 
@@ -487,6 +559,36 @@ public final class Mesh implements AutoCloseable {
      */
     public Builder namespace(String namespace) {
       this.namespace = Objects.requireNonNull(namespace, "namespace");
+      return this;
+    }
+
+    /**
+     * Serves the admin endpoint on this address (overrides {@code mesh.admin}); port 0 lets the
+     * system pick one ({@link Mesh#adminAddress()} tells which). Prefer a loopback address: it
+     * shows the mesh's configuration to whoever reaches it.
+     */
+    public Builder adminAddress(java.net.InetSocketAddress address) {
+      this.adminAddress = Objects.requireNonNull(address, "address");
+      return this;
+    }
+
+    /**
+     * Keeps the subsets' circuit breakers in this Resilience4j registry (the application's, which
+     * its tooling already watches); by default one of the mesh's own ({@link Mesh#circuitBreakers()}).
+     */
+    public Builder circuitBreakerRegistry(io.github.resilience4j.circuitbreaker.CircuitBreakerRegistry registry) {
+      this.circuitBreakers = Objects.requireNonNull(registry, "registry");
+      return this;
+    }
+
+    /**
+     * Traces through this OpenTelemetry: a span per logical call and per attempt, a SERVER span per
+     * inbound call, and trace context on the wire by its propagators (W3C {@code traceparent} when
+     * it configures none). By default the global OpenTelemetry when one was installed (the Java
+     * agent, {@code GlobalOpenTelemetry.set}); with none, nothing is traced and nothing allocated.
+     */
+    public Builder openTelemetry(io.opentelemetry.api.OpenTelemetry openTelemetry) {
+      this.openTelemetry = Objects.requireNonNull(openTelemetry, "openTelemetry");
       return this;
     }
 
@@ -578,7 +680,7 @@ public final class Mesh implements AutoCloseable {
       return this;
     }
 
-    /** Reports to this registry; by default a private {@link SimpleMeterRegistry}. */
+    /** Reports to this registry; by default a {@code PrometheusMeterRegistry} of the mesh's own. */
     public Builder meterRegistry(MeterRegistry registry) {
       this.meterRegistry = Objects.requireNonNull(registry, "registry");
       return this;
@@ -624,7 +726,7 @@ public final class Mesh implements AutoCloseable {
       statics.putAll(staticEndpoints);
       s = new MeshSettings(service != null ? service : s.service(), s.registryType(), statics,
           new ArrayList<>(s.inlinePolicies()), s.policyFiles(), s.defaults(), s.registrySettings(), s.policyOrder(),
-          s.tls(), s.pathNormalization(), s.security());
+          s.tls(), s.pathNormalization(), s.security(), s.admin());
       if (mtlsMode != null && mtlsMode != MtlsMode.DISABLE && certificates == null && s.tls().certificates() == null) {
         throw new MeshConfigException("mesh.tls", "mode", "is " + mtlsMode
             + " but the mesh has no certificates; set mesh.tls.certificates or Mesh.Builder.certificates(...)");

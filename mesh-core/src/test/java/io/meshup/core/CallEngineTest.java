@@ -205,7 +205,7 @@ class CallEngineTest {
     assertThat(b.getMetrics().getNumberOfSuccessfulCalls()).isEqualTo(10);
     assertThat(b.getMetrics().getNumberOfFailedCalls()).isZero();
     assertThat(mesh.meterRegistry().get("mesh.client.requests").tags("outcome", "success").timer().count()).isEqualTo(10);
-    assertThat(mesh.meterRegistry().get("mesh.client.attempts").tags("outcome", "failure").counter().count()).isEqualTo(20);
+    assertThat(mesh.meterRegistry().get("mesh.client.attempts").tags("outcome", "failure").timer().count()).isEqualTo(20);
   }
 
   CircuitBreaker breaker(Mesh mesh) {

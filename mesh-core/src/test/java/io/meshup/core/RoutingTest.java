@@ -134,7 +134,7 @@ class RoutingTest {
         assertThat(call(mesh, canary, ep -> 0).completedWith).isEqualTo(1);
       }
       assertThat(breaker.getState()).isEqualTo(CircuitBreaker.State.CLOSED);
-      assertThat(mesh.meterRegistry().get("mesh.client.requests").tags("subset", "v2", "outcome", "circuit_open").timer().count()).isEqualTo(2);
+      assertThat(mesh.meterRegistry().get("mesh.client.rejections").tags("subset", "v2", "reason", "circuit_open").counter().count()).isEqualTo(2);
     }
   }
 

@@ -13,6 +13,7 @@ import io.micrometer.core.instrument.MeterRegistry;
 import io.meshup.core.Mesh;
 import io.meshup.core.identity.MtlsMode;
 import io.meshup.core.identity.WorkloadIdentity;
+import io.meshup.core.internal.routing.Metrics;
 import io.meshup.core.internal.tls.TlsPeers;
 import io.meshup.core.route.InboundAuthorizer;
 import io.meshup.core.spi.CertificateSource;
@@ -60,6 +61,11 @@ import javax.net.ssl.SSLSession;
  * until it answers (within the provider's timeout), then started or refused. Interceptors added to the builder later run before this one, as grpc-java
  * runs the last added first.
  *
+ * <p>Each call, refused or not, is timed in {@code mesh.server.requests{protocol=grpc,caller,status}}
+ * and, with a tracer installed ({@code Mesh.Builder.openTelemetry}), gets a SERVER span that
+ * continues the trace context the caller sent ({@code traceparent}); the span is current while the
+ * handler's callbacks run, so calls the handler makes through the mesh on that thread join the trace.
+ *
  * <p>The server permits HTTP/2 keepalive pings every 5 s on connections with calls in flight, which
  * mesh clients send to tell a frozen server from a slow one.
  */
@@ -84,8 +90,13 @@ public final class MeshServers {
    */
   public static NettyServerBuilder forAddress(Mesh mesh, SocketAddress address, MtlsMode mode) {
     InboundAuthorizer authorizer = mesh.authorizer();
+    io.meshup.grpc.internal.TelemetryInterceptor telemetry = new io.meshup.grpc.internal.TelemetryInterceptor(
+        mesh.inboundTelemetry());
     NettyServerBuilder b = NettyServerBuilder.forAddress(address)
         .intercept(new AuthorizingInterceptor(authorizer, mode, mesh.meterRegistry()))
+        // outside authorization: refused calls count too (mesh.server.requests, SERVER spans)
+        .intercept(telemetry)
+        .addStreamTracerFactory(telemetry.bytes())
         // mesh clients ping a connection with calls in flight after 10 s without reads, to find a frozen
         // peer; allow that (grpc-java's default allows one ping per 5 minutes)
         .permitKeepAliveTime(5, java.util.concurrent.TimeUnit.SECONDS);
@@ -131,7 +142,7 @@ public final class MeshServers {
       this.authorizer = authorizer;
       this.mode = mode;
       this.meters = meters;
-      this.strictDenials = io.micrometer.core.instrument.Counter.builder("mesh.authz.denials")
+      this.strictDenials = io.micrometer.core.instrument.Counter.builder(Metrics.AUTHZ_DENIALS)
           .description("Inbound calls refused by authorization policy").baseUnit("calls")
           .tags("policy", "mesh.tls.mode", "rule", "mtls").register(meters);
     }

@@ -125,7 +125,7 @@ abstract class MeshHttpClientContract {
   /** The count of a timer or counter, summed over every meter with these tags. */
   static double count(Mesh mesh, String meter, String... tags) {
     var search = mesh.meterRegistry().get(meter).tags(tags);
-    return meter.equals("mesh.client.retries") || meter.equals("mesh.client.attempts")
+    return meter.equals("mesh.client.retries") || meter.equals("mesh.client.rejections")
         ? search.counters().stream().mapToDouble(io.micrometer.core.instrument.Counter::count).sum()
         : search.timers().stream().mapToDouble(io.micrometer.core.instrument.Timer::count).sum();
   }
@@ -236,7 +236,7 @@ abstract class MeshHttpClientContract {
           assertThat(e.rejection()).isEqualTo(Rejection.CIRCUIT_OPEN);
         });
     assertThat(v2.calls.get()).as("failing fast: the server is not called").isEqualTo(reached);
-    assertThat(count(mesh, "mesh.client.requests", "subset", "v2", "outcome", "circuit_open")).isEqualTo(1);
+    assertThat(count(mesh, "mesh.client.rejections", "subset", "v2", "reason", "circuit_open")).isEqualTo(1);
 
     v2.failWith.set(0);
     clock.advance(Duration.ofSeconds(10));

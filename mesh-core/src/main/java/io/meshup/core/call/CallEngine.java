@@ -40,6 +40,7 @@ public final class CallEngine {
   private final int maxReplays;
   private final LongBinaryOperator random;
   private final Set<EngineCall> waiting = ConcurrentHashMap.newKeySet();
+  private final io.meshup.core.internal.trace.Tracing tracing;
   private volatile boolean shutdown;
 
   /**
@@ -53,6 +54,18 @@ public final class CallEngine {
    */
   public CallEngine(MeshClock clock, ScheduledExecutorService scheduler, boolean hasCertificates,
       Duration headersTimeout, Duration discoveryTimeout, LongBinaryOperator random) {
+    this(clock, scheduler, hasCertificates, headersTimeout, discoveryTimeout, random, null);
+  }
+
+  /**
+   * As {@link #CallEngine(MeshClock, ScheduledExecutorService, boolean, Duration, Duration, LongBinaryOperator)},
+   * with a span per logical call and per attempt through {@code openTelemetry} (or, when null, the
+   * global OpenTelemetry if one was installed; with neither, nothing is traced).
+   */
+  public CallEngine(MeshClock clock, ScheduledExecutorService scheduler, boolean hasCertificates,
+      Duration headersTimeout, Duration discoveryTimeout, LongBinaryOperator random,
+      io.opentelemetry.api.OpenTelemetry openTelemetry) {
+    this.tracing = io.meshup.core.internal.trace.Tracing.of(openTelemetry);
     this.clock = Objects.requireNonNull(clock, "clock");
     this.scheduler = Objects.requireNonNull(scheduler, "scheduler");
     this.hasCertificates = hasCertificates;
@@ -82,6 +95,11 @@ public final class CallEngine {
     for (EngineCall c : waiting) {
       c.shutDown();
     }
+  }
+
+  /** The mesh's tracing, or null when no tracer is installed. */
+  io.meshup.core.internal.trace.Tracing tracing() {
+    return tracing;
   }
 
   boolean hasCertificates() {

@@ -62,7 +62,10 @@ import org.slf4j.LoggerFactory;
  *       the request for replay ({@link #stopReplays}).
  *   <li><b>End.</b> The call ends once: with the last attempt's own result
  *       ({@link #completeWithAttempt}) or with a failure the engine names ({@link #fail}); its
- *       permit goes back with the outcome, and {@code mesh.client.requests} records it.
+ *       permit goes back with the outcome, and {@code mesh.client.requests} records it (a refusal
+ *       counts in {@code mesh.client.rejections}). With a tracer installed, the call and each
+ *       attempt are spans (opened here, once for every transport), and the transport writes
+ *       {@link #traceHeaders} into each attempt.
  * </ol>
  *
  * <p>Threading: every event (the transport's calls into this class, timers, the caller's cancel)
@@ -149,7 +152,8 @@ public abstract class EngineCall implements RequestAttributes {
   /** This call's registration with the destination while it waits for the registry's first answer. */
   private Runnable discoveryWaiter;
   private long retryBackoffNanos;
-  private AttemptEnd lastEnd;
+  /** The last attempt's end as {@code ordinal + 1}, 0 before any (a byte: the call object stays 184 B with {@link #trace}). */
+  private byte lastEnd;
   private int lastCode;
   /** The route's actions (rewrites, header changes), once routed. */
   private RouteActions actions = RouteActions.NONE;
@@ -164,6 +168,8 @@ public abstract class EngineCall implements RequestAttributes {
   private long hash;
   /** A cookie the subset's consistent hash generated for a request without one ({@code name=value; attributes}). */
   private String setCookie;
+  /** The call's spans; null when no tracer is installed. */
+  private io.meshup.core.internal.trace.Tracing.CallTrace trace;
 
   /**
    * @param engine the mesh's call engine
@@ -250,6 +256,10 @@ public abstract class EngineCall implements RequestAttributes {
     this.hasCallerDeadline = hasCallerDeadline;
     this.idempotent = idempotent;
     this.streaming = streaming;
+    io.meshup.core.internal.trace.Tracing tracing = engine.tracing();
+    if (tracing != null) {
+      trace = tracing.newCall(); // the caller's context, read on its thread
+    }
     event(E_START, 0, null, 0);
   }
 
@@ -384,6 +394,34 @@ public abstract class EngineCall implements RequestAttributes {
   }
 
   // ---- what the transport reads ---------------------------------------------------------------
+
+  /**
+   * Counts bytes this call put on ({@code sent}) or took off ({@code received}) the wire, for
+   * {@code mesh.client.bytes}; for transports that know their wire sizes (gRPC's stream tracers).
+   * Any thread; does nothing before the call was routed.
+   */
+  public final void bytesOnWire(long sent, long received) {
+    Target t = target;
+    if (t != null) {
+      t.bytes(sent, received);
+    }
+  }
+
+  /** True when the call is traced: the transport then writes {@link #traceHeaders} into each attempt. */
+  public final boolean traced() {
+    return trace != null;
+  }
+
+  /**
+   * Writes the current attempt's trace context (W3C {@code traceparent}, {@code tracestate}, or
+   * what the installed propagator carries) with {@code sink}, in {@link #startAttempt}; does
+   * nothing when the call is not traced. Guard with {@link #traced()} to allocate no sink then.
+   */
+  public final void traceHeaders(java.util.function.BiConsumer<String, String> sink) {
+    if (trace != null) {
+      trace.inject(sink);
+    }
+  }
 
   /** The current attempt's number, from 1. */
   public final int attempt() {
@@ -580,7 +618,7 @@ public abstract class EngineCall implements RequestAttributes {
           // nothing kept to send again: the last attempt's result is the call's
           cancel(timer);
           engine.waiting(this, false);
-          finishAttempt(RetryRules.outcome(protocol, lastEnd, lastCode));
+          finishAttempt(RetryRules.outcome(protocol, lastEnd(), lastCode));
         }
         break;
       default:
@@ -613,6 +651,9 @@ public abstract class EngineCall implements RequestAttributes {
     }
     long now = engine.clock().nanoTime();
     startNanos = now;
+    if (trace != null) {
+      trace.callStarted(router.service(), protocol == Protocol.GRPC, path(), method());
+    }
     if (endedByCancelOrShutdown()) {
       return;
     }
@@ -623,6 +664,9 @@ public abstract class EngineCall implements RequestAttributes {
       return;
     }
     target = (Target) rt;
+    if (trace != null) {
+      trace.routed(target.route().name(), target.subset());
+    }
     actions = target.actions();
     String origin = header("origin");
     int cors = actions.cors(origin, origin != null && method().equals("OPTIONS")
@@ -871,6 +915,9 @@ public abstract class EngineCall implements RequestAttributes {
       int n = attempt;
       perTryTimer = engine.schedule(() -> event(E_PER_TRY, n, null, 0), perTry);
     }
+    if (trace != null) {
+      trace.attemptStarted(attempt, ep.endpoint().host(), ep.endpoint().port());
+    }
     try {
       startAttempt();
     } catch (RuntimeException e) {
@@ -932,9 +979,12 @@ public abstract class EngineCall implements RequestAttributes {
     if (perTryFired && end == AttemptEnd.CANCELLED) {
       end = AttemptEnd.TIMEOUT;
     }
-    lastEnd = end;
+    lastEnd = (byte) (end.ordinal() + 1);
     lastCode = code;
     Outcome outcome = RetryRules.outcome(protocol, end, code);
+    if (trace != null) {
+      trace.attemptEnded(end, code, outcome);
+    }
     long latency = Math.max(0, (streaming && committed ? commitNanos : now) - latencyStart);
     target.attemptEnded(endpoint, now, latency, outcome, end == AttemptEnd.NOT_SENT, end == AttemptEnd.UNRESPONSIVE);
     phase = NEW;
@@ -1050,6 +1100,10 @@ public abstract class EngineCall implements RequestAttributes {
   }
 
   private void finishFailure(CallFailure f, Outcome outcome) {
+    if (trace != null) {
+      trace.callEnded(outcome, attempt, f.message());
+      trace = null;
+    }
     end(outcome);
     fail(f);
   }
@@ -1063,6 +1117,10 @@ public abstract class EngineCall implements RequestAttributes {
     if (retryHeldFor != 0) {
       retryHeldFor = 0;
       target.retryDone();
+    }
+    if (trace != null) {
+      trace.callEnded(outcome, attempt, null);
+      trace = null;
     }
     cancel(timer);
     cancel(deadlineTimer);
@@ -1127,9 +1185,14 @@ public abstract class EngineCall implements RequestAttributes {
         + " not sent");
   }
 
+  /** How the last attempt ended, or null before any did. */
+  private AttemptEnd lastEnd() {
+    return lastEnd == 0 ? null : ENDS[lastEnd - 1];
+  }
+
   @Override
   public String toString() {
     return "call to " + router.service() + " (attempt " + attempt + ", phase " + phase
-        + (lastEnd == null ? "" : ", last " + lastEnd + " " + lastCode) + ")";
+        + (lastEnd == 0 ? "" : ", last " + lastEnd() + " " + lastCode) + ")";
   }
 }

@@ -487,6 +487,13 @@ final class MeshClientCall<ReqT, RespT> extends ClientCall<ReqT, RespT> {
       if (editsRequestHeaders()) {
         editRequestHeaders(new MetadataEdits(copy));
       }
+      if (traced()) {
+        traceHeaders((k, v) -> {
+          Metadata.Key<String> key = Metadata.Key.of(k, Metadata.ASCII_STRING_MARSHALLER);
+          copy.removeAll(key);
+          copy.put(key, v);
+        });
+      }
       Context previousContext = context.attach();
       try {
         a.call.start(a, copy);
@@ -706,6 +713,16 @@ final class MeshClientCall<ReqT, RespT> extends ClientCall<ReqT, RespT> {
       if (seq >= attempt.replayed) {
         counted(bytes);
       }
+    }
+
+    @Override
+    public void outboundWireSize(long bytes) {
+      logical.bytesOnWire(bytes, 0);
+    }
+
+    @Override
+    public void inboundWireSize(long bytes) {
+      logical.bytesOnWire(0, bytes);
     }
   }
 }

@@ -370,6 +370,9 @@ final class Exchange<T> extends EngineCall {
       b.timeout(Duration.ofNanos(tryTimeoutNanos));
       b.setHeader(TIMEOUT_HEADER, Long.toString(Math.max(1, TimeUnit.NANOSECONDS.toMillis(tryTimeoutNanos))));
     }
+    if (traced()) {
+      traceHeaders(b::setHeader);
+    }
     return b.build();
   }
 

@@ -34,12 +34,28 @@ final class JdkAuthorizingFilter extends Filter {
   private final RequestTargets targets;
   private final JdkContexts contexts = new JdkContexts();
   private final MeterRegistry meters;
+  private final io.meshup.core.route.InboundTelemetry telemetry;
 
-  JdkAuthorizingFilter(InboundAuthorizer authorizer, RequestTargets targets, MeterRegistry meters) {
+  JdkAuthorizingFilter(InboundAuthorizer authorizer, RequestTargets targets, MeterRegistry meters,
+      io.meshup.core.route.InboundTelemetry telemetry) {
     this.authorizer = authorizer;
     this.targets = targets;
     this.meters = meters;
+    this.telemetry = telemetry;
   }
+
+  private static final io.meshup.core.route.InboundTelemetry.Headers<HttpExchange> HEADERS =
+      new io.meshup.core.route.InboundTelemetry.Headers<>() {
+        @Override
+        public Iterable<String> names(HttpExchange e) {
+          return e.getRequestHeaders().keySet();
+        }
+
+        @Override
+        public String get(HttpExchange e, String name) {
+          return e.getRequestHeaders().getFirst(name);
+        }
+      };
 
   /** The contexts of the server this filter guards; the server adds each one it creates. */
   JdkContexts contexts() {
@@ -51,8 +67,24 @@ final class JdkAuthorizingFilter extends Filter {
     return exchange instanceof HttpsExchange https ? TlsPeers.identityOf(https.getSSLSession()) : null;
   }
 
+  /**
+   * Times the exchange in {@code mesh.server.requests} (and, with a tracer, a SERVER span current
+   * while the handler runs), refused or not; an exchange whose handler answers only after returning
+   * (or one held for an external authorizer) counts when the filter returns, with status
+   * {@code other}.
+   */
   @Override
   public void doFilter(HttpExchange exchange, Chain chain) throws IOException {
+    io.meshup.core.route.InboundTelemetry.Call call = telemetry.begin(false, exchange.getRequestMethod(), exchange,
+        HEADERS, caller(exchange));
+    try (io.opentelemetry.context.Scope s = call.makeCurrent()) {
+      authorize(exchange, chain);
+    } finally {
+      call.end(Math.max(exchange.getResponseCode(), 0));
+    }
+  }
+
+  private void authorize(HttpExchange exchange, Chain chain) throws IOException {
     if (exchange instanceof HttpsExchange https && TlsPeers.refusedWithoutCertificate(https.getSSLSession(), meters)) {
       answer(exchange, 401, "meshup: the TLS client presented no certificate; mutual TLS requires one\n", true);
       return;

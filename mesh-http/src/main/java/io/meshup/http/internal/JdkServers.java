@@ -23,7 +23,8 @@ public final class JdkServers {
   /** See {@code MeshHttpServers.jdk(Mesh, InetSocketAddress, MtlsMode)}. */
   public static HttpServer create(Mesh mesh, InetSocketAddress address, MtlsMode mode) throws IOException {
     JdkAuthorizingFilter filter = new JdkAuthorizingFilter(mesh.authorizer(),
-        new RequestTargets(mesh.pathNormalization(), mesh.meterRegistry()), mesh.meterRegistry());
+        new RequestTargets(mesh.pathNormalization(), mesh.meterRegistry()), mesh.meterRegistry(),
+        mesh.inboundTelemetry());
     switch (mode) {
       case DISABLE:
         return new AuthorizingHttpServer(HttpServer.create(address, 0), filter);

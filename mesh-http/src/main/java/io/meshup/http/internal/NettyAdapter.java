@@ -17,6 +17,7 @@ import io.netty.handler.ssl.SslContext;
  * has certificates) the TLS context built once. Thread-safe.
  */
 public final class NettyAdapter {
+  private final io.meshup.core.route.InboundTelemetry telemetry;
   private final InboundAuthorizer authorizer;
   private final MtlsMode mode;
   /** Null when the mesh has no certificates: plaintext only. */
@@ -38,6 +39,7 @@ public final class NettyAdapter {
     this.admission = source == null ? null : new ConnectionAdmission(mode, authorizer, mesh.meterRegistry());
     this.targets = new RequestTargets(mesh.pathNormalization(), mesh.meterRegistry());
     this.meters = mesh.meterRegistry();
+    this.telemetry = mesh.inboundTelemetry();
   }
 
   /** The mode it was built with; a PeerAuthentication in force overrides it per connection. */
@@ -47,7 +49,7 @@ public final class NettyAdapter {
 
   /** A handler for one connection. */
   public ChannelHandler newHandler() {
-    return new NettyAuthorizingHandler(authorizer, mode, ssl, admission, targets, meters);
+    return new NettyAuthorizingHandler(authorizer, mode, ssl, admission, targets, meters, telemetry);
   }
 
   /** The verified identity of the channel's TLS peer, or null when it is plaintext. */

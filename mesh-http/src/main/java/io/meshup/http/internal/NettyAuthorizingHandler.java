@@ -58,12 +58,14 @@ final class NettyAuthorizingHandler extends ChannelInboundHandlerAdapter {
   /** The caller, read from the TLS session at the first request of the connection. */
   private WorkloadIdentity caller;
   private boolean callerKnown;
+  private final io.meshup.core.route.InboundTelemetry telemetry;
 
   /**
    * @param ssl the server TLS context, or null when the mesh has no certificates (plaintext only)
    */
   NettyAuthorizingHandler(InboundAuthorizer authorizer, MtlsMode mode, SslContext ssl, ConnectionAdmission admission,
-      RequestTargets targets, MeterRegistry meters) {
+      RequestTargets targets, MeterRegistry meters, io.meshup.core.route.InboundTelemetry telemetry) {
+    this.telemetry = telemetry;
     this.authorizer = authorizer;
     this.targets = targets;
     this.meters = meters;
@@ -81,6 +83,10 @@ final class NettyAuthorizingHandler extends ChannelInboundHandlerAdapter {
     }
     if (ssl != null) {
       p.addFirst(NettyTls.HANDLER_NAME, new NettyTls.Sniffer(ssl, admission));
+    }
+    // just before this one: refused requests are timed too (mesh.server.requests, SERVER spans)
+    if (p.get(NettyTelemetryHandler.NAME) == null) {
+      p.addBefore(ctx.name(), NettyTelemetryHandler.NAME, new NettyTelemetryHandler(telemetry));
     }
   }
 

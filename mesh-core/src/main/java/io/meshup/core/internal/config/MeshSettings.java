@@ -29,11 +29,21 @@ import java.util.function.Function;
  * @param tls the {@code mesh.tls} section; {@link TlsSettings#NONE} when absent
  * @param pathNormalization {@code mesh.security.pathNormalization}; BASE when absent
  * @param security {@code mesh.labels} and the rest of {@code mesh.security}
+ * @param admin {@code mesh.admin}; {@link AdminSettings#NONE} when absent
  */
 public record MeshSettings(String service, String registryType, Map<String, List<Endpoint>> staticServices,
     List<ConfigNode> inlinePolicies, Map<String, List<ConfigNode>> policyFiles, Defaults defaults,
     ConfigNode registrySettings, List<String> policyOrder, TlsSettings tls, PathNormalization pathNormalization,
-    SecuritySettings security) {
+    SecuritySettings security, AdminSettings admin) {
+
+  /** Settings without an admin endpoint. */
+  public MeshSettings(String service, String registryType, Map<String, List<Endpoint>> staticServices,
+      List<ConfigNode> inlinePolicies, Map<String, List<ConfigNode>> policyFiles, Defaults defaults,
+      ConfigNode registrySettings, List<String> policyOrder, TlsSettings tls, PathNormalization pathNormalization,
+      SecuritySettings security) {
+    this(service, registryType, staticServices, inlinePolicies, policyFiles, defaults, registrySettings, policyOrder,
+        tls, pathNormalization, security, AdminSettings.NONE);
+  }
 
   /** Settings with no security settings beyond path normalization. */
   public MeshSettings(String service, String registryType, Map<String, List<Endpoint>> staticServices,
@@ -74,7 +84,7 @@ public record MeshSettings(String service, String registryType, Map<String, List
       throw new MeshConfigException(source, "", "is empty; expected a 'mesh:' section");
     }
     ConfigNode mesh = root.required("mesh").keys("service", "registry", "policy", "policies", "defaults", "tls", "security",
-        "labels", "namespace");
+        "labels", "namespace", "admin");
     String service = mesh.required("service").nonEmpty();
 
     ConfigNode reg = mesh.get("registry");
@@ -124,7 +134,8 @@ public record MeshSettings(String service, String registryType, Map<String, List
     return new MeshSettings(service, type, statics, inline, files, defaults(mesh.get("defaults")),
         registrySettings, List.copyOf(order), TlsSettings.parse(mesh.get("tls"), service, baseDir),
         pathNormalization(mesh.get("security")), SecuritySettings.parse(mesh.get("labels"), mesh.get("security"), service,
-            mesh.get("namespace")));
+            mesh.get("namespace")),
+        AdminSettings.parse(mesh.get("admin")));
   }
 
   /** {@code mesh.security}: {@code pathNormalization}, one of Istio's options; BASE by default. */

@@ -20,6 +20,17 @@ public final class Breakers {
 
   /** A breaker named {@code name}, or null when the policy disables it. */
   public static CircuitBreaker create(String name, PolicyModel.CircuitBreaker p, MeshClock clock) {
+    return create(name, p, clock, null);
+  }
+
+  /**
+   * As {@link #create(String, PolicyModel.CircuitBreaker, MeshClock)}, made by and kept in
+   * {@code registry} when not null (replacing a breaker of the same name, one of a definition no
+   * longer in force), so Resilience4j's tooling (resilience4j-micrometer, the Spring Boot
+   * Actuator) sees it.
+   */
+  public static CircuitBreaker create(String name, PolicyModel.CircuitBreaker p, MeshClock clock,
+      io.github.resilience4j.circuitbreaker.CircuitBreakerRegistry registry) {
     if (!p.enabled()) {
       return null;
     }
@@ -39,7 +50,11 @@ public final class Breakers {
         .writableStackTraceEnabled(false)
         .clock(new MeshJavaClock(clock))
         .build();
-    return CircuitBreaker.of(name, config);
+    if (registry == null) {
+      return CircuitBreaker.of(name, config);
+    }
+    registry.remove(name);
+    return registry.circuitBreaker(name, config);
   }
 
   /** A {@link Clock} view of the mesh clock, so tests move the breaker's time with the fake clock. */

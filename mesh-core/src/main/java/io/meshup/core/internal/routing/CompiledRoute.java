@@ -44,6 +44,16 @@ final class CompiledRoute {
     return targets[0];
   }
 
+  /** The weight of target {@code i}. */
+  int weight(int i) {
+    return cumulative[i] - (i == 0 ? 0 : cumulative[i - 1]);
+  }
+
+  /** How many match entries the route has (0: it matches every request). */
+  int matchCount() {
+    return matches.length;
+  }
+
   /** The index of the first match that holds for {@code req}: 0 for a route without matches, -1 for none. */
   int match(RequestAttributes req) {
     if (matches.length == 0) {

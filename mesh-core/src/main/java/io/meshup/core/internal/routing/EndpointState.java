@@ -156,6 +156,26 @@ public final class EndpointState implements EndpointHandle {
     return true;
   }
 
+  /** The raw peak-EWMA latency estimate, in nanos (not decayed to now). */
+  public double ewmaNanos() {
+    return ewmaNanos;
+  }
+
+  /** When the ejection in force ends (mesh clock nanos), or 0 when not ejected. */
+  public long ejectedUntil() {
+    return ejectedUntil.get();
+  }
+
+  /** Consecutive failed attempts. */
+  public int consecutiveFailures() {
+    return consecutiveFailures.get();
+  }
+
+  /** How many times outlier detection ejected this endpoint (less one per successful probe). */
+  public synchronized int ejections() {
+    return ejections;
+  }
+
   public boolean isEjected(long now) {
     long until = ejectedUntil.get();
     return until != 0 && now - until < 0;

@@ -45,6 +45,15 @@ public final class MeshRuntime implements AutoCloseable {
   private final PolicySet.Client client;
   private final Hosts hosts;
   private final java.util.function.LongBinaryOperator random;
+  /** What each policy source last sent, accepted or not, by source name; guarded by lock. */
+  private final Map<String, SourceHistory> history = new LinkedHashMap<>();
+  private final io.github.resilience4j.circuitbreaker.CircuitBreakerRegistry breakers;
+
+  /**
+   * The last accepted and the last rejected update of one policy source (wall-clock millis, 0 for
+   * never) and the rejection's error.
+   */
+  public record SourceHistory(long lastAcceptedMillis, long lastRejectedMillis, String lastError) {}
 
   /**
    * A runtime whose inbound policy is compiled from each policy set for {@code workload}, its
@@ -53,16 +62,19 @@ public final class MeshRuntime implements AutoCloseable {
    */
   public MeshRuntime(String service, MeshClock clock, Metrics metrics, Defaults defaults, ServiceRegistry registry,
       Workload workload, java.util.function.Consumer<InboundPolicy> compiled, ScheduledExecutorService scheduler) {
-    this(service, clock, metrics, defaults, registry, workload, compiled, scheduler, null);
+    this(service, clock, metrics, defaults, registry, workload, compiled, scheduler, null,
+        io.github.resilience4j.circuitbreaker.CircuitBreakerRegistry.ofDefaults());
   }
 
   /**
    * As above, drawing route weights with {@code random} (a long in [origin, bound); null for
-   * {@link java.util.concurrent.ThreadLocalRandom}).
+   * {@link java.util.concurrent.ThreadLocalRandom}), with the destinations' circuit breakers kept in
+   * {@code breakers} while they are in force.
    */
   public MeshRuntime(String service, MeshClock clock, Metrics metrics, Defaults defaults, ServiceRegistry registry,
       Workload workload, java.util.function.Consumer<InboundPolicy> compiled, ScheduledExecutorService scheduler,
-      java.util.function.LongBinaryOperator random) {
+      java.util.function.LongBinaryOperator random, io.github.resilience4j.circuitbreaker.CircuitBreakerRegistry breakers) {
+    this.breakers = breakers;
     this.scheduler = scheduler;
     this.random = random != null ? random
         : (origin, bound) -> java.util.concurrent.ThreadLocalRandom.current().nextLong(origin, bound);
@@ -80,6 +92,28 @@ public final class MeshRuntime implements AutoCloseable {
 
   public MeshClock clock() {
     return clock;
+  }
+
+  /** The registry holding the circuit breakers of the subsets in force. */
+  public io.github.resilience4j.circuitbreaker.CircuitBreakerRegistry breakers() {
+    return breakers;
+  }
+
+  /** What each policy source last sent, accepted or not (snapshot, in precedence order). */
+  public Map<String, SourceHistory> sourceHistory() {
+    synchronized (lock) {
+      Map<String, SourceHistory> out = new LinkedHashMap<>();
+      for (String name : sources.keySet()) {
+        out.put(name, history.getOrDefault(name, new SourceHistory(0, 0, null)));
+      }
+      history.forEach(out::putIfAbsent);
+      return out;
+    }
+  }
+
+  /** The destinations the mesh holds state for (snapshot). */
+  public List<ServiceRuntime> destinations() {
+    return new ArrayList<>(runtimes.values());
   }
 
   public Metrics metrics() {
@@ -202,7 +236,7 @@ public final class MeshRuntime implements AutoCloseable {
         rt.discoveryFailed(error);
         runAll(rt.takeDiscoveryWaiters());
         // one line per outage, not one per failed refresh (3,000 destinations would flood the log)
-        if (rt.registryFailed() == 1) {
+        if (rt.registryFailed(error) == 1) {
           log.warn("{}: registry refresh failed, keeping the last {} endpoints: {}", service,
               rt.endpoints().size(), error.toString());
         } else {
@@ -256,8 +290,7 @@ public final class MeshRuntime implements AutoCloseable {
         compiled.accept(in);
       } catch (MeshConfigException e) {
         metrics.discard(meters);
-        changed.keySet().forEach(k -> metrics.policyUpdate(k, false));
-        log.error("Rejected policy from {}; the last good policy keeps serving: {}", source, e.getMessage());
+        changed.keySet().forEach(k -> rejected(k, e));
         throw e;
       }
       sources.clear();
@@ -284,7 +317,12 @@ public final class MeshRuntime implements AutoCloseable {
       for (ServiceRuntime r : runtimes.values()) {
         r.rebuildRoutes(set);
       }
-      changed.keySet().forEach(k -> metrics.policyUpdate(k, true));
+      long now = clock.currentTimeMillis();
+      for (String k : changed.keySet()) {
+        metrics.policyUpdate(k, true);
+        SourceHistory h = history.get(k);
+        history.put(k, new SourceHistory(now, h == null ? 0 : h.lastRejectedMillis(), h == null ? null : h.lastError()));
+      }
       log.info("Applied policy from {}: {} documents in force ({})", source, set.origins().size(), set.origins());
     }
   }
@@ -292,6 +330,11 @@ public final class MeshRuntime implements AutoCloseable {
   /** Counts and logs a rejected update of {@code source}; the policy in force is unchanged. */
   public void rejected(String source, MeshConfigException e) {
     metrics.policyUpdate(source, false);
+    synchronized (lock) {
+      SourceHistory h = history.get(source);
+      history.put(source, new SourceHistory(h == null ? 0 : h.lastAcceptedMillis(), clock.currentTimeMillis(),
+          e.getMessage()));
+    }
     log.error("Rejected policy from {}; the last good policy keeps serving: {}", source, e.getMessage());
   }
 

@@ -22,10 +22,20 @@ import java.util.function.ToDoubleFunction;
  * apart).
  */
 public final class Metrics {
-  /** Logical calls: a timer with tags service, route, subset, outcome. */
+  /** Logical calls that got a permit: a timer with histogram buckets, tags service, route, subset, outcome. */
   public static final String REQUESTS = "mesh.client.requests";
-  /** Attempts of logical calls (first tries, replays and retries): tags service, subset, outcome. */
+  /** Attempts of logical calls (first tries, replays and retries): a timer with histogram buckets, tags service, subset, outcome. */
   public static final String ATTEMPTS = "mesh.client.attempts";
+  /** Logical calls refused before any attempt: a counter, tags service, route, subset, reason. */
+  public static final String REJECTIONS = "mesh.client.rejections";
+  /** Bytes on the wire of outbound calls, where the transport knows them (gRPC): tags service, direction (sent|received). */
+  public static final String CLIENT_BYTES = "mesh.client.bytes";
+  /** Bytes on the wire of inbound calls, where the transport knows them (gRPC): tags protocol, direction. */
+  public static final String SERVER_BYTES = "mesh.server.bytes";
+  /** Failures the registry reported for a destination (its last endpoints keep serving): tags service. */
+  public static final String REGISTRY_ERRORS = "mesh.registry.errors";
+  /** Inbound calls a MeshUp server handled: a timer with histogram buckets, tags protocol, caller, status. */
+  public static final String SERVER_REQUESTS = "mesh.server.requests";
   /** Endpoint gauge: tags service, subset, state (healthy|ejected). */
   public static final String ENDPOINTS = "mesh.endpoints";
   /** Breaker state gauge, 1 for the current state: tags service, subset, state. */
@@ -38,9 +48,47 @@ public final class Metrics {
   public static final String POLICY_UPDATES = "mesh.policy.updates";
   /** Refused inbound calls: tags policy (a policy name, or none), rule (rules[i], none or mtls). */
   public static final String AUTHZ_DENIALS = "mesh.authz.denials";
+  /** Requests an AUDIT AuthorizationPolicy matched: tags policy, rule. */
+  public static final String AUTHZ_AUDITS = "mesh.authz.audits";
+  /** Requests a dry-run AuthorizationPolicy matched (never enforced): tags policy, rule. */
+  public static final String AUTHZ_DRYRUN = "mesh.authz.dryrun";
+  /** Checks by an external authorizer (CUSTOM): tags provider, result. */
+  public static final String AUTHZ_CUSTOM = "mesh.authz.custom";
+  /** Requests refused for their JWT: tags reason. */
+  public static final String JWT_REJECTIONS = "mesh.jwt.rejections";
+  /** Fetches of JSON Web Key Sets: tags result (success|failure). */
+  public static final String JWKS_FETCHES = "mesh.jwks.fetches";
+  /** Refused TLS peers: tags side (client|server), reason. */
+  public static final String TLS_REJECTIONS = "mesh.tls.rejections";
+  /** Seconds until the workload's certificate expires: a gauge, tags service, source. */
+  public static final String CERTIFICATE_EXPIRY = "mesh.tls.certificate.expiry";
+  /** Inbound connections closed because the mTLS mode in force does not accept their transport: tags mode, transport. */
+  public static final String CONNECTIONS_REFUSED = "mesh.server.connections.refused";
+  /** Inbound requests refused for their target before authorization: tags reason. */
+  public static final String SERVER_REQUESTS_REJECTED = "mesh.server.requests.rejected";
 
   /** Empty registry answers held off by the grace period (no tags: the log line names the service). */
   public static final String EMPTY_ANSWERS_HELD = "mesh.registry.empty.held";
+
+  /**
+   * The histogram buckets of every latency timer (Prometheus {@code _bucket} series, for
+   * {@code histogram_quantile} and SLOs): 1 ms to 30 s, plus {@code +Inf}.
+   */
+  public static final java.time.Duration[] LATENCY_BUCKETS = buckets(1, 2, 5, 10, 25, 50, 100, 250, 500, 1000, 2500,
+      5000, 10000, 30000);
+
+  private static java.time.Duration[] buckets(long... millis) {
+    java.time.Duration[] d = new java.time.Duration[millis.length];
+    for (int i = 0; i < millis.length; i++) {
+      d[i] = java.time.Duration.ofMillis(millis[i]);
+    }
+    return d;
+  }
+
+  /** A latency timer of {@code name} with MeshUp's histogram buckets (not yet registered). */
+  public static Timer.Builder latencyTimer(String name, String description) {
+    return Timer.builder(name).description(description).serviceLevelObjectives(LATENCY_BUCKETS);
+  }
 
   /** Longest tag value kept whole. */
   static final int MAX_TAG_LENGTH = 96;
@@ -95,7 +143,7 @@ public final class Metrics {
   }
 
   /** {@code value}, cut to a bounded length for use as a tag value. */
-  static String tag(String value) {
+  public static String tag(String value) {
     if (value.length() <= MAX_TAG_LENGTH) {
       return value;
     }
@@ -106,13 +154,22 @@ public final class Metrics {
     return subset.isEmpty() ? "all" : tag(subset);
   }
 
-  /** Counts one policy update. */
+  /**
+   * Counts one policy update. Both results of a source are registered at its first update, so the
+   * first rejection shows as an increase (Prometheus's {@code increase} sees none in a series that
+   * starts at 1).
+   */
   public void policyUpdate(String source, boolean accepted) {
-    Counter.builder(POLICY_UPDATES)
+    Counter yes = policyUpdates(source, "accepted");
+    Counter no = policyUpdates(source, "rejected");
+    (accepted ? yes : no).increment();
+  }
+
+  private Counter policyUpdates(String source, String result) {
+    return Counter.builder(POLICY_UPDATES)
         .description("Policy updates, accepted or rejected")
-        .tags("source", tag(source), "result", accepted ? "accepted" : "rejected")
-        .register(registry)
-        .increment();
+        .tags("source", tag(source), "result", result)
+        .register(registry);
   }
 
   /** Counts an empty registry answer held off (mesh.defaults.emptyEndpointsGrace). */
@@ -147,17 +204,23 @@ public final class Metrics {
     }
 
     Timer requestTimer(String service, String route, String subset, String outcome) {
-      return held(Timer.builder(REQUESTS)
-          .description("Logical calls sent through the mesh (after replays and retries), by destination, route and outcome")
+      return held(latencyTimer(REQUESTS,
+              "Logical calls sent through the mesh (after replays and retries), by destination, route and outcome")
           .tags("service", tag(service), "route", tag(route), "subset", subsetTag(subset), "outcome", outcome)
           .register(registry));
     }
 
-    Counter attempts(String service, String subset, String outcome) {
-      return held(Counter.builder(ATTEMPTS)
-          .description("Attempts of logical calls (first tries, replays and retries), by destination and outcome")
-          .baseUnit("attempts")
+    Timer attempts(String service, String subset, String outcome) {
+      return held(latencyTimer(ATTEMPTS,
+              "Attempts of logical calls (first tries, replays and retries), by destination and outcome")
           .tags("service", tag(service), "subset", subsetTag(subset), "outcome", outcome)
+          .register(registry));
+    }
+
+    Counter rejections(String service, String route, String subset, String reason) {
+      return held(Counter.builder(REJECTIONS)
+          .description("Logical calls the mesh refused before any attempt (breaker open, concurrency limit, no endpoint)")
+          .tags("service", tag(service), "route", tag(route), "subset", subsetTag(subset), "reason", reason)
           .register(registry));
     }
 
@@ -171,6 +234,21 @@ public final class Metrics {
 
     Counter authzDenials(String policy, String rule) {
       return held(Metrics.this.authzDenials(policy, rule));
+    }
+
+    Counter bytes(String service, String direction) {
+      return held(Counter.builder(CLIENT_BYTES)
+          .description("Bytes on the wire of calls to a destination (gRPC's wire sizes), sent or received")
+          .baseUnit("bytes")
+          .tags("service", tag(service), "direction", direction)
+          .register(registry));
+    }
+
+    Counter registryErrors(String service) {
+      return held(Counter.builder(REGISTRY_ERRORS)
+          .description("Failures the registry reported for a destination; its last endpoints keep serving")
+          .tags("service", tag(service))
+          .register(registry));
     }
 
     Counter retries(String service, String result) {

@@ -85,6 +85,12 @@ public final class ServiceRuntime implements ServiceRouter {
   private java.util.concurrent.ScheduledFuture<?> emptyTimer;
   private volatile Map<String, SubsetRuntime> subsets = Map.of();
   private volatile CompiledRoute[] routes = new CompiledRoute[0];
+  /** The registry's last error for this destination (null when none since the last answer), and when. */
+  private volatile Throwable watchError;
+  private volatile long watchErrorMillis;
+  private final java.util.concurrent.atomic.AtomicLong watchErrors = new java.util.concurrent.atomic.AtomicLong();
+  /** mesh.registry.errors of this destination, held by the subsets' meters; null once released. */
+  private volatile io.micrometer.core.instrument.Counter registryErrors;
 
   ServiceRuntime(String host, MeshRuntime mesh) {
     this.host = host;
@@ -194,6 +200,10 @@ public final class ServiceRuntime implements ServiceRouter {
     for (EndpointState e : states.values()) {
       e.markRemoved();
     }
+    for (SubsetRuntime s : subsets.values()) {
+      s.unregisterBreaker(mesh.breakers());
+    }
+    registryErrors = null;
     mesh.metrics().replace(routeMeters, null);
     mesh.metrics().replace(subsetMeters, null);
     routeMeters = null;
@@ -232,6 +242,37 @@ public final class ServiceRuntime implements ServiceRouter {
 
   // ---- control path (under the mesh's control lock) ------------------------------------
 
+
+  /** The registry's last error since it last delivered endpoints, or null. */
+  public Throwable watchError() {
+    return watchError;
+  }
+
+  /** When {@link #watchError()} happened (wall-clock millis). */
+  public long watchErrorMillis() {
+    return watchErrorMillis;
+  }
+
+  /** Errors the registry reported for this destination so far. */
+  public long watchErrors() {
+    return watchErrors.get();
+  }
+
+  /** The subsets in force, {@code ""} (all endpoints) first. */
+  public List<SubsetRuntime> subsets() {
+    return List.copyOf(subsets.values());
+  }
+
+  /** The compiled routes in force, in match order. */
+  List<CompiledRoute> routes() {
+    return List.of(routes);
+  }
+
+  /** The endpoint states (snapshot), in registry order. */
+  public List<EndpointState> endpointStates() {
+    return endpoints;
+  }
+
   /**
    * The registry's answer: the endpoints replace the current ones, except that an empty answer
    * after a non-empty one, coming just after failed refreshes, is held off for {@code
@@ -242,6 +283,7 @@ public final class ServiceRuntime implements ServiceRouter {
    * lock; calls waiting for the first answer are let go by {@link #takeDiscoveryWaiters}.
    */
   void updateEndpoints(List<Endpoint> update) {
+    watchError = null;
     long now = mesh.clock().nanoTime();
     long grace = mesh.defaults().emptyEndpointsGrace().toNanos();
     boolean afterFailure = registryFailures.get() > 0;
@@ -336,8 +378,18 @@ public final class ServiceRuntime implements ServiceRouter {
     return costs[n / 2];
   }
 
-  /** Counts a failed registry refresh; returns how many failed in a row. */
-  int registryFailed() {
+  /**
+   * The registry reported a failure (the last endpoints keep serving): kept for the snapshot,
+   * counted in {@code mesh.registry.errors}; returns how many refreshes failed in a row.
+   */
+  int registryFailed(Throwable error) {
+    watchErrors.incrementAndGet();
+    io.micrometer.core.instrument.Counter c = registryErrors;
+    if (c != null) {
+      c.increment();
+    }
+    watchErrorMillis = mesh.clock().currentTimeMillis();
+    watchError = error;
     return registryFailures.incrementAndGet();
   }
 
@@ -442,10 +494,17 @@ public final class ServiceRuntime implements ServiceRouter {
             locality(p, policy)));
       }
     }
+    Map<String, SubsetRuntime> previous = subsets;
     subsets = next;
+    for (SubsetRuntime old : previous.values()) {
+      if (next.get(old.name()) != old) {
+        old.unregisterBreaker(mesh.breakers());
+      }
+    }
     for (String name : next.keySet()) {
       registerGauges(meters, name);
     }
+    registryErrors = meters.registryErrors(service);
     mesh.metrics().replace(subsetMeters, meters);
     subsetMeters = meters;
   }
@@ -465,7 +524,8 @@ public final class ServiceRuntime implements ServiceRouter {
     if (old != null && old.sameDefinition(labels, resolved, localityOf)) {
       return old;
     }
-    SubsetRuntime s = new SubsetRuntime(service, name, labels, resolved, mesh.clock(), ejections, localityOf);
+    SubsetRuntime s = new SubsetRuntime(service, name, labels, resolved, mesh.clock(), ejections, localityOf,
+        mesh.breakers());
     s.setMembers(endpoints);
     return s;
   }

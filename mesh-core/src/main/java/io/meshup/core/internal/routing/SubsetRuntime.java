@@ -67,15 +67,17 @@ public final class SubsetRuntime {
 
   SubsetRuntime(String service, String name, Map<String, String> labels, TrafficPolicy resolved,
       MeshClock clock, Counter ejections) {
-    this(service, name, labels, resolved, clock, ejections, null);
+    this(service, name, labels, resolved, clock, ejections, null, null);
   }
 
   /**
    * @param localityOf this workload's labels when locality load balancing applies (the rule's
    *     {@code localityLbSetting} or its outlier detection, as Istio decides), else null
+   * @param breakers where the subset's breaker is kept (when not null) until {@link #unregisterBreaker}
    */
   SubsetRuntime(String service, String name, Map<String, String> labels, TrafficPolicy resolved,
-      MeshClock clock, Counter ejections, Map<String, String> localityOf) {
+      MeshClock clock, Counter ejections, Map<String, String> localityOf,
+      io.github.resilience4j.circuitbreaker.CircuitBreakerRegistry breakers) {
     this.localityOf = localityOf;
     this.service = service;
     this.name = name;
@@ -83,7 +85,7 @@ public final class SubsetRuntime {
     this.policy = resolved;
     this.clock = clock;
     this.description = name.isEmpty() ? service : service + " subset " + name;
-    this.breaker = Breakers.create(description, resolved.circuitBreaker(), clock);
+    this.breaker = Breakers.create(description, resolved.circuitBreaker(), clock, breakers);
     this.balancer = Balancer.of(resolved.loadBalancer(), resolved.hash());
     this.outlier = resolved.outlierDetection();
     int e = outlier.consecutiveErrors();
@@ -142,6 +144,34 @@ public final class SubsetRuntime {
 
   public CircuitBreaker breaker() {
     return breaker;
+  }
+
+  /** Takes this subset's breaker out of {@code breakers}, unless another has taken its name since. */
+  void unregisterBreaker(io.github.resilience4j.circuitbreaker.CircuitBreakerRegistry breakers) {
+    if (breaker != null && breakers != null
+        && breakers.find(breaker.getName()).filter(b -> b == breaker).isPresent()) {
+      breakers.remove(breaker.getName());
+    }
+  }
+
+  /** The subset's labels. */
+  public Map<String, String> labels() {
+    return labels;
+  }
+
+  /** The balancer's kind, as the DestinationRule names it. */
+  public String balancerName() {
+    return String.valueOf(policy.loadBalancer());
+  }
+
+  /** The members in force (snapshot). */
+  public List<EndpointState> memberStates() {
+    return List.of(members.unique);
+  }
+
+  /** Logical calls holding a permit of this subset now. */
+  public int inFlight() {
+    return active.get();
   }
 
   boolean selects(Map<String, String> endpointLabels) {

@@ -27,12 +27,14 @@ public final class Target implements RouteTarget {
   private final SubsetRuntime subset;
   private final ServiceRuntime destination;
   private final Timer[] callTimers;
-  private final Timer[] rejectionTimers;
-  private final Counter[] attemptCounters;
+  private final Counter[] rejections;
+  private final Timer[] attemptTimers;
   private final RetryBudget budget;
   private final Counter retriesGranted;
   private final Counter retriesDenied;
   private final RouteActions actions;
+  private final Counter bytesSent;
+  private final Counter bytesReceived;
 
   Target(RoutePolicy route, SubsetRuntime subset, ServiceRuntime destination, Metrics.Owner meters) {
     this(route, subset, destination, meters, RouteActions.NONE);
@@ -46,17 +48,19 @@ public final class Target implements RouteTarget {
     this.destination = destination;
     this.budget = destination.retryBudget();
     this.callTimers = new Timer[OUTCOMES.length];
-    this.attemptCounters = new Counter[OUTCOMES.length];
+    this.attemptTimers = new Timer[OUTCOMES.length];
     for (Outcome o : OUTCOMES) {
       callTimers[o.ordinal()] = meters.requestTimer(subset.service(), route.name(), subset.name(), o.tag());
-      attemptCounters[o.ordinal()] = meters.attempts(subset.service(), subset.name(), o.tag());
+      attemptTimers[o.ordinal()] = meters.attempts(subset.service(), subset.name(), o.tag());
     }
-    this.rejectionTimers = new Timer[REJECTIONS.length];
+    this.rejections = new Counter[REJECTIONS.length];
     for (Rejection r : REJECTIONS) {
-      rejectionTimers[r.ordinal()] = meters.requestTimer(subset.service(), route.name(), subset.name(), r.tag());
+      rejections[r.ordinal()] = meters.rejections(subset.service(), route.name(), subset.name(), r.tag());
     }
     this.retriesGranted = meters.retries(subset.service(), "granted");
     this.retriesDenied = meters.retries(subset.service(), "over_budget");
+    this.bytesSent = meters.bytes(subset.service(), "sent");
+    this.bytesReceived = meters.bytes(subset.service(), "received");
   }
 
   /** What the route does to the request besides routing it: rewrites, header changes, redirects, mirrors. */
@@ -112,7 +116,7 @@ public final class Target implements RouteTarget {
   public Rejection tryAcquire(long now, boolean http1) {
     Rejection r = subset.tryAcquire(http1);
     if (r != null) {
-      rejectionTimers[r.ordinal()].record(0, TimeUnit.NANOSECONDS);
+      rejections[r.ordinal()].increment();
       return r;
     }
     budget.onRequest(now);
@@ -160,7 +164,7 @@ public final class Target implements RouteTarget {
       endpoint.connectFailed(now);
     }
     subset.attemptEnded(endpoint, now, nanos, outcome, unresponsive);
-    attemptCounters[outcome.ordinal()].increment();
+    attemptTimers[outcome.ordinal()].record(nanos, TimeUnit.NANOSECONDS);
   }
 
   /** Records how a logical call ended and returns its permit. */
@@ -199,7 +203,7 @@ public final class Target implements RouteTarget {
   /** Counts a rejection after the permit was granted (used for {@link Rejection#NO_ENDPOINTS}). */
   public void reject(Rejection rejection) {
     subset.release();
-    rejectionTimers[rejection.ordinal()].record(0, TimeUnit.NANOSECONDS);
+    rejections[rejection.ordinal()].increment();
   }
 
   /**
@@ -240,6 +244,16 @@ public final class Target implements RouteTarget {
         return self;
       }
     };
+  }
+
+  /** Counts bytes a call to this target put on and took off the wire. */
+  public void bytes(long sent, long received) {
+    if (sent > 0) {
+      bytesSent.increment(sent);
+    }
+    if (received > 0) {
+      bytesReceived.increment(received);
+    }
   }
 
   @Override
