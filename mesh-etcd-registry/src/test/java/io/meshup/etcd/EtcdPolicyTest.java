@@ -142,7 +142,8 @@ class EtcdPolicyTest {
       ops.delete(badKey);
       await().atMost(Duration.ofSeconds(5)).until(() -> updates(mesh, "accepted") >= 2);
       // the good key made invalid: refused with the key and the field
-      ops.put(key(), policy(service, 100, 0).replace("weight: 100", "weight: 101"));
+      // (weights are relative, as in Istio: 101 is a valid weight, -1 is not)
+      ops.put(key(), policy(service, 100, 0).replace("weight: 100", "weight: -1"));
       await().atMost(Duration.ofSeconds(5)).until(() -> updates(mesh, "rejected") >= 2);
       await().atMost(Duration.ofSeconds(2)).until(() -> log.text().lines()
           .anyMatch(l -> l.contains("Rejected policy from etcd-kv") && l.contains(key()) && l.contains("weight")));
