@@ -170,8 +170,8 @@ class BookinfoSamplesTest {
         .isInstanceOf(MeshConfigException.class)
         .hasMessageContaining("bookinfo-gateway.yaml")
         .hasMessageContaining("kind: 'Gateway' is not supported by MeshUp: a Gateway configures a standalone ingress")
-        .hasMessageContaining("The source holding it is refused whole, its other documents too, and the last good"
-            + " policy keeps serving");
+        .hasMessageContaining("The source holding it is refused whole, its other documents too (on an update the"
+            + " last good policy keeps serving)");
   }
 
   @Test
