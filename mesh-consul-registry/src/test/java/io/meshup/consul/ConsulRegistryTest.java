@@ -249,14 +249,19 @@ class ConsulRegistryTest {
     assertThat(mesh.policyOrigins()).contains(key + ": VirtualService " + service);
   }
 
+  /** A service-resolver for this service with subsets v1 and v2 by meta {@code version}, defaulting to {@code defaultSubset}. */
+  void resolver(String defaultSubset) {
+    ops.configEntry("""
+        {"Kind":"service-resolver","Name":"%1$s","DefaultSubset":"%2$s",
+         "Subsets":{"v1":{"Filter":"Service.Meta.version == v1"},"v2":{"Filter":"Service.Meta.version == v2"}}}
+        """.formatted(service, defaultSubset));
+  }
+
   @Test
   void consulSplitterAndResolverGiveTheSameSplitAsTheEquivalentVirtualService() throws Exception {
     registerV1AndV2();
     ops.configEntry("{\"Kind\":\"service-defaults\",\"Name\":\"" + service + "\",\"Protocol\":\"grpc\"}");
-    ops.configEntry("""
-        {"Kind":"service-resolver","Name":"%1$s","DefaultSubset":"v1",
-         "Subsets":{"v1":{"Filter":"Service.Meta.version == v1"},"v2":{"Filter":"Service.Meta.version == v2"}}}
-        """.formatted(service));
+    resolver("v1");
     ops.configEntry("""
         {"Kind":"service-splitter","Name":"%1$s",
          "Splits":[{"Weight":90,"ServiceSubset":"v1"},{"Weight":10,"ServiceSubset":"v2"}]}
@@ -277,6 +282,40 @@ class ConsulRegistryTest {
     assertThat(entries.getOrDefault("v2", 0) / 50.0).isBetween(8.0, 12.0);
     assertThat(kv.getOrDefault("v2", 0) / 50.0).isBetween(8.0, 12.0);
     assertThat(viaEntries.policySources().keySet()).containsSubsequence("inline", "consul-config-entries", "consul-kv");
+  }
+
+  @Test
+  void consulServiceRouterRoutesByPathAndHeaderToTheResolversSubsets() throws Exception {
+    registerV1AndV2();
+    ops.configEntry("{\"Kind\":\"service-defaults\",\"Name\":\"" + service + "\",\"Protocol\":\"grpc\"}");
+    resolver("v1");
+    ops.configEntry("""
+        {"Kind":"service-router","Name":"%1$s",
+         "Routes":[{"Match":{"HTTP":{"PathPrefix":"/grpc.testing.SimpleService/",
+                                     "Header":[{"Name":"x-canary","Exact":"true"}]}},
+                    "Destination":{"ServiceSubset":"v2"}}]}
+        """.formatted(service));
+    Mesh mesh = mesh("");
+    await().atMost(Duration.ofSeconds(5)).until(() -> mesh.policyOrigins().stream()
+        .anyMatch(o -> o.startsWith("consul config service-router/" + service)));
+    awaitEndpoints(mesh, List.of(service + "-v1", service + "-v2"));
+    // Consul's discovery chain: the router's route first, then the resolver's DefaultSubset
+    assertThat(send(stub(mesh), 200)).containsOnlyKeys("v1");
+    io.grpc.Metadata canary = new io.grpc.Metadata();
+    canary.put(io.grpc.Metadata.Key.of("x-canary", io.grpc.Metadata.ASCII_STRING_MARSHALLER), "true");
+    assertThat(send(stub(mesh).withInterceptors(io.grpc.stub.MetadataUtils.newAttachHeadersInterceptor(canary)), 200))
+        .containsOnlyKeys("v2");
+  }
+
+  @Test
+  void consulServiceResolverAloneSendsEveryCallToItsDefaultSubset() throws Exception {
+    registerV1AndV2();
+    resolver("v2");
+    Mesh mesh = mesh("");
+    await().atMost(Duration.ofSeconds(5)).until(() -> mesh.policyOrigins().stream()
+        .anyMatch(o -> o.startsWith("consul config service-resolver/" + service)));
+    awaitEndpoints(mesh, List.of(service + "-v1", service + "-v2"));
+    assertThat(send(stub(mesh), 200)).containsOnlyKeys("v2");
   }
 
   @Test

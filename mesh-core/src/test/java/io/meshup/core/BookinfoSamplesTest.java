@@ -169,6 +169,26 @@ class BookinfoSamplesTest {
     assertThatThrownBy(() -> mesh(List.of("bookinfo-gateway.yaml"), new AtomicLong()).close())
         .isInstanceOf(MeshConfigException.class)
         .hasMessageContaining("bookinfo-gateway.yaml")
-        .hasMessageContaining("kind: 'Gateway' is not supported by MeshUp: a Gateway configures a standalone ingress");
+        .hasMessageContaining("kind: 'Gateway' is not supported by MeshUp: a Gateway configures a standalone ingress")
+        .hasMessageContaining("The source holding it is refused whole, its other documents too (on an update the"
+            + " last good policy keeps serving)");
+  }
+
+  @Test
+  void aSourceWithAGatewayIsRefusedWholeAndTheLastGoodPolicyKeepsServing() {
+    try (Mesh mesh = mesh(List.of("destination-rule-reviews.yaml", "virtual-service-reviews-v3.yaml"), new AtomicLong())) {
+      // the gateway sample and a reviews split in one file: the message says the split does not load, and it does not
+      String file = sample("bookinfo-gateway.yaml") + "\n---\n" + sample("virtual-service-reviews-80-20.yaml");
+      assertThatThrownBy(() -> mesh.updatePolicies("virtual-service-reviews-v3.yaml", file))
+          .isInstanceOf(MeshConfigException.class)
+          .hasMessageContaining("'Gateway' is not supported by MeshUp")
+          .hasMessageContaining("refused whole, its other documents too");
+      assertThat(split(mesh.router("reviews"), new Req(Map.of()))).isEqualTo(Map.of("v3", 100));
+      // without the Gateway, its VirtualService (bound to the gateway only) and the split load
+      mesh.updatePolicies("virtual-service-reviews-v3.yaml", sample("bookinfo-gateway.yaml")
+          .replaceFirst("(?s)apiVersion: networking.istio.io/v1\\w*\\nkind: Gateway.*?---\\n", "") + "\n---\n"
+          + sample("virtual-service-reviews-80-20.yaml"));
+      assertThat(split(mesh.router("reviews"), new Req(Map.of()))).isEqualTo(Map.of("v1", 80, "v2", 20));
+    }
   }
 }

@@ -142,6 +142,7 @@ class EtcdPolicyTest {
       ops.delete(badKey);
       await().atMost(Duration.ofSeconds(5)).until(() -> updates(mesh, "accepted") >= 2);
       // the good key made invalid: refused with the key and the field
+      // (weights are relative, as in Istio: 101 is a valid weight, -1 is not)
       ops.put(key(), policy(service, 100, 0).replace("weight: 100", "weight: -1"));
       await().atMost(Duration.ofSeconds(5)).until(() -> updates(mesh, "rejected") >= 2);
       await().atMost(Duration.ofSeconds(2)).until(() -> log.text().lines()

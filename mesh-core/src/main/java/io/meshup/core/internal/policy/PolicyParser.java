@@ -57,8 +57,10 @@ public final class PolicyParser {
 
   /** Kinds of networking.istio.io that cannot apply in-process, with the reason. */
   private static final Map<String, String> OUT_OF_REACH = Map.of(
-      "Gateway", "a Gateway configures a standalone ingress or egress proxy; MeshUp runs inside each client"
-          + " (VirtualServices bound to a gateway load and apply to that gateway only)",
+      "Gateway", "a Gateway configures a standalone ingress or egress proxy; MeshUp runs inside each client."
+          + " The source holding it is refused whole, its other documents too (on an update the last good policy"
+          + " keeps serving): keep Gateways out of MeshUp's sources (a VirtualService bound only to gateways loads"
+          + " on its own and applies to those gateways alone)",
       "Sidecar", "a Sidecar configures a proxy's listeners and egress visibility; MeshUp has no proxy (use exportTo"
           + " on the documents to limit what this workload sees)",
       "EnvoyFilter", "an EnvoyFilter patches Envoy's own configuration; MeshUp runs no Envoy",
