@@ -120,7 +120,8 @@ public record MeshSettings(String service, String registryType, Map<String, List
 
     List<ConfigNode> inline = new ArrayList<>();
     for (ConfigNode doc : mesh.get("policies").items()) {
-      inline.add(doc.rebase(source + " " + doc.path(), ""));
+      // the document's own source: the file's for parsed YAML, the origin a framework recorded for a bound tree
+      inline.add(doc.rebase(doc.source() + " " + doc.path(), ""));
     }
 
     Map<String, List<ConfigNode>> files = new LinkedHashMap<>();
