@@ -186,19 +186,11 @@ public final class MeshAuthorizationFilter implements Filter {
       return pending.pending().toCompletableFuture().get();
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
-      return UNDECIDED;
+      return Denials.UNDECIDED;
     } catch (ExecutionException | CompletionException e) {
-      return UNDECIDED;
+      return Denials.UNDECIDED;
     }
   }
-
-  private static final InboundAuthorizer.Decision UNDECIDED = new InboundAuthorizer.Decision() {
-    @Override public InboundAuthorizer.Kind kind() { return InboundAuthorizer.Kind.DENY; }
-    @Override public boolean allowed() { return false; }
-    @Override public String policy() { return "none"; }
-    @Override public String rule() { return "none"; }
-    @Override public String message() { return "meshup: the authorization could not be decided"; }
-  };
 
   private static void answer(HttpServletResponse res, int status, String message) throws IOException {
     byte[] body = (message.endsWith("\n") ? message : message + "\n").getBytes(StandardCharsets.UTF_8);

@@ -118,7 +118,8 @@ class InboundAuthorizationTest {
     assertThat(r.body()).isEqualTo("meshup: denied by AuthorizationPolicy inventory-guard rules[0]\n");
     assertThat(r.headers().firstValue("x-meshup-authz-policy")).hasValue("inventory-guard");
     assertThat(r.headers().firstValue("x-meshup-authz-rule")).hasValue("rules[0]");
-    assertThat(meters.find("mesh.authz.denials").tag("policy", "inventory-guard").counter().count()).isPositive();
+    assertThat(meters.find("mesh.authz.denials").tag("policy", "inventory-guard").tag("rule", "rules[0]").counter().count())
+        .isPositive();   // one counter per rule, registered when the policy is compiled
     // the filter times the request once the answer is written, which the client may read first
     org.awaitility.Awaitility.await().untilAsserted(() -> assertThat(
         meters.find("mesh.server.requests").tag("protocol", "http").tag("status", "4xx").timer().count()).isPositive());

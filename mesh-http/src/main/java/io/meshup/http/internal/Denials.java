@@ -18,6 +18,15 @@ public final class Denials {
   /** The refusal body's content type. */
   public static final String CONTENT_TYPE = "text/plain; charset=utf-8";
 
+  /** What an authorization that could not be decided (an asynchronous check failed) counts as: a refusal. */
+  public static final InboundAuthorizer.Decision UNDECIDED = new InboundAuthorizer.Decision() {
+    @Override public InboundAuthorizer.Kind kind() { return InboundAuthorizer.Kind.DENY; }
+    @Override public boolean allowed() { return false; }
+    @Override public String policy() { return "none"; }
+    @Override public String rule() { return "none"; }
+    @Override public String message() { return "meshup: the authorization could not be decided"; }
+  };
+
   private Denials() {}
 
   /** The status a refusal is answered with: the decision's own when it is 4xx/5xx, else 401 or 403. */
