@@ -17,6 +17,7 @@ import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.util.ArrayList;
 import java.util.List;
+import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.Test;
 import org.springframework.beans.factory.annotation.Autowired;
 import org.springframework.boot.SpringBootConfiguration;
@@ -38,9 +39,19 @@ import org.springframework.test.context.DynamicPropertySource;
     properties = {"spring.config.name=clients", "server.address=127.0.0.1",
         "management.endpoints.web.exposure.include=health,mesh,metrics", "management.endpoint.health.show-details=always"})
 class ActuatorTest {
+  // servers of its own: ClientInjectionTest stops its servers when it ends, and may run first
+  static final Backends backends = new Backends();
+  static final int[] PAYMENTS = {backends.grpc("payments-v1"), backends.grpc("payments-v2")};
+  static final int[] INVENTORY = {backends.http("inventory-v1"), backends.http("inventory-v2")};
+
+  @AfterAll
+  static void stop() throws InterruptedException {
+    backends.close();
+  }
+
   @DynamicPropertySource
   static void endpoints(DynamicPropertyRegistry r) {
-    ClientInjectionTest.endpoints(r);
+    ClientInjectionTest.endpoints(r, PAYMENTS, INVENTORY);
   }
 
   @Component
@@ -85,7 +96,7 @@ class ActuatorTest {
 
     JsonNode payments = get("/actuator/mesh/payments", 200);
     assertThat(payments.get("routes").get(0).get("targets").get(0).get("subset").asText()).isEqualTo("v2");
-    assertThat(payments.get("subsets").toString()).contains("\"breaker\":\"closed\"").contains("127.0.0.1:" + ClientInjectionTest.PAYMENTS[1]);
+    assertThat(payments.get("subsets").toString()).contains("\"breaker\":\"closed\"").contains("127.0.0.1:" + PAYMENTS[1]);
     assertThat(payments.get("registry").get("endpointsKnown").asBoolean()).isTrue();
     get("/actuator/mesh/nowhere", 404);
   }

@@ -55,15 +55,22 @@ class ClientInjectionTest {
   /** The endpoints, each list whole in one source (a list comes from one source, as Spring binds lists). */
   @DynamicPropertySource
   static void endpoints(DynamicPropertyRegistry r) {
+    endpoints(r, PAYMENTS, INVENTORY);
+  }
+
+  /** Payments and inventory v1 and v2 at these ports (each test class has servers of its own). */
+  static void endpoints(DynamicPropertyRegistry r, int[] payments, int[] inventory) {
     for (int i = 0; i < 2; i++) {
       String p = "mesh.registry.static.services.payments[" + i + "].";
       String v = "v" + (i + 1);
+      int port = payments[i];
       r.add(p + "address", () -> "127.0.0.1");
-      r.add(p + "port", () -> PAYMENTS[Integer.parseInt(v.substring(1)) - 1]);
+      r.add(p + "port", () -> port);
       r.add(p + "labels.version", () -> v);
       String q = "mesh.registry.static.services.inventory[" + i + "].";
+      int httpPort = inventory[i];
       r.add(q + "address", () -> "127.0.0.1");
-      r.add(q + "port", () -> INVENTORY[Integer.parseInt(v.substring(1)) - 1]);
+      r.add(q + "port", () -> httpPort);
       r.add(q + "labels.version", () -> v);
     }
   }
