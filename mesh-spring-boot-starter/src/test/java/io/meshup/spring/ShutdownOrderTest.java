@@ -91,13 +91,21 @@ class ShutdownOrderTest {
           service: checkout
           registry: { type: consul, consul: { address: %s } }
         """.formatted(consul.httpAddress()));
-    int portA = freePort();
-    ConfigurableApplicationContext a = new SpringApplicationBuilder(PaymentsApp.class).properties(
-        "spring.config.name=none", "server.address=127.0.0.1", "server.port=" + portA, "server.shutdown=graceful",
-        "mesh.service=payments", "mesh.registry.type=consul", "mesh.registry.consul.address=" + consul.httpAddress(),
-        "mesh.registry.consul.registration.address=127.0.0.1", "mesh.registry.consul.registration.port=" + portA,
-        "mesh.registry.consul.registration.id=payments-a", "mesh.registry.consul.registration.check.ttl=10s",
-        "mesh.registry.consul.registration.drain-time=5s").run();
+    int port = 0;
+    ConfigurableApplicationContext a = null;
+    // the registration names the port before the server listens on it: a free port, taken again
+    // when another process on this machine bound it in between
+    for (int attempt = 1; a == null; attempt++) {
+      port = freePort();
+      try {
+        a = paymentsA(port);
+      } catch (RuntimeException e) {
+        if (attempt == 5 || !hasCause(e, org.springframework.boot.web.server.PortInUseException.class)) {
+          throw e;
+        }
+      }
+    }
+    int portA = port;
 
     MeshHttpClient http = MeshHttp.client(caller);
     Map<String, AtomicInteger> answers = new ConcurrentHashMap<>();
@@ -167,6 +175,24 @@ class ShutdownOrderTest {
     return caller.snapshot().destination("payments").stream()
         .flatMap(d -> d.subsets().stream()).flatMap(s -> s.endpoints().stream())
         .map(e -> e.address()).toList();
+  }
+
+  private static ConfigurableApplicationContext paymentsA(int port) {
+    return new SpringApplicationBuilder(PaymentsApp.class).properties(
+        "spring.config.name=none", "server.address=127.0.0.1", "server.port=" + port, "server.shutdown=graceful",
+        "mesh.service=payments", "mesh.registry.type=consul", "mesh.registry.consul.address=" + consul.httpAddress(),
+        "mesh.registry.consul.registration.address=127.0.0.1", "mesh.registry.consul.registration.port=" + port,
+        "mesh.registry.consul.registration.id=payments-a", "mesh.registry.consul.registration.check.ttl=10s",
+        "mesh.registry.consul.registration.drain-time=5s").run();
+  }
+
+  private static boolean hasCause(Throwable e, Class<? extends Throwable> type) {
+    for (Throwable t = e; t != null; t = t.getCause()) {
+      if (type.isInstance(t)) {
+        return true;
+      }
+    }
+    return false;
   }
 
   private static String consulHealth(HttpClient client) throws Exception {
