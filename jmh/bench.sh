@@ -1,14 +1,16 @@
 #!/usr/bin/env bash
 # The benchmark of issue 6, in one command (from the repository root or anywhere):
 #
-#   jmh/bench.sh            3 repetitions of the end-to-end run, then the in-process JMH figures,
-#                           then the results table (≈ 15 min on 2 cores)
+#   jmh/bench.sh            3 repetitions of the end-to-end run (each process pinned: clients on one
+#                           CPU, servers and proxies on the other, swapped in even repetitions; 60 s
+#                           open-loop windows), then the in-process JMH figures, then the results
+#                           table (≈ 60 min on 2 cores)
 #   jmh/bench.sh --quick    1 short repetition and short JMH runs (≈ 2.5 min): checks the harness,
 #                           its figures mean nothing
 #
-# Options: --runs N, --no-jmh, --no-build, --rate R (open-loop req/s, gRPC; default 1000),
+# Options: --runs N, --no-jmh, --no-build, --no-pin, --rate R (open-loop req/s, gRPC; default 1000),
 #          --http-rate R (open-loop req/s, HTTP; default 500), --concurrency C (closed loop; 16),
-#          --warmup S --closed S --open S (seconds per configuration; 10, 8, 8).
+#          --warmup S --closed S --open S (seconds per configuration; 10, 8, 60).
 #
 # Writes, in jmh/results/:  e2e-<stamp>-runK.{json,txt}  one per repetition (every figure; the log)
 #                           e2e-<stamp>-jmh.{json,txt}   request path, registry update, TLS handshake
@@ -35,7 +37,8 @@ BUILD=1
 WARMUP=10
 SERVER_WARMUP=15
 CLOSED=8
-OPEN=8
+OPEN=60
+PIN=1
 RATE=1000
 HTTP_RATE=500
 CONCURRENCY=16
@@ -43,6 +46,7 @@ JMH_OPTS=()
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --quick) RUNS=1; WARMUP=2; CLOSED=3; OPEN=3; SERVER_WARMUP=3; JMH_OPTS=(-wi 1 -i 2 -w 1 -r 1); shift ;;
+    --no-pin) PIN=0; shift ;;
     --runs) RUNS="$2"; shift 2 ;;
     --no-jmh) JMH=0; shift ;;
     --no-build) BUILD=0; shift ;;
@@ -142,8 +146,14 @@ start=$SECONDS
 for k in $(seq 1 "$RUNS"); do
   # even repetitions run the configurations in reverse order, so drift does not favour one position
   reverse=false; (( k % 2 == 0 )) && reverse=true
-  log "end-to-end run $k of $RUNS (reverse order: $reverse) -> $PREFIX-run$k.{json,txt}"
-  java -cp "$JAR" io.meshup.jmh.e2e.LoadDriver --out "$PREFIX-run$k" --haproxy "$HAPROXY" --reverse "$reverse" \
+  # with 2 CPUs: the clients on one, the servers and proxies on the other; swapped in even
+  # repetitions, as a check that neither CPU favours a side
+  pin=()
+  if [[ $PIN == 1 && $(nproc) -ge 2 ]]; then
+    if (( k % 2 == 1 )); then pin=(--clientCpus 1 --serverCpus 0); else pin=(--clientCpus 0 --serverCpus 1); fi
+  fi
+  log "end-to-end run $k of $RUNS (reverse order: $reverse; ${pin[*]:-unpinned}) -> $PREFIX-run$k.{json,txt}"
+  java -cp "$JAR" io.meshup.jmh.e2e.LoadDriver --out "$PREFIX-run$k" --haproxy "$HAPROXY" --reverse "$reverse" "${pin[@]}" \
     --serverWarmup "$SERVER_WARMUP" \
     --warmup "$WARMUP" --closed "$CLOSED" --open "$OPEN" --rate "$RATE" --httpRate "$HTTP_RATE" --concurrency "$CONCURRENCY" \
     --clkTck "$(getconf CLK_TCK)"

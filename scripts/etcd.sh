@@ -15,15 +15,19 @@
 # configuration), etcd 3.4 is in the system's own suite, so the system's apt sources and keyring
 # are used as they are: no archive host is written down here, and apt verifies what it downloads
 # against the signed Release files of those sources. When the package lists are missing or stale
-# (a fresh machine), `apt-get update` is run once, which needs root.
+# (a fresh machine), `apt-get update` is run once, which needs root. How: scripts/lib/system-package.sh
+# (shared with scripts/prometheus.sh).
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 TOOLS="$ROOT/.tools"
-ETCD_DIR="$TOOLS/etcd"
+DIR="$TOOLS/etcd"
 DEBS="$TOOLS/etcd-debs"
-LOCAL_BIN="$ETCD_DIR/usr/bin/etcd"
+LOCAL_BIN="$DIR/usr/bin/etcd"
 STATE="$TOOLS/etcd-demo"
+TOOL="etcd"
+BIN_NAME="etcd"
+BIN_VAR="ETCD_BIN"
 
 PACKAGE="etcd-server"
 WANT_VERSION_PREFIX="3.4."
@@ -45,7 +49,7 @@ EOF
 }
 
 # Prints "3.4.23" for a binary whose `etcd --version` first line is "etcd Version: 3.4.23".
-etcd_version() {
+tool_version() {
   local out
   out="$("$1" --version 2>/dev/null)" || return 1
   out="${out%%$'\n'*}"
@@ -53,101 +57,11 @@ etcd_version() {
   printf '%s\n' "${BASH_REMATCH[1]}"
 }
 
-absolute() {
-  case "$1" in
-    /*) printf '%s\n' "$1" ;;
-    *) printf '%s/%s\n' "$PWD" "$1" ;;
-  esac
-}
-
-candidate() {
-  apt-cache policy "$PACKAGE" 2>/dev/null | awk '$1 == "Candidate:" { print $2; exit }'
-}
-
-apt_update() {
-  [[ $EUID -eq 0 ]] || die "the apt package lists do not offer $PACKAGE; run 'apt-get update' as root, or set ETCD_BIN"
-  log "apt-get update (the system's own sources)"
-  apt-get -q update >&2 || die "apt-get update failed"
-}
-
-download() {
-  rm -f "$DEBS"/"${PACKAGE}"_*.deb
-  # As root, apt downloads as the unprivileged _apt user, which must be able to write here.
-  if [[ $EUID -eq 0 ]] && id -u _apt >/dev/null 2>&1; then chown _apt "$DEBS"; fi
-  log "apt-get download $PACKAGE"
-  (cd "$DEBS" && apt-get -q download "$PACKAGE" >&2)
-}
-
-fetch_etcd() {
-  command -v apt-get >/dev/null && command -v apt-cache >/dev/null && command -v dpkg >/dev/null ||
-    die "fetching etcd needs apt-get and dpkg (a Debian-based system); or set ETCD_BIN"
-  mkdir -p "$DEBS"
-  local version
-  version="$(candidate)"
-  if [[ -z $version || $version == "(none)" ]]; then
-    apt_update
-    version="$(candidate)"
-  fi
-  [[ -n $version && $version != "(none)" ]] || die "the system's apt sources offer no $PACKAGE package"
-  [[ $version == "$WANT_VERSION_PREFIX"* ]] || die "the system's apt sources offer $PACKAGE $version; expected ${WANT_VERSION_PREFIX}x"
-  # stale lists name a file the archive no longer has: refresh them once and try again
-  if ! download; then
-    apt_update
-    download || die "apt-get download $PACKAGE failed"
-  fi
-  local deb
-  deb="$(ls "$DEBS"/"${PACKAGE}"_*.deb 2>/dev/null | head -n 1 || true)"
-  [[ -n $deb ]] || die "apt-get download $PACKAGE produced no .deb in $DEBS"
-  log "downloaded $(basename "$deb") (version $(dpkg-deb -f "$deb" Version))"
-
-  local tmp="$TOOLS/etcd.tmp.$$"
-  rm -rf "$tmp"
-  dpkg -x "$deb" "$tmp"
-  local got
-  got="$(etcd_version "$tmp/usr/bin/etcd")" || { rm -rf "$tmp"; die "the extracted etcd does not run"; }
-  [[ $got == "$WANT_VERSION_PREFIX"* ]] || { rm -rf "$tmp"; die "expected etcd ${WANT_VERSION_PREFIX}x, got $got"; }
-  rm -rf "$ETCD_DIR"
-  mv "$tmp" "$ETCD_DIR"
-  log "installed etcd $got at $LOCAL_BIN"
-}
-
-local_etcd_ok() {
-  [[ -x $LOCAL_BIN ]] || return 1
-  local version
-  version="$(etcd_version "$LOCAL_BIN")" || return 1
-  [[ $version == "$WANT_VERSION_PREFIX"* ]]
-}
+# shellcheck source=lib/system-package.sh
+source "$ROOT/scripts/lib/system-package.sh"
 
 cmd_install() {
-  if [[ -n ${ETCD_BIN:-} ]]; then
-    if [[ -f $ETCD_BIN && -x $ETCD_BIN ]]; then
-      absolute "$ETCD_BIN"
-      return 0
-    fi
-    log "ignoring ETCD_BIN=$ETCD_BIN: not an executable file"
-  fi
-  local onpath
-  if onpath="$(type -P etcd)"; then
-    absolute "$onpath"
-    return 0
-  fi
-  if local_etcd_ok; then
-    printf '%s\n' "$LOCAL_BIN"
-    return 0
-  fi
-
-  mkdir -p "$TOOLS"
-  # Serialise concurrent installs (e.g. parallel test JVMs); re-check once we hold the lock.
-  exec 9>"$TOOLS/etcd.lock"
-  if command -v flock >/dev/null; then
-    flock -w 900 9 || die "timed out waiting for another install (lock $TOOLS/etcd.lock)"
-  fi
-  if ! local_etcd_ok; then
-    local started=$SECONDS
-    fetch_etcd
-    log "install took $((SECONDS - started))s"
-  fi
-  printf '%s\n' "$LOCAL_BIN"
+  sp_install
 }
 
 # A loopback TCP port nothing listens on (random draw, checked with bash's /dev/tcp).

@@ -123,11 +123,15 @@ public final class HttpDemo {
         say("   inventory's mesh.authz.denials{policy=inventory-read-only, rule=rules[0]} = %.0f",
             counter(inventoryMesh, "mesh.authz.denials", "policy", "inventory-read-only", "rule", "rules[0]"));
 
-        say("%nMetrics (mesh.client.requests by subset and outcome):");
+        say("%nMetrics (mesh.client.requests by subset and outcome; mesh.client.rejections by reason):");
         mesh.meterRegistry().get("mesh.client.requests").timers().stream()
             .filter(t -> t.count() > 0)
             .forEach(t -> say("   subset=%-3s outcome=%-13s count=%5d mean=%.3f ms", t.getId().getTag("subset"),
                 t.getId().getTag("outcome"), t.count(), t.mean(TimeUnit.MILLISECONDS)));
+        mesh.meterRegistry().get("mesh.client.rejections").counters().stream()
+            .filter(c -> c.count() > 0)
+            .forEach(c -> say("   subset=%-3s rejected=%-12s count=%5d", c.getId().getTag("subset"),
+                c.getId().getTag("reason"), (long) c.count()));
       }
     } finally {
       for (Instance i : instances) {

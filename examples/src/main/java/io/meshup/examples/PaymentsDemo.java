@@ -46,11 +46,21 @@ public final class PaymentsDemo {
   /**
    * Runs the demo; ends by itself. With {@code --consul host:port} the instances register
    * themselves in that Consul agent and the policy is read from its KV store; with
-   * {@code --etcd host:port} the same happens in that etcd (leases, watches, KV).
+   * {@code --etcd host:port} the same happens in that etcd (leases, watches, KV). With
+   * {@code --admin PORT} the caller's mesh serves its admin endpoint on 127.0.0.1:PORT and the
+   * payments servers' mesh on PORT+1 ({@code /metrics}, {@code /config_dump}, {@code /healthz},
+   * {@code /ready}), and after the scenario the demo keeps calling payments (a few calls a second,
+   * v2 failing every tenth) until it is stopped, for Prometheus and Grafana to watch.
    */
   public static void main(String[] args) throws Exception {
     String consul = args.length >= 2 && args[0].equals("--consul") ? args[1] : null;
     String etcd = args.length >= 2 && args[0].equals("--etcd") ? args[1] : null;
+    int admin = -1;
+    for (int i = 0; i + 1 < args.length; i++) {
+      if (args[i].equals("--admin")) {
+        admin = Integer.parseInt(args[i + 1]);
+      }
+    }
     String store = consul != null ? consul : etcd;
     String source = consul != null ? "consul-kv" : "etcd-kv";
     AtomicBoolean v2Broken = new AtomicBoolean();
@@ -58,7 +68,11 @@ public final class PaymentsDemo {
     List<AutoCloseable> instances = new ArrayList<>();
     // mTLS on by default: a development CA inside the library issues each side a SPIFFE identity
     DevCertificateAuthority ca = DevCertificateAuthority.create("meshup.demo");
-    Mesh serverMesh = Mesh.builder().service("payments").certificates(ca.source("payments")).build();
+    Mesh.Builder serverBuilder = Mesh.builder().service("payments").certificates(ca.source("payments"));
+    if (admin >= 0) {
+      serverBuilder.adminAddress(new java.net.InetSocketAddress("127.0.0.1", admin == 0 ? 0 : admin + 1));
+    }
+    Mesh serverMesh = serverBuilder.build();
     instances.add(serverMesh);
     Server v1a = start("payments-v1-a", new AtomicBoolean(), servers, serverMesh);
     Server v1b = start("payments-v1-b", new AtomicBoolean(), servers, serverMesh);
@@ -100,7 +114,15 @@ public final class PaymentsDemo {
           .certificates(ca.source("checkout"));
     }
 
+    if (admin >= 0) {
+      client.adminAddress(new java.net.InetSocketAddress("127.0.0.1", admin));
+    }
     try (Mesh mesh = client.build()) {
+      if (admin >= 0) {
+        say("Admin endpoints: checkout http://127.0.0.1:%d/ and payments http://127.0.0.1:%d/ (/metrics, /config_dump,"
+            + " /healthz, /ready)", mesh.adminAddress().orElseThrow().getPort(),
+            serverMesh.adminAddress().orElseThrow().getPort());
+      }
       if (store != null) {
         awaitEndpoints(mesh, 3);
       }
@@ -155,11 +177,27 @@ public final class PaymentsDemo {
         report(run(payments, 1_000));
       }
 
-      say("%nMetrics (mesh.client.requests by subset and outcome):");
+      say("%nMetrics (mesh.client.requests by subset and outcome; mesh.client.rejections by reason):");
       mesh.meterRegistry().get("mesh.client.requests").timers().stream()
           .filter(t -> t.count() > 0)
           .forEach(t -> say("   subset=%-3s outcome=%-13s count=%5d mean=%.3f ms", t.getId().getTag("subset"),
               t.getId().getTag("outcome"), t.count(), t.mean(TimeUnit.MILLISECONDS)));
+      mesh.meterRegistry().get("mesh.client.rejections").counters().stream()
+          .filter(c -> c.count() > 0)
+          .forEach(c -> say("   subset=%-3s rejected=%-12s count=%5d", c.getId().getTag("subset"),
+              c.getId().getTag("reason"), (long) c.count()));
+      if (admin >= 0) {
+        say("%nServing traffic for Prometheus and Grafana (docs/observability.md); stop with Ctrl-C.");
+        for (long n = 0; ; n++) {
+          v2Broken.set(n % 10 == 0);
+          try {
+            payments.withDeadlineAfter(2, TimeUnit.SECONDS).unaryRpc(CHARGE);
+          } catch (io.grpc.StatusRuntimeException e) {
+            // v2 failing or its breaker open: the dashboard shows it
+          }
+          Thread.sleep(200); // a demo's pace, not a test's wait
+        }
+      }
       channel.shutdown().awaitTermination(5, TimeUnit.SECONDS);
     } finally {
       for (AutoCloseable i : instances) {

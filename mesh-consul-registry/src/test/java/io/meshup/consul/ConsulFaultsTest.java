@@ -18,7 +18,9 @@ import org.junit.jupiter.api.Test;
 
 /**
  * Faults a real agent does not produce on demand — a 500, a truncated body, an index that goes
- * backwards — from WireMock standing in for the agent's HTTP API.
+ * backwards — from WireMock standing in for the agent's HTTP API. A destination's index lower than
+ * the one applied is first taken for a server a moment behind (ignored, asked again), and for a
+ * reset when the next answer is lower too.
  */
 class ConsulFaultsTest {
   WireMockServer wm;
@@ -48,8 +50,20 @@ class ConsulFaultsTest {
         .willReturn(to == null ? resp.withFixedDelay(200) : resp).willSetStateTo(to == null ? from : to));
   }
 
+  /**
+   * The summaries every mesh asks: the catalog's index moves with every answer (every 300 ms), so
+   * the destination is read again each time, as if instances kept registering.
+   */
+  void summaries() {
+    wm.stubFor(get(urlPathEqualTo("/v1/catalog/services")).willReturn(aResponse().withStatus(200).withBody("{}")
+        .withHeader("X-Consul-Index", "{{now format='epoch'}}").withTransformers("response-template").withFixedDelay(300)));
+    wm.stubFor(get(urlPathEqualTo("/v1/health/state/any")).willReturn(aResponse().withStatus(200).withBody("[]")
+        .withHeader("X-Consul-Index", "1").withFixedDelay(300)));
+  }
+
   @Test
   void keepsTheLastEndpointsThroughErrorsAndResetsABackwardIndex() {
+    summaries();
     step(Scenario.STARTED, "error", 200, "[" + entry("web-1", 9001) + "]", 10);
     step("error", "garbage", 500, "rpc error: No cluster leader", 10);
     step("garbage", "restarted", 200, "[" + entry("web-1", 9001).substring(0, 40), 11);

@@ -6,6 +6,7 @@ import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.time.Duration;
+import java.util.List;
 import java.util.Map;
 import java.util.stream.Collectors;
 
@@ -92,6 +93,33 @@ public final class ConsulOps {
     put("/v1/catalog/register", """
         {"Node":"%s","Address":"127.0.0.1","Service":{"ID":"%s","Service":"%s","Address":"127.0.0.1","Port":%d}}"""
         .formatted(node, id, name, port));
+  }
+
+  /**
+   * Registers, through the catalog, an instance on node {@code node} with {@code tags} and, when
+   * {@code checkStatus} is not null, one service check in that status.
+   */
+  void registerOnNode(String node, String id, String name, int port, List<String> tags, String checkStatus) {
+    String tagJson = tags.stream().map(t -> "\"" + t + "\"").collect(Collectors.joining(",", "[", "]"));
+    String check = checkStatus == null ? "" : """
+        ,"Check":{"Node":"%s","CheckID":"check-%s","Name":"check-%s","Status":"%s","ServiceID":"%s"}"""
+        .formatted(node, id, id, checkStatus, id);
+    put("/v1/catalog/register", """
+        {"Node":"%s","Address":"127.0.0.1","Service":{"ID":"%s","Service":"%s","Address":"127.0.0.1","Port":%d,"Tags":%s}%s}"""
+        .formatted(node, id, name, port, tagJson, check));
+  }
+
+  /** Registers, through the catalog, a node-level check (no service) of {@code node} in {@code status}. */
+  void nodeCheck(String node, String status) {
+    put("/v1/catalog/register", """
+        {"Node":"%s","Address":"127.0.0.1","Check":{"Node":"%s","CheckID":"node-health","Name":"node-health","Status":"%s"}}"""
+        .formatted(node, node, status));
+  }
+
+  /** Deregisters, through the catalog, service instance {@code id} of node {@code node}. */
+  void deregisterOnNode(String node, String id) {
+    put("/v1/catalog/deregister", """
+        {"Node":"%s","ServiceID":"%s"}""".formatted(node, id));
   }
 
   void pass(String id) {

@@ -136,10 +136,10 @@ public final class Mesh implements AutoCloseable {
     this.circuitBreakers = b.circuitBreakers != null ? b.circuitBreakers
         : io.github.resilience4j.circuitbreaker.CircuitBreakerRegistry.ofDefaults();
     this.runtime = new MeshRuntime(serviceName, b.clock, metrics, settings.defaults(), registry, workload,
-        compiled -> keys.retain(compiled.keySources()), circuitBreakers);
+        compiled -> keys.retain(compiled.keySources()), scheduler, circuitBreakers);
     this.authorizer = new Authorizer(runtime::inbound);
-    this.engine = new CallEngine(b.clock, scheduler, certificates != null, settings.defaults().headersTimeout(), b.random,
-        b.openTelemetry);
+    this.engine = new CallEngine(b.clock, scheduler, certificates != null, settings.defaults().headersTimeout(),
+        settings.defaults().discoveryTimeout(), b.random, b.openTelemetry);
     this.inboundTelemetry = new io.meshup.core.route.InboundTelemetry(meterRegistry, b.clock,
         io.meshup.core.internal.trace.Tracing.of(b.openTelemetry));
     this.idleTimeout = settings.defaults().idleTimeout();

@@ -6,7 +6,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import io.meshup.core.call.AttemptEnd;
 import io.meshup.core.call.Protocol;
 import io.meshup.core.identity.DevCertificateAuthority;
-import io.meshup.core.spi.ServiceRegistry;
+import io.meshup.core.testing.ControlledRegistry;
 import io.meshup.core.testing.FakeClock;
 import io.meshup.core.testing.TestCall;
 import java.io.IOException;
@@ -19,7 +19,6 @@ import java.time.Duration;
 import java.time.Instant;
 import java.util.List;
 import java.util.Map;
-import java.util.concurrent.ConcurrentHashMap;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -79,6 +78,12 @@ class ConfigDumpTest {
               - { destination: { host: payments, subset: v2 }, weight: 50 }
       """;
 
+  static final List<Endpoint> PAYMENTS = List.of(
+      new Endpoint("a", "127.0.0.1", 9001, Map.of("version", "v1"), 1),
+      new Endpoint("b", "127.0.0.1", 9002, Map.of("version", "v1"), 1),
+      new Endpoint("c", "127.0.0.1", 9003, Map.of("version", "v2"), 1),
+      new Endpoint("d", "127.0.0.1", 9004, Map.of("version", "v2"), 1));
+
   final FakeClock clock = new FakeClock();
   final ControlledRegistry registry = new ControlledRegistry();
   final DevCertificateAuthority ca = DevCertificateAuthority.create("dump.test", clock, Duration.ofHours(1));
@@ -92,11 +97,7 @@ class ConfigDumpTest {
         .adminAddress(new InetSocketAddress("127.0.0.1", 0))
         .policies("inline", POLICY).build();
     mesh.router("payments");
-    registry.deliver("payments", List.of(
-        new Endpoint("a", "127.0.0.1", 9001, Map.of("version", "v1"), 1),
-        new Endpoint("b", "127.0.0.1", 9002, Map.of("version", "v1"), 1),
-        new Endpoint("c", "127.0.0.1", 9003, Map.of("version", "v2"), 1),
-        new Endpoint("d", "127.0.0.1", 9004, Map.of("version", "v2"), 1)));
+    registry.answer("payments", PAYMENTS);
   }
 
   @AfterEach
@@ -219,7 +220,7 @@ class ConfigDumpTest {
         .containsEntry("lastErrorAt", Instant.ofEpochMilli(clock.currentTimeMillis()).toString());
     assertThat(dump.get("ready")).isEqualTo(true);
     // the registry answers again: the error is gone, the count stays
-    registry.deliver("payments", registry.last.get("payments"));
+    registry.answer("payments", PAYMENTS);
     assertThat(map(destination(dump(), "payments"), "registry")).containsEntry("lastError", null).containsEntry("errors", 1);
 
     // the Java API gives the same values
@@ -306,29 +307,5 @@ class ConfigDumpTest {
 
   static Map<String, Object> subset(Map<String, Object> destination, String name) {
     return list(destination, "subsets").stream().filter(s -> s.get("name").equals(name)).findFirst().orElseThrow();
-  }
-
-  /** A registry the test drives: it delivers endpoints and failures when told. */
-  static final class ControlledRegistry implements ServiceRegistry {
-    final Map<String, EndpointListener> listeners = new ConcurrentHashMap<>();
-    final Map<String, List<Endpoint>> last = new ConcurrentHashMap<>();
-
-    @Override
-    public Watch watch(String service, EndpointListener listener) {
-      listeners.put(service, listener);
-      return () -> listeners.remove(service, listener);
-    }
-
-    void deliver(String service, List<Endpoint> endpoints) {
-      last.put(service, endpoints);
-      listeners.get(service).onEndpoints(endpoints);
-    }
-
-    void fail(String service, Throwable error) {
-      listeners.get(service).onError(error);
-    }
-
-    @Override
-    public void close() {}
   }
 }

@@ -26,4 +26,9 @@ public final class MeshTestAccess {
   public static EndpointState endpoint(Mesh mesh, String service, String id) {
     return mesh.runtimeOf(service).endpointState(id).orElseThrow();
   }
+
+  /** How many calls wait for the registry's first answer about {@code service}. */
+  public static int discoveryWaiters(Mesh mesh, String service) {
+    return mesh.runtimeOf(service).discoveryWaiters();
+  }
 }

@@ -13,6 +13,7 @@ import io.micrometer.core.instrument.MeterRegistry;
 import io.meshup.core.Mesh;
 import io.meshup.core.identity.MtlsMode;
 import io.meshup.core.identity.WorkloadIdentity;
+import io.meshup.core.internal.routing.Metrics;
 import io.meshup.core.internal.tls.TlsPeers;
 import io.meshup.core.route.InboundAuthorizer;
 import io.meshup.core.spi.CertificateSource;
@@ -89,10 +90,13 @@ public final class MeshServers {
    */
   public static NettyServerBuilder forAddress(Mesh mesh, SocketAddress address, MtlsMode mode) {
     InboundAuthorizer authorizer = mesh.authorizer();
+    io.meshup.grpc.internal.TelemetryInterceptor telemetry = new io.meshup.grpc.internal.TelemetryInterceptor(
+        mesh.inboundTelemetry());
     NettyServerBuilder b = NettyServerBuilder.forAddress(address)
         .intercept(new AuthorizingInterceptor(authorizer, mode, mesh.meterRegistry()))
         // outside authorization: refused calls count too (mesh.server.requests, SERVER spans)
-        .intercept(new io.meshup.grpc.internal.TelemetryInterceptor(mesh.inboundTelemetry()))
+        .intercept(telemetry)
+        .addStreamTracerFactory(telemetry.bytes())
         // mesh clients ping a connection with calls in flight after 10 s without reads, to find a frozen
         // peer; allow that (grpc-java's default allows one ping per 5 minutes)
         .permitKeepAliveTime(5, java.util.concurrent.TimeUnit.SECONDS);
@@ -138,7 +142,7 @@ public final class MeshServers {
       this.authorizer = authorizer;
       this.mode = mode;
       this.meters = meters;
-      this.strictDenials = io.micrometer.core.instrument.Counter.builder("mesh.authz.denials")
+      this.strictDenials = io.micrometer.core.instrument.Counter.builder(Metrics.AUTHZ_DENIALS)
           .description("Inbound calls refused by authorization policy").baseUnit("calls")
           .tags("policy", "mesh.tls.mode", "rule", "mtls").register(meters);
     }

@@ -27,6 +27,7 @@ import io.grpc.testing.protobuf.SimpleServiceGrpc;
 import io.github.resilience4j.circuitbreaker.CircuitBreaker;
 import io.meshup.core.Endpoint;
 import io.meshup.core.Mesh;
+import io.meshup.core.testing.ControlledRegistry;
 import io.meshup.core.testing.DrainingRegistry;
 import io.meshup.core.call.ReplayBudget;
 import io.meshup.core.identity.DevCertificateAuthority;
@@ -489,6 +490,36 @@ class CompositionTest {
     await().atMost(Duration.ofSeconds(30)).until(() -> meshThreads() <= threadsBefore);
     long heapAfter = usedHeapAfterGc();
     assertThat(heapAfter - heapBefore).as("heap back near the baseline (bytes)").isLessThan(16L << 20);
+  }
+
+  @Test
+  void firstCallsWaitForTheRegistrysFirstAnswerAndAnEmptyAnswerIsHeldOff() throws Exception {
+    Backend a = new Backend("payments", "a", null);
+    ControlledRegistry registry = new ControlledRegistry();
+    Mesh client = closing(Mesh.builder().service("checkout").registry(registry).build());
+    ManagedChannel ch = MeshChannels.forService(client, "payments");
+    closers.add(ch::shutdownNow);
+    List<java.util.concurrent.Future<SimpleResponse>> first = new ArrayList<>();
+    java.util.concurrent.ExecutorService callers = java.util.concurrent.Executors.newFixedThreadPool(8);
+    closers.add(callers::shutdownNow);
+    for (int i = 0; i < 20; i++) {
+      first.add(callers.submit(() -> SimpleServiceGrpc.newBlockingStub(ch).withDeadlineAfter(20, TimeUnit.SECONDS)
+          .unaryRpc(req("first"))));
+    }
+    await().atMost(Duration.ofSeconds(20)).until(() -> registry.watches("payments")
+        && io.meshup.core.MeshTestAccess.discoveryWaiters(client, "payments") > 0);
+    assertThat(first).noneMatch(java.util.concurrent.Future::isDone);
+
+    registry.answer("payments", a.endpoint(Map.of())); // from this thread, as a registry's own would
+    for (var f : first) {
+      assertThat(f.get(20, TimeUnit.SECONDS).getResponseMessage()).as("every first call served once endpoints came").isEqualTo("a");
+    }
+
+    registry.fail("payments", new java.io.IOException("connection refused")); // the agent restarts
+    registry.answer("payments"); // with an empty catalog
+    assertThat(SimpleServiceGrpc.newBlockingStub(ch).withDeadlineAfter(10, TimeUnit.SECONDS).unaryRpc(req("x"))
+        .getResponseMessage()).as("the last known endpoint keeps serving through the grace period").isEqualTo("a");
+    assertThat(client.meterRegistry().counter("mesh.registry.empty.held").count()).isEqualTo(1.0);
   }
 
   /** MeshUp's own threads in this JVM (the tests' servers and grpc-java's shared pools aside). */

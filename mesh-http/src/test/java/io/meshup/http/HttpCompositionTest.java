@@ -7,6 +7,7 @@ import static org.awaitility.Awaitility.await;
 import com.sun.net.httpserver.HttpServer;
 import io.meshup.core.Endpoint;
 import io.meshup.core.Mesh;
+import io.meshup.core.testing.ControlledRegistry;
 import io.meshup.core.testing.DrainingRegistry;
 import io.meshup.core.identity.DevCertificateAuthority;
 import io.meshup.core.identity.MtlsMode;
@@ -230,6 +231,31 @@ class HttpCompositionTest {
         .isInstanceOf(HttpTimeoutException.class);
     assertThat(TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - start)).isBetween(180L, 1000L);
     assertThat(a.seen).as("the delay held the request until its deadline; nothing was sent").isEmpty();
+  }
+
+  @Test
+  void firstRequestsWaitForTheRegistrysFirstAnswerAndAnEmptyAnswerIsHeldOff() throws Exception {
+    Backend a = new Backend("payments", "a", null);
+    ControlledRegistry registry = new ControlledRegistry();
+    Mesh client = closing(Mesh.builder().service("checkout").registry(registry).build());
+    MeshHttpClient http = MeshHttp.client(client);
+    List<java.util.concurrent.CompletableFuture<HttpResponse<String>>> first = new ArrayList<>();
+    for (int i = 0; i < 20; i++) {
+      first.add(http.sendAsync(get("http://payments/x", Duration.ofSeconds(20)), HttpResponse.BodyHandlers.ofString()));
+    }
+    await().atMost(Duration.ofSeconds(20)).until(() -> io.meshup.core.MeshTestAccess.discoveryWaiters(client, "payments") == 20);
+    assertThat(first).noneMatch(java.util.concurrent.CompletableFuture::isDone);
+
+    registry.answer("payments", a.endpoint());
+    for (var f : first) {
+      assertThat(f.get(20, TimeUnit.SECONDS).statusCode()).as("every first request served once endpoints came").isEqualTo(200);
+    }
+
+    registry.fail("payments", new java.io.IOException("connection refused")); // the agent restarts
+    registry.answer("payments"); // with an empty catalog
+    assertThat(http.send(get("http://payments/x", Duration.ofSeconds(10)), HttpResponse.BodyHandlers.ofString()).statusCode())
+        .as("the last known endpoint keeps serving through the grace period").isEqualTo(200);
+    assertThat(client.meterRegistry().counter("mesh.registry.empty.held").count()).isEqualTo(1.0);
   }
 
   @Test

@@ -34,7 +34,7 @@ public final class ClientRun {
     String config = a.get("config");
     Clients.Setup setup = new Clients.Setup(ports(a.get("grpc")), ports(a.get("mtls")), ports(a.get("http")),
         Integer.parseInt(a.getOrDefault("sidecarPlain", "0")), Integer.parseInt(a.getOrDefault("sidecarTls", "0")),
-        Path.of(a.get("certs")));
+        Path.of(a.get("certs")), Integer.parseInt(a.getOrDefault("xds", "0")));
     double warmup = Double.parseDouble(a.get("warmup"));
     double closed = Double.parseDouble(a.get("closed"));
     double open = Double.parseDouble(a.get("open"));
@@ -49,7 +49,13 @@ public final class ClientRun {
     Map<String, Object> r = new LinkedHashMap<>();
     r.put("config", config);
     try {
-      // a few calls first: fail fast on a broken setup
+      // one call first, waited for (an xDS client resolves listener, routes, clusters and endpoints
+      // before its first call goes out), then a few: fail fast on a broken setup
+      java.util.concurrent.CompletableFuture<Boolean> first = new java.util.concurrent.CompletableFuture<>();
+      caller.call(first::complete);
+      if (!first.get(30, TimeUnit.SECONDS)) {
+        throw new IllegalStateException(config + ": the first call failed");
+      }
       ClosedLoop probe = new ClosedLoop(caller);
       probe.run(1, 0.3);
       if (probe.completed.get() == 0) {

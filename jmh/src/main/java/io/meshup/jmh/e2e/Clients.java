@@ -76,11 +76,14 @@ final class Clients {
 
   /** Everything a client needs to know about the servers and proxies of this run. */
   record Setup(int[] grpcPorts, int[] mtlsPorts, int[] httpPorts, int sidecarPlainPort, int sidecarTlsPort,
-      Path certDir) {}
+      Path certDir, int xdsPort) {}
 
   static Caller create(String config, Setup s) {
     return switch (config) {
-      case "grpc-plain" -> grpcRoundRobin(s.grpcPorts());
+      case "grpc-plain", "grpc-plain-again" -> grpcRoundRobin(s.grpcPorts());
+      case "grpc-plain-direct" -> grpcRoundRobinDirect(s.grpcPorts());
+      case "grpc-per-endpoint" -> grpcPerEndpoint(s.grpcPorts());
+      case "grpc-xds" -> grpcXds(s);
       case "mesh-plain" -> meshGrpc(s.grpcPorts(), null);
       case "mesh-plain-even" -> meshGrpc(mesh(Echo.SERVICE, s.grpcPorts(), null, 67, "PEAK_EWMA"));
       case "mesh-plain-rr" -> meshGrpc(mesh(Echo.SERVICE, s.grpcPorts(), null, 80, "ROUND_ROBIN"));
@@ -155,6 +158,71 @@ final class Clients {
     NameResolverRegistry.getDefaultRegistry().register(new StaticResolverProvider(groups));
     ManagedChannel ch = NettyChannelBuilder.forTarget(StaticResolverProvider.SCHEME + ":///" + Echo.SERVICE)
         .defaultLoadBalancingPolicy("round_robin").usePlaintext().build();
+    return grpc(ch, null);
+  }
+
+  /**
+   * As {@link #grpcRoundRobin}, made as fast as plain grpc-java goes: responses handled on the
+   * transport's thread (no executor hop) and no retry layer (no RetriableStream per call).
+   */
+  static Caller grpcRoundRobinDirect(int[] ports) {
+    List<EquivalentAddressGroup> groups = new ArrayList<>();
+    for (int p : ports) {
+      groups.add(new EquivalentAddressGroup(new InetSocketAddress("127.0.0.1", p)));
+    }
+    NameResolverRegistry.getDefaultRegistry().register(new StaticResolverProvider(groups));
+    ManagedChannel ch = NettyChannelBuilder.forTarget(StaticResolverProvider.SCHEME + ":///" + Echo.SERVICE)
+        .defaultLoadBalancingPolicy("round_robin").usePlaintext().directExecutor().disableRetry().build();
+    return grpc(ch, null);
+  }
+
+  /**
+   * One plain channel per endpoint, the application picking the channel by the same 80/20 split
+   * over the v1 and v2 instances (round robin within each): what a hand-rolled client does.
+   */
+  static Caller grpcPerEndpoint(int[] ports) {
+    ManagedChannel[] chs = new ManagedChannel[ports.length];
+    for (int i = 0; i < ports.length; i++) {
+      chs[i] = NettyChannelBuilder.forAddress("127.0.0.1", ports[i]).usePlaintext().build();
+    }
+    int v1 = Math.min(2, ports.length);
+    AtomicInteger next = new AtomicInteger();
+    Caller[] callers = new Caller[ports.length];
+    for (int i = 0; i < ports.length; i++) {
+      callers[i] = grpc(chs[i], null);
+    }
+    return new Caller() {
+      @Override
+      public void call(Done done) {
+        int n = next.getAndIncrement();
+        int i = java.util.concurrent.ThreadLocalRandom.current().nextInt(100) < 80 || v1 == ports.length
+            ? Math.floorMod(n, v1) : v1 + Math.floorMod(n, ports.length - v1);
+        callers[i].call(done);
+      }
+
+      @Override
+      public void close() {
+        for (Caller c : callers) {
+          c.close();
+        }
+      }
+    };
+  }
+
+  /**
+   * grpc-java's proxyless xDS client ({@code xds:///echo}), its policy from the xDS server in the
+   * servers' JVM ({@link XdsControlPlane}): the same split, balancer, outlier detection and
+   * concurrency breaker as MeshUp's policy where xDS has them.
+   */
+  static Caller grpcXds(Setup s) {
+    try {
+      Path bootstrap = XdsControlPlane.writeBootstrap(s.certDir(), s.xdsPort(), CLIENT);
+      System.setProperty("io.grpc.xds.bootstrap", bootstrap.toString());
+    } catch (java.io.IOException e) {
+      throw new java.io.UncheckedIOException(e);
+    }
+    ManagedChannel ch = io.grpc.Grpc.newChannelBuilder("xds:///" + Echo.SERVICE, io.grpc.InsecureChannelCredentials.create())
+        .build();
     return grpc(ch, null);
   }
 

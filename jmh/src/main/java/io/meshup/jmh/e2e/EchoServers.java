@@ -41,8 +41,9 @@ import java.util.concurrent.atomic.AtomicLong;
 /**
  * The servers' JVM: N plaintext gRPC echo servers (plain grpc-java), N mutual-TLS gRPC echo
  * servers ({@link MeshServers}, STRICT, certificates from PEM files issued by the dev CA) and N
- * HTTP/1.1 echo servers (Netty), all on ephemeral loopback ports. Prints one line
- * {@code READY grpc=p,p,p mtls=p,p,p http=p,p,p} and serves until its standard input closes. For
+ * HTTP/1.1 echo servers (Netty), all on ephemeral loopback ports, and the xDS server that feeds the
+ * grpc-xds peer the plaintext servers ({@link XdsControlPlane}). Prints one line
+ * {@code READY grpc=p,p,p mtls=p,p,p http=p,p,p xds=p} and serves until its standard input closes. For
  * each line {@code COUNTS} on its standard input it prints {@code COUNTS grpc=n,n,n mtls=n,n,n
  * http=n,n,n}, the calls each instance served since the last such line.
  *
@@ -96,7 +97,10 @@ public final class EchoServers {
       http.add(Integer.toString(((InetSocketAddress) ch.localAddress()).getPort()));
     }
 
-    System.out.println("READY grpc=" + grpc + " mtls=" + mtls + " http=" + http);
+    int[] grpcPorts = servers.stream().limit(n).mapToInt(Server::getPort).toArray();
+    XdsControlPlane xds = XdsControlPlane.start(Echo.SERVICE, grpcPorts, 80);
+
+    System.out.println("READY grpc=" + grpc + " mtls=" + mtls + " http=" + http + " xds=" + xds.port());
     System.out.flush();
     BufferedReader in = new BufferedReader(new InputStreamReader(System.in, StandardCharsets.UTF_8));
     for (String line; (line = in.readLine()) != null; ) {
@@ -113,6 +117,7 @@ public final class EchoServers {
       c.close();
     }
     group.shutdownGracefully(0, 1, TimeUnit.SECONDS);
+    xds.close();
     mesh.close();
     for (Server s : servers) {
       s.awaitTermination(2, TimeUnit.SECONDS);

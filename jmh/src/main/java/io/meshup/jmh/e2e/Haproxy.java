@@ -5,6 +5,7 @@ import java.net.InetSocketAddress;
 import java.net.Socket;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.List;
 import java.util.concurrent.TimeUnit;
 
 /**
@@ -26,7 +27,7 @@ final class Haproxy implements AutoCloseable {
     this.port = port;
   }
 
-  static Haproxy start(String binary, Path dir, String name, boolean tls, int[] serverPorts, Path certs)
+  static Haproxy start(List<String> binary, Path dir, String name, boolean tls, int[] serverPorts, Path certs)
       throws IOException, InterruptedException {
     int localPort = LoadDriver.freePort();
     int remotePort = LoadDriver.freePort();
@@ -75,8 +76,10 @@ final class Haproxy implements AutoCloseable {
     return new Haproxy(local, remote, localPort);
   }
 
-  private static Process launch(String binary, Path cfg, Path log) throws IOException {
-    return new ProcessBuilder(binary, "-db", "-f", cfg.toString())
+  private static Process launch(List<String> binary, Path cfg, Path log) throws IOException {
+    List<String> cmd = new java.util.ArrayList<>(binary);
+    cmd.addAll(List.of("-db", "-f", cfg.toString()));
+    return new ProcessBuilder(cmd)
         .redirectErrorStream(true).redirectOutput(log.toFile()).start();
   }
 

@@ -32,8 +32,8 @@ import java.util.concurrent.TimeUnit;
  * added to each client JVM, e.g. a JFR recording).
  */
 public final class LoadDriver {
-  static final List<String> ALL = List.of("grpc-plain", "mesh-plain", "mesh-mtls", "mesh-mtls-jdk", "sidecar-plain", "sidecar-tls",
-      "http-plain", "http-mesh");
+  static final List<String> ALL = List.of("grpc-plain", "grpc-plain-direct", "grpc-per-endpoint", "grpc-xds", "mesh-plain", "mesh-mtls", "mesh-mtls-jdk", "sidecar-plain", "sidecar-tls",
+      "http-plain", "http-mesh", "grpc-plain-again");
 
   private LoadDriver() {}
 
@@ -55,6 +55,9 @@ public final class LoadDriver {
     String httpRate = a.getOrDefault("httpRate", "500");
     int instances = Integer.parseInt(a.getOrDefault("instances", "3"));
     String clkTck = a.getOrDefault("clkTck", "100");
+    // CPU sets (taskset -c): the client JVMs on one, the servers' JVM and the proxies on the other
+    clientCpus = a.getOrDefault("clientCpus", "");
+    serverCpus = a.getOrDefault("serverCpus", "");
 
     Path work = Files.createTempDirectory("meshup-e2e");
     Files.createDirectories(out.toAbsolutePath().getParent());
@@ -73,6 +76,8 @@ public final class LoadDriver {
       params.put("server_warmup_s", serverWarmup);
       params.put("order", String.join(",", configs));
       params.put("payload_bytes", Echo.PAYLOAD_BYTES);
+      params.put("client_cpus", clientCpus.isEmpty() ? "any" : clientCpus);
+      params.put("server_cpus", serverCpus.isEmpty() ? "any" : serverCpus);
       run.put("params", params);
       say(log, "run " + out + ": " + params + ", work folder " + work);
 
@@ -82,7 +87,7 @@ public final class LoadDriver {
       }
       Certs.writeBundle(ca, work);
 
-      Process server = java("-Xms1g", "-Xmx1g", EchoServers.class.getName(), work.toString(),
+      Process server = java(serverCpus, "-Xms1g", "-Xmx1g", EchoServers.class.getName(), work.toString(),
           Integer.toString(instances)).start();
       BufferedReader sout = new BufferedReader(new InputStreamReader(server.getInputStream(), StandardCharsets.UTF_8));
       String ready = null;
@@ -112,8 +117,8 @@ public final class LoadDriver {
       try {
         if (!haproxy.isEmpty()) {
           int[] grpcPorts = ClientRun.ports(ports.get("grpc"));
-          plainPair = Haproxy.start(haproxy, work, "sidecar-plain", false, grpcPorts, work);
-          tlsPair = Haproxy.start(haproxy, work, "sidecar-tls", true, grpcPorts, work);
+          plainPair = Haproxy.start(pinned(serverCpus, haproxy), work, "sidecar-plain", false, grpcPorts, work);
+          tlsPair = Haproxy.start(pinned(serverCpus, haproxy), work, "sidecar-tls", true, grpcPorts, work);
           run.put("haproxy", version(haproxy));
         }
         // the servers' JVM is cold: warm its gRPC, mTLS and HTTP paths before the first configuration,
@@ -138,6 +143,7 @@ public final class LoadDriver {
           }
           cmd.addAll(List.of("-Xms512m", "-Xmx512m", ClientRun.class.getName(),
               "--config", config, "--grpc", ports.get("grpc"), "--mtls", ports.get("mtls"), "--http", ports.get("http"),
+              "--xds", ports.get("xds"),
               "--certs", work.toString(), "--warmup", warmup, "--closed", closed, "--open", open,
               "--concurrency", concurrency, "--rate", config.startsWith("http-") ? httpRate : rate, "--serverPid", Long.toString(server.pid()),
               "--clkTck", clkTck));
@@ -186,7 +192,7 @@ public final class LoadDriver {
   /** Runs a child JVM to its end and returns its {@code RESULT} line (or a map saying why there is none). */
   private static Object child(List<String> cmd, PrintWriter log, String tag)
       throws IOException, InterruptedException {
-    Process p = java(cmd.toArray(String[]::new)).redirectErrorStream(true).start();
+    Process p = java(clientCpus, cmd.toArray(String[]::new)).redirectErrorStream(true).start();
     String result = null;
     try (BufferedReader r = new BufferedReader(new InputStreamReader(p.getInputStream(), StandardCharsets.UTF_8))) {
       for (String line; (line = r.readLine()) != null; ) {
@@ -209,10 +215,17 @@ public final class LoadDriver {
     return new Json.Raw(result);
   }
 
-  private static ProcessBuilder java(String... args) {
+  private static String clientCpus = "";
+  private static String serverCpus = "";
+
+  /** {@code binary} and its leading arguments, under {@code taskset -c cpus} when cpus are given. */
+  static List<String> pinned(String cpus, String binary) {
+    return cpus.isEmpty() ? List.of(binary) : List.of("taskset", "-c", cpus, binary);
+  }
+
+  private static ProcessBuilder java(String cpus, String... args) {
     String javaBin = ProcessHandle.current().info().command().orElse("java");
-    List<String> cmd = new ArrayList<>();
-    cmd.add(javaBin);
+    List<String> cmd = new ArrayList<>(pinned(cpus, javaBin));
     cmd.add("-cp");
     cmd.add(System.getProperty("java.class.path"));
     cmd.addAll(List.of(args));

@@ -115,8 +115,8 @@ public final class ConnectCertificateSource implements CertificateSource {
   public static ConnectCertificateSource start(ConnectSettings settings, CertificateContext context) {
     ConnectCertificateSource s = new ConnectCertificateSource(settings, context);
     try {
-      Roots r = s.fetchRoots(0).value();
-      Leaf l = s.fetchLeaf(0).value();
+      Roots r = s.fetchRoots(0, settings.waitTime()).value();
+      Leaf l = s.fetchLeaf(0, settings.waitTime()).value();
       synchronized (s.applyLock) {
         s.roots = r;
         s.leaf = l;
@@ -136,10 +136,10 @@ public final class ConnectCertificateSource implements CertificateSource {
   }
 
   private void startWatches() {
-    watch(new BlockingWatch<Roots>("connect-roots", meters) {
+    watch(new BlockingWatch<Roots>("connect-roots", meters, settings.waitTime(), ConsulSettings.Backoff.DEFAULT) {
       @Override
-      ConsulApi.Result<Roots> fetch(long index) {
-        return fetchRoots(index);
+      ConsulApi.Result<Roots> fetch(long index, java.time.Duration wait) {
+        return fetchRoots(index, wait);
       }
 
       @Override
@@ -152,10 +152,11 @@ public final class ConnectCertificateSource implements CertificateSource {
         agentErrors.increment();
       }
     });
-    watch(new BlockingWatch<Leaf>("connect-leaf:" + settings.service(), meters) {
+    watch(new BlockingWatch<Leaf>("connect-leaf:" + settings.service(), meters, settings.waitTime(),
+        ConsulSettings.Backoff.DEFAULT) {
       @Override
-      ConsulApi.Result<Leaf> fetch(long index) {
-        return fetchLeaf(index);
+      ConsulApi.Result<Leaf> fetch(long index, java.time.Duration wait) {
+        return fetchLeaf(index, wait);
       }
 
       @Override
@@ -175,14 +176,13 @@ public final class ConnectCertificateSource implements CertificateSource {
     threads.execute(w);
   }
 
-  private ConsulApi.Result<Roots> fetchRoots(long index) {
-    ConsulApi.Result<com.google.gson.JsonElement> r = api.get("/v1/agent/connect/ca/roots", index);
-    return new ConsulApi.Result<>(ConnectCertificates.roots(r.value()), r.index());
+  private ConsulApi.Result<Roots> fetchRoots(long index, java.time.Duration wait) {
+    return api.get("/v1/agent/connect/ca/roots", index, wait, java.util.Map.of()).map(ConnectCertificates::roots);
   }
 
-  private ConsulApi.Result<Leaf> fetchLeaf(long index) {
-    ConsulApi.Result<com.google.gson.JsonElement> r = api.get("/v1/agent/connect/ca/leaf/" + settings.service(), index);
-    return new ConsulApi.Result<>(ConnectCertificates.leaf(r.value(), settings.service()), r.index());
+  private ConsulApi.Result<Leaf> fetchLeaf(long index, java.time.Duration wait) {
+    return api.get("/v1/agent/connect/ca/leaf/" + settings.service(), index, wait, java.util.Map.of())
+        .map(v -> ConnectCertificates.leaf(v, settings.service()));
   }
 
   @Override
@@ -230,7 +230,7 @@ public final class ConnectCertificateSource implements CertificateSource {
     if (!known.issued(l.chain().get(l.chain().size() - 1)) && !known.issued(l.certificate())) {
       // signed by a root this source has not seen yet: read the roots first, outside the lock
       try {
-        onRoots(fetchRoots(0).value());
+        onRoots(fetchRoots(0, settings.waitTime()).value());
       } catch (RuntimeException e) {
         agentErrors.increment();
         log.warn("Could not read the Consul Connect CA roots for the new leaf of {}: {}", settings.service(), e.toString());
@@ -308,8 +308,8 @@ public final class ConnectCertificateSource implements CertificateSource {
   /** Asks the agent for the leaf and roots at once (not blocking on an index). */
   private void refresh(Credentials before) {
     try {
-      Roots r = fetchRoots(0).value();
-      Leaf l = fetchLeaf(0).value();
+      Roots r = fetchRoots(0, settings.waitTime()).value();
+      Leaf l = fetchLeaf(0, settings.waitTime()).value();
       onRoots(r);
       onLeaf(l);
       if (current.leaf().equals(before.leaf())) {

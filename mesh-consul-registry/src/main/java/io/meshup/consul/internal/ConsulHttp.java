@@ -10,6 +10,11 @@ import java.time.Duration;
 import java.util.Objects;
 import javax.net.ssl.SSLContext;
 import org.apache.http.client.config.RequestConfig;
+import org.apache.http.config.RegistryBuilder;
+import org.apache.http.conn.socket.ConnectionSocketFactory;
+import org.apache.http.conn.socket.PlainConnectionSocketFactory;
+import org.apache.http.conn.ssl.SSLConnectionSocketFactory;
+import org.apache.http.impl.conn.PoolingHttpClientConnectionManager;
 import org.apache.http.impl.client.CloseableHttpClient;
 import org.apache.http.impl.client.HttpClientBuilder;
 import org.apache.http.ssl.SSLContextBuilder;
@@ -32,6 +37,9 @@ final class ConsulHttp {
     }
   };
 
+  /** At most this many connections to the agent per client: the blocking queries, the readers, registration. */
+  static final int MAX_CONNECTIONS = 16;
+
   /**
    * A client whose socket timeout outlasts a blocking query of {@code wait} (Consul adds up to
    * wait/16 of jitter); past that the agent hangs. No automatic retries: the watches retry
@@ -41,19 +49,39 @@ final class ConsulHttp {
    * @throws MeshConfigException when a key or trust store cannot be loaded
    */
   static CloseableHttpClient client(ConsulSettings.Tls tls, Duration wait, String section) {
+    return pooled(tls, wait, section).http();
+  }
+
+  /** A client and its connection pool, for a caller that closes idle connections itself. */
+  record Pooled(CloseableHttpClient http, PoolingHttpClientConnectionManager pool) {}
+
+  /**
+   * As {@link #client}, with at most {@link #MAX_CONNECTIONS} connections to the agent (Consul's
+   * default limit per client address is 200, shared with the application and other processes),
+   * kept alive and reused; a connection idle for more than 2 s is checked before it is used again.
+   */
+  static Pooled pooled(ConsulSettings.Tls tls, Duration wait, String section) {
     long waitMs = wait.toMillis();
-    return HttpClientBuilder.create()
+    SSLContext ssl = sslContext(tls, section);
+    PoolingHttpClientConnectionManager pool = new PoolingHttpClientConnectionManager(
+        RegistryBuilder.<ConnectionSocketFactory>create()
+            .register("http", PlainConnectionSocketFactory.getSocketFactory())
+            .register("https", ssl == null ? SSLConnectionSocketFactory.getSocketFactory() : new SSLConnectionSocketFactory(ssl))
+            .build());
+    pool.setMaxTotal(MAX_CONNECTIONS);
+    pool.setDefaultMaxPerRoute(MAX_CONNECTIONS);
+    pool.setValidateAfterInactivity(2_000);
+    CloseableHttpClient http = HttpClientBuilder.create()
+        .setConnectionManager(pool)
         .setDefaultRequestConfig(RequestConfig.custom()
             .setConnectTimeout(2_000)
             .setConnectionRequestTimeout(2_000)
             .setSocketTimeout((int) Math.min(Integer.MAX_VALUE, waitMs + waitMs / 16 + 5_000))
             .build())
         .disableAutomaticRetries()
-        .setMaxConnPerRoute(1_000)
-        .setMaxConnTotal(1_000)
-        .setSSLContext(sslContext(tls, section))
         .addInterceptorLast(NO_TOKEN_IN_URL)
         .build();
+    return new Pooled(http, pool);
   }
 
   private static SSLContext sslContext(ConsulSettings.Tls tls, String section) {

@@ -4,7 +4,6 @@ import com.ecwid.consul.json.GsonFactory;
 import com.ecwid.consul.v1.agent.model.NewService;
 import com.google.gson.JsonElement;
 import com.google.gson.JsonObject;
-import io.meshup.core.Endpoint;
 import io.meshup.core.spi.RegistryContext;
 import io.meshup.core.spi.ServiceRegistry;
 import java.io.IOException;
@@ -17,20 +16,25 @@ import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import org.apache.http.impl.client.CloseableHttpClient;
+import org.apache.http.impl.conn.PoolingHttpClientConnectionManager;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * The Consul registry: one blocking-query watch per destination service on
- * {@code /v1/health/service/<name>?passing}, this service's registration (with a health check
- * Consul runs, or a TTL check kept passing here), and the KV policy watch.
+ * The Consul registry: the destinations' endpoints ({@link ServiceWatcher}: two blocking queries for
+ * the whole datacenter and reads of the destinations that changed, whatever their number), this
+ * service's registration (with a health check Consul runs, or a TTL check kept passing here), and
+ * the policy watches (KV, config entries, intentions).
  *
- * <p>Threading: each watch runs on a daemon thread of its own (blocking HTTP never touches the
- * mesh's scheduler or an event loop); a watch's listener calls are serialized. A failing agent
- * leaves the last known endpoints and policy in force.
+ * <p>Threading: each blocking query runs on a daemon thread of its own, destinations are read by a
+ * few reader threads (blocking HTTP never touches the mesh's scheduler or an event loop); one
+ * destination's listener calls are serialized. All requests go through one pool of at most
+ * {@link ConsulHttp#MAX_CONNECTIONS} kept-alive connections to the agent; connections idle for 30 s
+ * are closed. A failing agent leaves the last known endpoints and policy in force.
  */
 public final class ConsulRegistry implements ServiceRegistry {
   private static final Logger log = LoggerFactory.getLogger(ConsulRegistry.class);
@@ -41,28 +45,37 @@ public final class ConsulRegistry implements ServiceRegistry {
   /** The config entries' policy source's name; it ranks below the KV source. */
   public static final String ENTRIES_SOURCE = "consul-config-entries";
   private static final List<String> ENTRY_KINDS = List.of("service-router", "service-splitter", "service-resolver");
+  /** Pooled connections idle this long are closed. */
+  static final long IDLE_CONNECTION_SECONDS = 30;
 
   private final ConsulSettings settings;
   private final RegistryContext context;
   private final CloseableHttpClient http;
+  private final PoolingHttpClientConnectionManager pool;
   private final ConsulApi api;
   private final PolicyUpdates updates;
   private final IntentionsWatch intentions;
+  private final ServiceWatcher services;
   private final ExecutorService watchThreads;
   private final ScheduledExecutorService maintenance;
   private final List<BlockingWatch<?>> watches = new CopyOnWriteArrayList<>();
   private final AtomicBoolean closed = new AtomicBoolean();
   private final AtomicBoolean deregistered = new AtomicBoolean();
   private final Map<String, Map<String, JsonObject>> entries = new LinkedHashMap<>();
+  private volatile ScheduledFuture<?> idleCheck;
 
   public ConsulRegistry(ConsulSettings settings, RegistryContext context) {
     this.settings = settings;
     this.context = context;
-    this.http = ConsulHttp.client(settings.tls(), settings.waitTime(), "mesh.registry.consul");
+    ConsulHttp.Pooled pooled = ConsulHttp.pooled(settings.tls(), settings.waitTime(), "mesh.registry.consul");
+    this.http = pooled.http();
+    this.pool = pooled.pool();
     this.api = new ConsulApi(http, settings.scheme() + "://" + settings.host() + ":" + settings.port(), settings.token(),
-        settings.datacenter(), Math.max(settings.waitTime().toSeconds(), 1));
+        settings.datacenter(), settings.waitTime(), settings.consistency(), settings.maxStaleness(), settings.requestTimeout());
     this.updates = new PolicyUpdates(context.policies(), context.meterRegistry());
-    this.intentions = new IntentionsWatch(api, context.serviceName(), settings.datacenter(), updates, context.meterRegistry());
+    this.intentions = new IntentionsWatch(api, context.serviceName(), settings.datacenter(), updates, context.meterRegistry(),
+        settings.waitTime(), settings.backoff());
+    this.services = new ServiceWatcher(api, settings, context.meterRegistry(), context.scheduler());
     this.watchThreads = Executors.newCachedThreadPool(r -> {
       Thread t = new Thread(r, "meshup-consul-watch");
       t.setDaemon(true);
@@ -75,8 +88,12 @@ public final class ConsulRegistry implements ServiceRegistry {
     });
   }
 
-  /** Registers this service and starts the policy watches. */
+  /** Starts the destinations' summaries, registers this service and starts the policy watches. */
   public void start() {
+    services.start();
+    idleCheck = context.scheduler().scheduleWithFixedDelay(
+        () -> pool.closeIdleConnections(IDLE_CONNECTION_SECONDS, TimeUnit.SECONDS),
+        IDLE_CONNECTION_SECONDS, IDLE_CONNECTION_SECONDS, TimeUnit.SECONDS);
     context.policies().declare(List.of(ENTRIES_SOURCE, INTENTIONS_SOURCE, KV_SOURCE));
     if (settings.intentions()) {
       // fail closed until the intentions and the agent's default are known
@@ -84,15 +101,23 @@ public final class ConsulRegistry implements ServiceRegistry {
       startWatch(intentions.watch());
     }
     if (settings.configEntries()) {
-      for (String kind : ENTRY_KINDS) {
-        startWatch(new BlockingWatch<JsonElement>("config:" + kind, context.meterRegistry()) {
-          @Override
-          ConsulApi.Result<JsonElement> fetch(long index) {
-            return api.get("/v1/config/" + kind, index);
+      // the kinds share one index in Consul: one blocking query on the first, the others read with it
+      startWatch(new BlockingWatch<Map<String, JsonElement>>("config-entries", context.meterRegistry(), settings.waitTime(),
+          settings.backoff()) {
+        @Override
+        ConsulApi.Result<Map<String, JsonElement>> fetch(long index, Duration wait) {
+          ConsulApi.Result<JsonElement> first = api.get("/v1/config/" + ENTRY_KINDS.get(0), index, wait, Map.of());
+          Map<String, JsonElement> byKind = new LinkedHashMap<>();
+          byKind.put(ENTRY_KINDS.get(0), first.value());
+          for (String kind : ENTRY_KINDS.subList(1, ENTRY_KINDS.size())) {
+            byKind.put(kind, api.get("/v1/config/" + kind, 0, wait, Map.of()).value());
           }
+          return first.map(v -> byKind);
+        }
 
-          @Override
-          void deliver(JsonElement value) {
+        @Override
+        void deliver(Map<String, JsonElement> byKind) {
+          byKind.forEach((kind, value) -> {
             Map<String, JsonObject> byName;
             try {
               byName = ConfigEntries.byName(value);
@@ -101,9 +126,9 @@ public final class ConsulRegistry implements ServiceRegistry {
               return;
             }
             entriesChanged(kind, byName);
-          }
-        });
-      }
+          });
+        }
+      });
     }
     ConsulSettings.Registration reg = settings.registration();
     if (reg != null) {
@@ -113,10 +138,11 @@ public final class ConsulRegistry implements ServiceRegistry {
       maintenance.scheduleWithFixedDelay(() -> keepRegistered(reg), period, period, TimeUnit.MILLISECONDS);
     }
     if (settings.kvPrefix() != null) {
-      startWatch(new BlockingWatch<byte[]>("kv:" + settings.kvPrefix(), context.meterRegistry()) {
+      startWatch(new BlockingWatch<byte[]>("kv:" + settings.kvPrefix(), context.meterRegistry(), settings.waitTime(),
+          settings.backoff()) {
         @Override
-        ConsulApi.Result<byte[]> fetch(long index) {
-          return api.getBytes("/v1/kv/" + KvDocuments.path(settings.kvPrefix()), index, Map.of("recurse", ""),
+        ConsulApi.Result<byte[]> fetch(long index, Duration wait) {
+          return api.getBytes("/v1/kv/" + KvDocuments.path(settings.kvPrefix()), index, wait, Map.of("recurse", ""),
               ConsulApi.MAX_RESPONSE_BYTES);
         }
 
@@ -141,29 +167,7 @@ public final class ConsulRegistry implements ServiceRegistry {
 
   @Override
   public Watch watch(String service, EndpointListener listener) {
-    BlockingWatch<List<Endpoint>> w = new BlockingWatch<>("service:" + service, context.meterRegistry()) {
-      private List<Endpoint> last;
-
-      @Override
-      ConsulApi.Result<List<Endpoint>> fetch(long index) {
-        return api.passingEndpoints(service, index);
-      }
-
-      @Override
-      void deliver(List<Endpoint> eps) {
-        if (!eps.equals(last)) {
-          last = eps;
-          listener.onEndpoints(eps);
-        }
-      }
-
-      @Override
-      void failed(Exception e) {
-        listener.onError(e);
-      }
-    };
-    startWatch(w);
-    return w::close;
+    return services.watch(service, listener);
   }
 
   private void startWatch(BlockingWatch<?> w) {
@@ -298,6 +302,11 @@ public final class ConsulRegistry implements ServiceRegistry {
       return;
     }
     drain(deregister());
+    ScheduledFuture<?> idle = idleCheck;
+    if (idle != null) {
+      idle.cancel(false);
+    }
+    services.close();
     for (BlockingWatch<?> w : watches) {
       w.close();
     }

@@ -40,7 +40,13 @@ final class IntentionsWatch {
   private final AtomicInteger closed = new AtomicInteger();
   private volatile boolean known;
 
-  IntentionsWatch(ConsulApi api, String service, String datacenter, PolicyUpdates updates, MeterRegistry meters) {
+  private final java.time.Duration wait;
+  private final ConsulSettings.Backoff backoff;
+
+  IntentionsWatch(ConsulApi api, String service, String datacenter, PolicyUpdates updates, MeterRegistry meters,
+      java.time.Duration wait, ConsulSettings.Backoff backoff) {
+    this.wait = wait;
+    this.backoff = backoff;
     this.api = api;
     this.service = service;
     this.datacenter = datacenter;
@@ -59,14 +65,14 @@ final class IntentionsWatch {
   }
 
   BlockingWatch<JsonElement> watch() {
-    return new BlockingWatch<>("intentions", meters) {
+    return new BlockingWatch<>("intentions", meters, wait, backoff) {
       @Override
-      ConsulApi.Result<JsonElement> fetch(long index) {
+      ConsulApi.Result<JsonElement> fetch(long index, java.time.Duration wait) {
         // the list blocks until a change (match does not block); match is the answer to trust:
         // it refuses with 403 where the list silently leaves out what the token may not read
-        long changedAt = api.get("/v1/connect/intentions", index).index();
+        ConsulApi.Result<JsonElement> list = api.get("/v1/connect/intentions", index, wait, Map.of());
         JsonElement match = api.get("/v1/connect/intentions/match", 0, Map.of("by", "destination", "name", service)).value();
-        return new ConsulApi.Result<>(match, changedAt);
+        return list.map(v -> match);
       }
 
       @Override

@@ -21,7 +21,8 @@ class SecretsTest {
   @Test
   void settingsNeverShowTheTokenOrPasswords() {
     ConsulSettings s = new ConsulSettings("http", "127.0.0.1", 8500, "s3cr3t-token", "", Duration.ofSeconds(5),
-        new ConsulSettings.Tls("t.p12", "pw1", "k.p12", "pw2", "PKCS12"), null, "meshup/", true, true);
+        new ConsulSettings.Tls("t.p12", "pw1", "k.p12", "pw2", "PKCS12"), null, "meshup/", true, true,
+        ConsulSettings.Consistency.STALE, Duration.ofSeconds(5), false, Duration.ofSeconds(5), ConsulSettings.Backoff.DEFAULT);
     assertThat(s.toString()).doesNotContain("s3cr3t").doesNotContain("pw1").doesNotContain("pw2").contains("token set (not shown)");
     AgentSettings a = new AgentSettings("http", "127.0.0.1", 8500, "s3cr3t-token", null);
     assertThat(a.toString()).doesNotContain("s3cr3t");

@@ -36,6 +36,7 @@ public final class CallEngine {
   private final ScheduledExecutorService scheduler;
   private final boolean hasCertificates;
   private final long headersTimeoutNanos;
+  private final long discoveryTimeoutNanos;
   private final int maxReplays;
   private final LongBinaryOperator random;
   private final Set<EngineCall> waiting = ConcurrentHashMap.newKeySet();
@@ -47,25 +48,29 @@ public final class CallEngine {
    * @param scheduler runs the engine's timers (delays, backoffs, deadlines); never blocking work
    * @param hasCertificates whether the mesh has certificates (mutual TLS is possible)
    * @param headersTimeout see {@link #DEFAULT_HEADERS_TIMEOUT}; zero for none
+   * @param discoveryTimeout how long a call with no deadline waits for the registry's first
+   *     answer about its destination; zero not to wait
    * @param random draws a long in [origin, bound) for backoff jitter (tests pass a fixed one)
    */
   public CallEngine(MeshClock clock, ScheduledExecutorService scheduler, boolean hasCertificates,
-      Duration headersTimeout, LongBinaryOperator random) {
-    this(clock, scheduler, hasCertificates, headersTimeout, random, null);
+      Duration headersTimeout, Duration discoveryTimeout, LongBinaryOperator random) {
+    this(clock, scheduler, hasCertificates, headersTimeout, discoveryTimeout, random, null);
   }
 
   /**
-   * As {@link #CallEngine(MeshClock, ScheduledExecutorService, boolean, Duration, LongBinaryOperator)},
+   * As {@link #CallEngine(MeshClock, ScheduledExecutorService, boolean, Duration, Duration, LongBinaryOperator)},
    * with a span per logical call and per attempt through {@code openTelemetry} (or, when null, the
    * global OpenTelemetry if one was installed; with neither, nothing is traced).
    */
   public CallEngine(MeshClock clock, ScheduledExecutorService scheduler, boolean hasCertificates,
-      Duration headersTimeout, LongBinaryOperator random, io.opentelemetry.api.OpenTelemetry openTelemetry) {
+      Duration headersTimeout, Duration discoveryTimeout, LongBinaryOperator random,
+      io.opentelemetry.api.OpenTelemetry openTelemetry) {
     this.tracing = io.meshup.core.internal.trace.Tracing.of(openTelemetry);
     this.clock = Objects.requireNonNull(clock, "clock");
     this.scheduler = Objects.requireNonNull(scheduler, "scheduler");
     this.hasCertificates = hasCertificates;
     this.headersTimeoutNanos = headersTimeout.toNanos();
+    this.discoveryTimeoutNanos = discoveryTimeout.toNanos();
     this.maxReplays = DEFAULT_MAX_REPLAYS;
     this.random = random != null ? random : (origin, bound) -> ThreadLocalRandom.current().nextLong(origin, bound);
   }
@@ -103,6 +108,10 @@ public final class CallEngine {
 
   long headersTimeoutNanos() {
     return headersTimeoutNanos;
+  }
+
+  long discoveryTimeoutNanos() {
+    return discoveryTimeoutNanos;
   }
 
   int maxReplays() {

@@ -60,7 +60,10 @@ import org.slf4j.LoggerFactory;
  *       the request for replay ({@link #stopReplays}).
  *   <li><b>End.</b> The call ends once: with the last attempt's own result
  *       ({@link #completeWithAttempt}) or with a failure the engine names ({@link #fail}); its
- *       permit goes back with the outcome, and {@code mesh.client.requests} records it.
+ *       permit goes back with the outcome, and {@code mesh.client.requests} records it (a refusal
+ *       counts in {@code mesh.client.rejections}). With a tracer installed, the call and each
+ *       attempt are spans (opened here, once for every transport), and the transport writes
+ *       {@link #traceHeaders} into each attempt.
  * </ol>
  *
  * <p>Threading: every event (the transport's calls into this class, timers, the caller's cancel)
@@ -142,8 +145,13 @@ public abstract class EngineCall implements RequestAttributes {
   private CallFailure pending;
   private CallFailure cancelRequested;
   private int retryDecidedFor;
+  /** Whether this call waited (or found nothing worth waiting for) for the registry's first answer. */
+  private boolean discoveryWaited;
+  /** This call's registration with the destination while it waits for the registry's first answer. */
+  private Runnable discoveryWaiter;
   private long retryBackoffNanos;
-  private AttemptEnd lastEnd;
+  /** The last attempt's end as {@code ordinal + 1}, 0 before any (a byte: the call object stays 184 B with {@link #trace}). */
+  private byte lastEnd;
   private int lastCode;
   /** The call's spans; null when no tracer is installed. */
   private io.meshup.core.internal.trace.Tracing.CallTrace trace;
@@ -362,6 +370,18 @@ public abstract class EngineCall implements RequestAttributes {
 
   // ---- what the transport reads ---------------------------------------------------------------
 
+  /**
+   * Counts bytes this call put on ({@code sent}) or took off ({@code received}) the wire, for
+   * {@code mesh.client.bytes}; for transports that know their wire sizes (gRPC's stream tracers).
+   * Any thread; does nothing before the call was routed.
+   */
+  public final void bytesOnWire(long sent, long received) {
+    Target t = target;
+    if (t != null) {
+      t.bytes(sent, received);
+    }
+  }
+
   /** True when the call is traced: the transport then writes {@link #traceHeaders} into each attempt. */
   public final boolean traced() {
     return trace != null;
@@ -501,7 +521,9 @@ public abstract class EngineCall implements RequestAttributes {
         break;
       case E_WAIT_OVER:
         if (phase == WAITING && n == attempt) {
+          cancel(timer); // the discovery wait's timer, when the registry answered first
           timer = null;
+          stopAwaitingDiscovery();
           engine.waiting(this, false);
           nextAttempt();
         }
@@ -524,7 +546,7 @@ public abstract class EngineCall implements RequestAttributes {
           // nothing kept to send again: the last attempt's result is the call's
           cancel(timer);
           engine.waiting(this, false);
-          finishAttempt(RetryRules.outcome(protocol, lastEnd, lastCode));
+          finishAttempt(RetryRules.outcome(protocol, lastEnd(), lastCode));
         }
         break;
       default:
@@ -558,9 +580,7 @@ public abstract class EngineCall implements RequestAttributes {
     long now = engine.clock().nanoTime();
     startNanos = now;
     if (trace != null) {
-      String p = path();
-      trace.callStarted(protocol == Protocol.GRPC ? (p.startsWith("/") ? p.substring(1) : p) : method() + " "
-          + router.service(), router.service(), protocol == Protocol.GRPC, method());
+      trace.callStarted(router.service(), protocol == Protocol.GRPC, path(), method());
     }
     if (endedByCancelOrShutdown()) {
       return;
@@ -615,6 +635,53 @@ public abstract class EngineCall implements RequestAttributes {
     return false;
   }
 
+  /**
+   * Waits for the registry's first answer about the destination (the first calls of a destination
+   * the mesh just started watching): until it comes, the deadline or the engine's discovery
+   * timeout, whichever is first; then picks again.
+   */
+  private void awaitDiscovery() {
+    phase = WAITING;
+    engine.waiting(this, true);
+    if (phase != WAITING) {
+      return; // the engine shut down meanwhile
+    }
+    long wait = engine.discoveryTimeoutNanos();
+    if (hasDeadline) {
+      long left = deadline - engine.clock().nanoTime();
+      wait = wait > 0 ? Math.min(wait, left) : left; // the transport may time the deadline itself: not while nothing is sent
+    }
+    timer = engine.schedule(() -> event(E_WAIT_OVER, 0, null, 0), wait);
+    if (timer == null) {
+      engine.waiting(this, false);
+      finishFailure(shutDownFailure(), Outcome.CANCELLED);
+    }
+  }
+
+  private void stopAwaitingDiscovery() {
+    if (discoveryWaiter != null) {
+      target.stopAwaiting(discoveryWaiter);
+      discoveryWaiter = null;
+    }
+  }
+
+  /** The registry answered (or failed) while this call waited for its first answer. */
+  private void discoveryAnswered() {
+    event(E_WAIT_OVER, 0, null, 0);
+  }
+
+  /** No endpoint to pick: says why when the registry has not listed any yet. */
+  private CallFailure noEndpoints() {
+    CallFailure f = rejected(Rejection.NO_ENDPOINTS);
+    String why = target.discoveryState();
+    if (why == null) {
+      return f;
+    }
+    long waited = TimeUnit.NANOSECONDS.toMillis(Math.max(0, engine.clock().nanoTime() - startNanos));
+    return new CallFailure(f.kind(), f.message() + "; " + why + " (waited " + waited + " ms)", f.rejection(), 0, null,
+        null, false);
+  }
+
   /** Waits {@code nanos} (a delay or a backoff), never past the deadline, then tries again. */
   private void waitFor(long nanos) {
     long wait = nanos;
@@ -664,9 +731,18 @@ public abstract class EngineCall implements RequestAttributes {
     }
     EndpointState ep = target.pick(tried, now);
     if (ep == null) {
+      if (attempt == 0 && !discoveryWaited && (hasDeadline || engine.discoveryTimeoutNanos() > 0)) {
+        discoveryWaited = true;
+        Runnable w = this::discoveryAnswered;
+        if (target.awaitEndpoints(w)) {
+          discoveryWaiter = w;
+          awaitDiscovery();
+          return;
+        }
+      }
       permit = false;
       target.reject(Rejection.NO_ENDPOINTS);
-      finishFailure(rejected(Rejection.NO_ENDPOINTS), null);
+      finishFailure(noEndpoints(), null);
       return;
     }
     attempt++;
@@ -762,7 +838,7 @@ public abstract class EngineCall implements RequestAttributes {
     if (perTryFired && end == AttemptEnd.CANCELLED) {
       end = AttemptEnd.TIMEOUT;
     }
-    lastEnd = end;
+    lastEnd = (byte) (end.ordinal() + 1);
     lastCode = code;
     Outcome outcome = RetryRules.outcome(protocol, end, code);
     if (trace != null) {
@@ -906,6 +982,7 @@ public abstract class EngineCall implements RequestAttributes {
     timer = null;
     deadlineTimer = null;
     perTryTimer = null;
+    stopAwaitingDiscovery();
     if (permit) {
       permit = false;
       long nanos = streaming && committed ? commitNanos - startNanos : now - startNanos;
@@ -940,8 +1017,10 @@ public abstract class EngineCall implements RequestAttributes {
   private CallFailure deadlineFailure() {
     long millis = Math.round(Math.max(0, (hasDeadline ? deadline : callerDeadline) - startNanos) / 1e6);
     String what = routeTimeoutBinds ? "the timeout of route " + target.route().name() : "the caller's deadline";
+    String discovery = attempt == 0 && discoveryWaited ? target.discoveryState() : null;
     return new CallFailure(CallFailure.Kind.DEADLINE_EXCEEDED, "meshup: " + target.describe() + ": deadline exceeded after "
-        + millis + " ms (" + what + "; " + attempt + (attempt == 1 ? " attempt)" : " attempts)"), null, 0, null, null,
+        + millis + " ms (" + what + "; " + attempt + (attempt == 1 ? " attempt" : " attempts")
+        + (discovery != null ? "; waiting for endpoints: " + discovery : "") + ")", null, 0, null, null,
         routeTimeoutBinds);
   }
 
@@ -960,9 +1039,14 @@ public abstract class EngineCall implements RequestAttributes {
         + " not sent");
   }
 
+  /** How the last attempt ended, or null before any did. */
+  private AttemptEnd lastEnd() {
+    return lastEnd == 0 ? null : ENDS[lastEnd - 1];
+  }
+
   @Override
   public String toString() {
     return "call to " + router.service() + " (attempt " + attempt + ", phase " + phase
-        + (lastEnd == null ? "" : ", last " + lastEnd + " " + lastCode) + ")";
+        + (lastEnd == 0 ? "" : ", last " + lastEnd() + " " + lastCode) + ")";
   }
 }

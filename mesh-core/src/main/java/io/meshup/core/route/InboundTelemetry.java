@@ -40,6 +40,8 @@ public final class InboundTelemetry {
   private final Tracing tracing;
   private final ConcurrentHashMap<String, Timer[]> grpc = new ConcurrentHashMap<>();
   private final ConcurrentHashMap<String, Timer[]> http = new ConcurrentHashMap<>();
+  /** mesh.server.bytes{protocol=grpc}: sent, received; registered on first use. */
+  private volatile io.micrometer.core.instrument.Counter[] grpcBytes;
 
   /** For the mesh; transports get theirs from {@code Mesh.inboundTelemetry()}. */
   public InboundTelemetry(MeterRegistry registry, MeshClock clock, Tracing tracing) {
@@ -73,6 +75,26 @@ public final class InboundTelemetry {
     }
     Context context = tracing.startServer(spanName, grpc, carrier, new Getter<>(headers));
     return new Call(grpc, start, callerTag, Span.fromContext(context), context);
+  }
+
+  /** Counts bytes inbound gRPC calls put on ({@code sent}) or took off ({@code received}) the wire. Any thread. */
+  public void grpcBytes(long sent, long received) {
+    io.micrometer.core.instrument.Counter[] c = grpcBytes;
+    if (c == null) {
+      c = new io.micrometer.core.instrument.Counter[2];
+      for (int i = 0; i < 2; i++) {
+        c[i] = io.micrometer.core.instrument.Counter.builder(Metrics.SERVER_BYTES)
+            .description("Bytes on the wire of inbound calls (gRPC's wire sizes), sent or received").baseUnit("bytes")
+            .tags("protocol", "grpc", "direction", i == 0 ? "sent" : "received").register(registry);
+      }
+      grpcBytes = c;
+    }
+    if (sent > 0) {
+      c[0].increment(sent);
+    }
+    if (received > 0) {
+      c[1].increment(received);
+    }
   }
 
   private Timer timer(boolean isGrpc, String caller, int status) {

@@ -164,8 +164,10 @@ public final class GrpcConnections implements AutoCloseable {
   }
 
   private ManagedChannel open(EndpointHandle endpoint, ConnectionSettings settings, boolean useTls) {
+    // the engine replays and retries attempts itself: grpc-java's own retry layer (a RetriableStream
+    // buffering every message of every call) would only add a second, unseen one
     NettyChannelBuilder b = NettyChannelBuilder.forAddress(endpoint.endpoint().host(), endpoint.endpoint().port())
-        .executor(executor);
+        .executor(executor).disableRetry();
     if (useTls) {
       b.sslContext(tls.computeIfAbsent(endpoint.service(), service -> TlsContexts.client(
           mesh.certificates().orElseThrow(), mesh.clock(), service, mesh.meterRegistry())));

@@ -413,8 +413,12 @@ final class MeshClientCall<ReqT, RespT> extends ClientCall<ReqT, RespT> {
         return;
       }
       long timeout = attemptTimeoutNanos();
-      CallOptions options = callOptions.withStreamTracerFactory(tracers)
-          .withDeadline(timeout > 0 ? Deadline.after(timeout, TimeUnit.NANOSECONDS) : null);
+      CallOptions options = callOptions.withStreamTracerFactory(tracers);
+      if (timeout > 0) {
+        options = options.withDeadline(Deadline.after(timeout, TimeUnit.NANOSECONDS));
+      } else if (options.getDeadline() != null) {
+        options = options.withDeadline(null); // the engine's deadline is the call's; none here
+      }
       a.call = connection.newCall(method, options);
       Metadata copy = new Metadata();
       copy.merge(headers);
@@ -613,6 +617,16 @@ final class MeshClientCall<ReqT, RespT> extends ClientCall<ReqT, RespT> {
       if (seq >= attempt.replayed) {
         counted(bytes);
       }
+    }
+
+    @Override
+    public void outboundWireSize(long bytes) {
+      logical.bytesOnWire(bytes, 0);
+    }
+
+    @Override
+    public void inboundWireSize(long bytes) {
+      logical.bytesOnWire(0, bytes);
     }
   }
 }

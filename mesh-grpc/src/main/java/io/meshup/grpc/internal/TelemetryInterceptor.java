@@ -53,6 +53,27 @@ public final class TelemetryInterceptor implements ServerInterceptor {
     this.telemetry = telemetry;
   }
 
+  /** The stream tracers that count inbound calls' bytes on the wire ({@code mesh.server.bytes}). */
+  public io.grpc.ServerStreamTracer.Factory bytes() {
+    io.grpc.ServerStreamTracer tracer = new io.grpc.ServerStreamTracer() {
+      @Override
+      public void outboundWireSize(long bytes) {
+        telemetry.grpcBytes(bytes, 0);
+      }
+
+      @Override
+      public void inboundWireSize(long bytes) {
+        telemetry.grpcBytes(0, bytes);
+      }
+    };
+    return new io.grpc.ServerStreamTracer.Factory() {
+      @Override
+      public io.grpc.ServerStreamTracer newServerStreamTracer(String fullMethodName, Metadata headers) {
+        return tracer; // stateless: one for every stream
+      }
+    };
+  }
+
   @Override
   public <ReqT, RespT> ServerCall.Listener<ReqT> interceptCall(ServerCall<ReqT, RespT> call, Metadata headers,
       ServerCallHandler<ReqT, RespT> next) {

@@ -18,6 +18,7 @@ import io.meshup.core.internal.policy.PolicyModel.PeerAuthentication;
 import io.meshup.core.internal.policy.PolicyModel.RequestAuthentication;
 import io.meshup.core.internal.policy.PolicyModel.Scope;
 import io.meshup.core.internal.policy.PolicySet;
+import io.meshup.core.internal.routing.Metrics;
 import io.meshup.core.route.InboundAuthorizer;
 import io.meshup.core.route.InboundAuthorizer.Kind;
 import io.meshup.core.route.InboundAuthorizer.Request;
@@ -292,7 +293,7 @@ public final class InboundPolicy {
       if (m == null) {
         return denial;
       }
-      Counter byReason = Counter.builder("mesh.jwt.rejections").description("Requests refused for their JWT, by why")
+      Counter byReason = Counter.builder(Metrics.JWT_REJECTIONS).description("Requests refused for their JWT, by why")
           .baseUnit("requests").tag("policy", policy).tag("reason", reason.tag()).register(m);
       w.hold(byReason);
       return denial == null ? byReason : new BothCounter(denial, byReason);
@@ -334,14 +335,14 @@ public final class InboundPolicy {
         AuthzDecision decision = null;
         Counter observed = null;
         if (p.dryRun()) {
-          observed = counter("mesh.authz.dryrun", "Requests a dry-run AuthorizationPolicy matched (never enforced)",
+          observed = counter(Metrics.AUTHZ_DRYRUN, "Requests a dry-run AuthorizationPolicy matched (never enforced)",
               p.name(), rule, p.action() == AuthzAction.ALLOW ? "allowed" : p.action() == AuthzAction.DENY ? "denied"
                   : p.action().name().toLowerCase(java.util.Locale.ROOT));
         } else if (p.action() == AuthzAction.DENY) {
           decision = new AuthzDecision(Kind.DENY, p.name(), rule, "meshup: denied by AuthorizationPolicy " + p.name()
               + " " + rule, w.denial(p.name(), rule));
         } else if (p.action() == AuthzAction.AUDIT) {
-          observed = counter("mesh.authz.audits", "Requests an AUDIT AuthorizationPolicy matched", p.name(), rule, null);
+          observed = counter(Metrics.AUTHZ_AUDITS, "Requests an AUDIT AuthorizationPolicy matched", p.name(), rule, null);
         }
         Counter customDenial = p.action() == AuthzAction.CUSTOM && !p.dryRun() ? w.denial(p.name(), rule) : null;
         Rule r = new Rule(p.name(), rule, p.rules().get(i), ns, domains, decision, observed, p.action(), customDenial);
@@ -378,7 +379,7 @@ public final class InboundPolicy {
             w.denial("none", "none"));
       }
       if (!dryAllow.isEmpty()) {
-        dryNoAllow = counter("mesh.authz.dryrun", "Requests a dry-run AuthorizationPolicy matched (never enforced)",
+        dryNoAllow = counter(Metrics.AUTHZ_DRYRUN, "Requests a dry-run AuthorizationPolicy matched (never enforced)",
             "none", "none", "denied");
       }
       if (provider != null) {
@@ -387,7 +388,7 @@ public final class InboundPolicy {
         String[] results = {"allowed", "denied", "error", "timeout", "fail_open"};
         customResults = new Counter[results.length];
         for (int i = 0; i < results.length && m != null; i++) {
-          customResults[i] = Counter.builder("mesh.authz.custom").description("Checks by an external authorizer, by outcome")
+          customResults[i] = Counter.builder(Metrics.AUTHZ_CUSTOM).description("Checks by an external authorizer, by outcome")
               .baseUnit("requests").tag("provider", provider.name()).tag("result", results[i]).register(m);
           w.hold(customResults[i]);
         }

@@ -2,6 +2,7 @@ package io.meshup.core.internal.bootstrap;
 
 import io.meshup.core.MeshClock;
 import io.meshup.core.identity.Credentials;
+import io.meshup.core.internal.routing.Metrics;
 import io.meshup.core.spi.CertificateSource;
 import io.micrometer.core.instrument.Gauge;
 import io.micrometer.core.instrument.MeterRegistry;
@@ -40,7 +41,7 @@ public final class CertificateExpiry implements AutoCloseable {
     this.sourceTag = sourceTag;
     this.clock = clock;
     this.meters = meters;
-    this.gauge = Gauge.builder("mesh.tls.certificate.expiry", this, CertificateExpiry::secondsLeft)
+    this.gauge = Gauge.builder(Metrics.CERTIFICATE_EXPIRY, this, CertificateExpiry::secondsLeft)
         .description("Seconds until the leaf certificate in use expires")
         .baseUnit("seconds")
         .tags("source", sourceTag, "service", service)

@@ -180,7 +180,7 @@ public record MeshSettings(String service, String registryType, Map<String, List
       return Defaults.BUILT_IN;
     }
     d.keys("timeout", "retryBudget", "loadBalancer", "connectionPool", "outlierDetection", "circuitBreaker",
-        "headersTimeout", "idleTimeout");
+        "headersTimeout", "idleTimeout", "discoveryTimeout", "emptyEndpointsGrace");
     Duration timeout = d.get("timeout").duration(Duration.ZERO);
     if (timeout.isNegative()) {
       throw d.get("timeout").error("must not be negative");
@@ -204,7 +204,15 @@ public record MeshSettings(String service, String registryType, Map<String, List
     if (idle.isNegative()) {
       throw d.get("idleTimeout").error("must not be negative");
     }
-    return new Defaults(new PolicyParser().trafficPolicy(d.without("timeout", "retryBudget", "headersTimeout", "idleTimeout")),
-        timeout, ttl, pct, min, headers, idle);
+    Duration discovery = d.get("discoveryTimeout").duration(b.discoveryTimeout());
+    if (discovery.isNegative()) {
+      throw d.get("discoveryTimeout").error("must not be negative");
+    }
+    Duration grace = d.get("emptyEndpointsGrace").duration(b.emptyEndpointsGrace());
+    if (grace.isNegative()) {
+      throw d.get("emptyEndpointsGrace").error("must not be negative");
+    }
+    return new Defaults(new PolicyParser().trafficPolicy(d.without("timeout", "retryBudget", "headersTimeout", "idleTimeout",
+        "discoveryTimeout", "emptyEndpointsGrace")), timeout, ttl, pct, min, headers, idle, discovery, grace);
   }
 }

@@ -1,6 +1,7 @@
 package io.meshup.core.internal.http;
 
 import io.meshup.core.PathNormalization;
+import io.meshup.core.internal.routing.Metrics;
 import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.MeterRegistry;
 import java.util.EnumMap;
@@ -27,7 +28,7 @@ import java.util.Map;
  */
 public final class RequestTargets {
   /** Rejected requests: tag reason. */
-  public static final String REJECTED = "mesh.server.requests.rejected";
+  public static final String REJECTED = Metrics.SERVER_REQUESTS_REJECTED;
 
   /** Why a request was refused; the {@code reason} tag. */
   public enum Reason {

@@ -3,6 +3,7 @@ package io.meshup.core.internal.jwt;
 import com.nimbusds.jose.jwk.JWKSet;
 import com.nimbusds.jose.util.JSONObjectUtils;
 import io.meshup.core.MeshClock;
+import io.meshup.core.internal.routing.Metrics;
 import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.MeterRegistry;
 import java.io.IOException;
@@ -63,7 +64,7 @@ public final class JwksCache implements AutoCloseable {
   }
 
   private static Counter counter(MeterRegistry meters, String result) {
-    return Counter.builder("mesh.jwks.fetches").description("Fetches of JSON Web Key Sets for RequestAuthentication")
+    return Counter.builder(Metrics.JWKS_FETCHES).description("Fetches of JSON Web Key Sets for RequestAuthentication")
         .baseUnit("fetches").tag("result", result).register(meters);
   }
 

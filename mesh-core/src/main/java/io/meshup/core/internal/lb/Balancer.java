@@ -15,6 +15,8 @@ import java.util.concurrent.ThreadLocalRandom;
  * members: when nothing better is in reach it routes to any endpoint rather than to none.
  */
 public abstract class Balancer {
+  /** Decay time of the peak-EWMA latency estimate: 10 s. */
+  public static final double EWMA_TAU_NANOS = java.util.concurrent.TimeUnit.SECONDS.toNanos(10);
   /** Random draws before falling back to a walk. */
   static final int DRAWS = 4;
   /** Endpoints walked after the draws. */

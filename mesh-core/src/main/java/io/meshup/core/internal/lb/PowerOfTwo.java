@@ -2,7 +2,6 @@ package io.meshup.core.internal.lb;
 
 import io.meshup.core.internal.routing.EndpointState;
 import java.util.concurrent.ThreadLocalRandom;
-import java.util.concurrent.TimeUnit;
 
 /**
  * Power of two choices: draw two distinct candidates, keep the better-ranked one and, between
@@ -14,8 +13,8 @@ import java.util.concurrent.TimeUnit;
  * or new endpoint is tried within seconds.
  */
 final class PowerOfTwo extends Balancer {
-  /** Decay time of the latency estimate: 10 s. */
-  static final double TAU_NANOS = TimeUnit.SECONDS.toNanos(10);
+  /** Decay time of the latency estimate. */
+  static final double TAU_NANOS = EWMA_TAU_NANOS;
   /** Peak EWMA costs within this factor of each other are a tie. */
   static final double TIE = 1.2;
 

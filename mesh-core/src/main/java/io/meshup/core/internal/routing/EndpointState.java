@@ -275,6 +275,19 @@ public final class EndpointState implements EndpointHandle {
   }
 
   /**
+   * Starts a new endpoint's estimate at its peers' ({@code nanos}), as if observed now, so it takes
+   * a fair share of calls from its first pick rather than one call at a time as a probe. Its own
+   * first sample is still skipped (see {@link #observe}).
+   */
+  void seed(long now, double nanos) {
+    synchronized (this) {
+      ewmaNanos = nanos;
+      ewmaStamp = now;
+      observed = true;
+    }
+  }
+
+  /**
    * Feeds one latency: the estimate jumps to a higher value at once and decays towards lower ones;
    * after a stale spell the sample replaces the estimate. The first sample of an endpoint is
    * skipped: it carries one-time costs (class loading, first frames on a new connection) that would

@@ -12,6 +12,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ScheduledExecutorService;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -37,6 +38,7 @@ public final class MeshRuntime implements AutoCloseable {
   private volatile PolicySet policy = PolicySet.EMPTY;
   private volatile InboundPolicy inbound = InboundPolicy.EMPTY;
   private final Workload workload;
+  private final ScheduledExecutorService scheduler;
   private final java.util.function.Consumer<InboundPolicy> compiled;
   /** What each policy source last sent, accepted or not, by source name; guarded by lock. */
   private final Map<String, SourceHistory> history = new LinkedHashMap<>();
@@ -48,27 +50,23 @@ public final class MeshRuntime implements AutoCloseable {
    */
   public record SourceHistory(long lastAcceptedMillis, long lastRejectedMillis, String lastError) {}
 
-  /** A runtime for service {@code service}, whose inbound policy it compiles for a workload of that name alone. */
-  public MeshRuntime(String service, MeshClock clock, Metrics metrics, Defaults defaults, ServiceRegistry registry) {
-    this(service, clock, metrics, defaults, registry, Workload.basic(service, clock, null, null), in -> {});
-  }
-
   /**
    * A runtime whose inbound policy is compiled from each policy set for {@code workload}, its
    * meters owned by the policy in force (they go when it is replaced), and handed to
    * {@code compiled} before it is put in force (a throw refuses it).
    */
   public MeshRuntime(String service, MeshClock clock, Metrics metrics, Defaults defaults, ServiceRegistry registry,
-      Workload workload, java.util.function.Consumer<InboundPolicy> compiled) {
-    this(service, clock, metrics, defaults, registry, workload, compiled,
+      Workload workload, java.util.function.Consumer<InboundPolicy> compiled, ScheduledExecutorService scheduler) {
+    this(service, clock, metrics, defaults, registry, workload, compiled, scheduler,
         io.github.resilience4j.circuitbreaker.CircuitBreakerRegistry.ofDefaults());
   }
 
   /** As above, with the destinations' circuit breakers kept in {@code breakers} while they are in force. */
   public MeshRuntime(String service, MeshClock clock, Metrics metrics, Defaults defaults, ServiceRegistry registry,
-      Workload workload, java.util.function.Consumer<InboundPolicy> compiled,
+      Workload workload, java.util.function.Consumer<InboundPolicy> compiled, ScheduledExecutorService scheduler,
       io.github.resilience4j.circuitbreaker.CircuitBreakerRegistry breakers) {
     this.breakers = breakers;
+    this.scheduler = scheduler;
     this.service = service;
     this.clock = clock;
     this.metrics = metrics;
@@ -157,6 +155,12 @@ public final class MeshRuntime implements AutoCloseable {
     }
   }
 
+  /** The subset of the destination's runtime in force, or null when there is none (gauges read it). */
+  SubsetRuntime subsetInForce(String service, String subset) {
+    ServiceRuntime r = runtimes.get(service);
+    return r == null ? null : r.subset(subset).orElse(null);
+  }
+
   ServiceRuntime runtimeLocked(String service) {
     ServiceRuntime r = runtimes.get(service);
     if (r != null) {
@@ -178,14 +182,26 @@ public final class MeshRuntime implements AutoCloseable {
           }
           rt.updateEndpoints(endpoints);
         }
+        runAll(rt.takeDiscoveryWaiters());
+        int failed = rt.registryAnswered();
+        if (failed > 0) {
+          log.info("{}: the registry answers again ({} endpoints) after {} failed refreshes", service,
+              endpoints.size(), failed);
+        }
         log.debug("{}: {} endpoints", service, endpoints.size());
       }
 
       @Override
       public void onError(Throwable error) {
-        rt.watchFailed(error);
-        log.warn("{}: registry refresh failed, keeping the last {} endpoints: {}", service,
-            rt.endpoints().size(), error.toString());
+        rt.discoveryFailed(error);
+        runAll(rt.takeDiscoveryWaiters());
+        // one line per outage, not one per failed refresh (3,000 destinations would flood the log)
+        if (rt.registryFailed(error) == 1) {
+          log.warn("{}: registry refresh failed, keeping the last {} endpoints: {}", service,
+              rt.endpoints().size(), error.toString());
+        } else {
+          log.debug("{}: registry refresh failed again: {}", service, error.toString());
+        }
       }
     }));
     r.rebuildRoutes(policy);
@@ -313,6 +329,33 @@ public final class MeshRuntime implements AutoCloseable {
       runtimes.clear();
     }
     closeAll(watches);
+  }
+
+  /** Runs {@code task} after {@code delayNanos} on the mesh's scheduler; null when it is shut down. */
+  java.util.concurrent.ScheduledFuture<?> schedule(Runnable task, long delayNanos) {
+    try {
+      return scheduler.schedule(task, delayNanos, java.util.concurrent.TimeUnit.NANOSECONDS);
+    } catch (java.util.concurrent.RejectedExecutionException e) {
+      return null;
+    }
+  }
+
+  /** An empty answer held off since {@code since} for {@code rt} has waited its grace period. */
+  void emptyGraceOver(ServiceRuntime rt, long since) {
+    synchronized (lock) {
+      rt.emptyGraceOver(since);
+    }
+  }
+
+  /** Lets calls waiting for a registry's first answer go on (outside the lock). */
+  private static void runAll(List<Runnable> waiters) {
+    for (Runnable w : waiters) {
+      try {
+        w.run();
+      } catch (RuntimeException | Error e) {
+        log.warn("A call waiting for the registry's first answer failed to go on", e);
+      }
+    }
   }
 
   /** Closes released destinations' watches, outside the lock their listeners take. */

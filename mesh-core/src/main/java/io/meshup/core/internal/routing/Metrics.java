@@ -28,6 +28,12 @@ public final class Metrics {
   public static final String ATTEMPTS = "mesh.client.attempts";
   /** Logical calls refused before any attempt: a counter, tags service, route, subset, reason. */
   public static final String REJECTIONS = "mesh.client.rejections";
+  /** Bytes on the wire of outbound calls, where the transport knows them (gRPC): tags service, direction (sent|received). */
+  public static final String CLIENT_BYTES = "mesh.client.bytes";
+  /** Bytes on the wire of inbound calls, where the transport knows them (gRPC): tags protocol, direction. */
+  public static final String SERVER_BYTES = "mesh.server.bytes";
+  /** Failures the registry reported for a destination (its last endpoints keep serving): tags service. */
+  public static final String REGISTRY_ERRORS = "mesh.registry.errors";
   /** Inbound calls a MeshUp server handled: a timer with histogram buckets, tags protocol, caller, status. */
   public static final String SERVER_REQUESTS = "mesh.server.requests";
   /** Endpoint gauge: tags service, subset, state (healthy|ejected). */
@@ -42,6 +48,27 @@ public final class Metrics {
   public static final String POLICY_UPDATES = "mesh.policy.updates";
   /** Refused inbound calls: tags policy (a policy name, or none), rule (rules[i], none or mtls). */
   public static final String AUTHZ_DENIALS = "mesh.authz.denials";
+  /** Requests an AUDIT AuthorizationPolicy matched: tags policy, rule. */
+  public static final String AUTHZ_AUDITS = "mesh.authz.audits";
+  /** Requests a dry-run AuthorizationPolicy matched (never enforced): tags policy, rule. */
+  public static final String AUTHZ_DRYRUN = "mesh.authz.dryrun";
+  /** Checks by an external authorizer (CUSTOM): tags provider, result. */
+  public static final String AUTHZ_CUSTOM = "mesh.authz.custom";
+  /** Requests refused for their JWT: tags reason. */
+  public static final String JWT_REJECTIONS = "mesh.jwt.rejections";
+  /** Fetches of JSON Web Key Sets: tags result (success|failure). */
+  public static final String JWKS_FETCHES = "mesh.jwks.fetches";
+  /** Refused TLS peers: tags side (client|server), reason. */
+  public static final String TLS_REJECTIONS = "mesh.tls.rejections";
+  /** Seconds until the workload's certificate expires: a gauge, tags service, source. */
+  public static final String CERTIFICATE_EXPIRY = "mesh.tls.certificate.expiry";
+  /** Inbound connections closed because the mTLS mode in force does not accept their transport: tags mode, transport. */
+  public static final String CONNECTIONS_REFUSED = "mesh.server.connections.refused";
+  /** Inbound requests refused for their target before authorization: tags reason. */
+  public static final String SERVER_REQUESTS_REJECTED = "mesh.server.requests.rejected";
+
+  /** Empty registry answers held off by the grace period (no tags: the log line names the service). */
+  public static final String EMPTY_ANSWERS_HELD = "mesh.registry.empty.held";
 
   /**
    * The histogram buckets of every latency timer (Prometheus {@code _bucket} series, for
@@ -127,11 +154,28 @@ public final class Metrics {
     return subset.isEmpty() ? "all" : tag(subset);
   }
 
-  /** Counts one policy update. */
+  /**
+   * Counts one policy update. Both results of a source are registered at its first update, so the
+   * first rejection shows as an increase (Prometheus's {@code increase} sees none in a series that
+   * starts at 1).
+   */
   public void policyUpdate(String source, boolean accepted) {
-    Counter.builder(POLICY_UPDATES)
+    Counter yes = policyUpdates(source, "accepted");
+    Counter no = policyUpdates(source, "rejected");
+    (accepted ? yes : no).increment();
+  }
+
+  private Counter policyUpdates(String source, String result) {
+    return Counter.builder(POLICY_UPDATES)
         .description("Policy updates, accepted or rejected")
-        .tags("source", tag(source), "result", accepted ? "accepted" : "rejected")
+        .tags("source", tag(source), "result", result)
+        .register(registry);
+  }
+
+  /** Counts an empty registry answer held off (mesh.defaults.emptyEndpointsGrace). */
+  public void emptyAnswerHeld() {
+    Counter.builder(EMPTY_ANSWERS_HELD)
+        .description("Empty registry answers held off while the last known endpoints keep serving")
         .register(registry)
         .increment();
   }
@@ -176,7 +220,6 @@ public final class Metrics {
     Counter rejections(String service, String route, String subset, String reason) {
       return held(Counter.builder(REJECTIONS)
           .description("Logical calls the mesh refused before any attempt (breaker open, concurrency limit, no endpoint)")
-          .baseUnit("calls")
           .tags("service", tag(service), "route", tag(route), "subset", subsetTag(subset), "reason", reason)
           .register(registry));
     }
@@ -193,6 +236,21 @@ public final class Metrics {
       return held(Metrics.this.authzDenials(policy, rule));
     }
 
+    Counter bytes(String service, String direction) {
+      return held(Counter.builder(CLIENT_BYTES)
+          .description("Bytes on the wire of calls to a destination (gRPC's wire sizes), sent or received")
+          .baseUnit("bytes")
+          .tags("service", tag(service), "direction", direction)
+          .register(registry));
+    }
+
+    Counter registryErrors(String service) {
+      return held(Counter.builder(REGISTRY_ERRORS)
+          .description("Failures the registry reported for a destination; its last endpoints keep serving")
+          .tags("service", tag(service))
+          .register(registry));
+    }
+
     Counter retries(String service, String result) {
       return held(Counter.builder(RETRIES)
           .description("Retries asked of the retry budget")
@@ -201,9 +259,18 @@ public final class Metrics {
           .register(registry));
     }
 
+    /**
+     * A gauge of {@code obj}; one already registered under the same id is held as it is (Micrometer
+     * keeps a gauge's first registration and warns at the second), so {@code f} must read what is in
+     * force, not what {@code obj} was when the first table registered it.
+     */
     <T> Gauge gauge(String name, String description, T obj, ToDoubleFunction<T> f, String... tags) {
       for (int i = 1; i < tags.length; i += 2) {
         tags[i] = tag(tags[i]);
+      }
+      Gauge existing = registry.find(name).tags(tags).gauge();
+      if (existing != null) {
+        return held(existing);
       }
       return held(Gauge.builder(name, obj, f).description(description).tags(tags).strongReference(true)
           .register(registry));

@@ -42,7 +42,7 @@ public final class RuntimeSnapshot {
   /** True when every destination has had an answer from its registry (endpoints, or an error). */
   public static boolean ready(MeshRuntime runtime) {
     for (ServiceRuntime r : runtime.destinations()) {
-      if (!r.endpointsKnown() && r.watchError() == null) {
+      if (!r.endpointsKnown() && r.discoveryError() == null) {
         return false;
       }
     }

@@ -34,6 +34,7 @@ import java.util.concurrent.TimeUnit;
  * routes; the control methods run under the mesh's control lock and publish whole new arrays.
  */
 public final class ServiceRuntime implements ServiceRouter {
+  private static final org.slf4j.Logger log = org.slf4j.LoggerFactory.getLogger(ServiceRuntime.class);
   /** Peak-EWMA starting estimate, 30 ms as Finagle and Linkerd. */
   static final long INITIAL_RTT_NANOS = TimeUnit.MILLISECONDS.toNanos(30);
 
@@ -58,12 +59,22 @@ public final class ServiceRuntime implements ServiceRouter {
   private Map<String, EndpointState> states = Map.of();
   private List<EndpointState> endpoints = List.of();
   private volatile boolean endpointsKnown;
+  /** The registry's failure before its first answer, or null. */
+  private volatile String discoveryError;
+  private final java.util.concurrent.atomic.AtomicInteger registryFailures = new java.util.concurrent.atomic.AtomicInteger();
+  /** Calls waiting for the registry's first answer (or failure); guarded by this. */
+  private List<Runnable> discoveryWaiters;
+  /** Since when (mesh clock) an empty answer is held off, 0 when none is; guarded by the mesh's lock. */
+  private long emptySince;
+  private java.util.concurrent.ScheduledFuture<?> emptyTimer;
   private volatile Map<String, SubsetRuntime> subsets = Map.of();
   private volatile CompiledRoute[] routes = new CompiledRoute[0];
   /** The registry's last error for this destination (null when none since the last answer), and when. */
   private volatile Throwable watchError;
   private volatile long watchErrorMillis;
   private final java.util.concurrent.atomic.AtomicLong watchErrors = new java.util.concurrent.atomic.AtomicLong();
+  /** mesh.registry.errors of this destination, held by the subsets' meters; null once released. */
+  private volatile io.micrometer.core.instrument.Counter registryErrors;
 
   ServiceRuntime(String service, MeshRuntime mesh) {
     this.service = service;
@@ -136,6 +147,10 @@ public final class ServiceRuntime implements ServiceRouter {
    */
   ServiceRegistry.Watch release() {
     released = true;
+    if (emptyTimer != null) {
+      emptyTimer.cancel(false);
+      emptyTimer = null;
+    }
     ServiceRegistry.Watch w = watch;
     watch = null;
     for (EndpointState e : states.values()) {
@@ -144,6 +159,7 @@ public final class ServiceRuntime implements ServiceRouter {
     for (SubsetRuntime s : subsets.values()) {
       s.unregisterBreaker(mesh.breakers());
     }
+    registryErrors = null;
     mesh.metrics().replace(routeMeters, null);
     mesh.metrics().replace(subsetMeters, null);
     routeMeters = null;
@@ -182,12 +198,6 @@ public final class ServiceRuntime implements ServiceRouter {
 
   // ---- control path (under the mesh's control lock) ------------------------------------
 
-  /** The registry reported a failure; the last endpoints keep serving. */
-  void watchFailed(Throwable error) {
-    watchErrors.incrementAndGet();
-    watchErrorMillis = mesh.clock().currentTimeMillis();
-    watchError = error;
-  }
 
   /** The registry's last error since it last delivered endpoints, or null. */
   public Throwable watchError() {
@@ -219,13 +229,74 @@ public final class ServiceRuntime implements ServiceRouter {
     return endpoints;
   }
 
+  /**
+   * The registry's answer: the endpoints replace the current ones, except that an empty answer
+   * after a non-empty one, coming just after failed refreshes, is held off for {@code
+   * mesh.defaults.emptyEndpointsGrace} (a registry that was reset, an agent restarted with an empty
+   * catalog: gRFC A53's case), logged and counted; a non-empty answer ends the hold, and the empty
+   * one applies if nothing else came by then. An empty answer from a registry that kept answering
+   * (the last instance deregistered or failing its health checks) applies at once. Under the mesh's
+   * lock; calls waiting for the first answer are let go by {@link #takeDiscoveryWaiters}.
+   */
   void updateEndpoints(List<Endpoint> update) {
     watchError = null;
     long now = mesh.clock().nanoTime();
+    long grace = mesh.defaults().emptyEndpointsGrace().toNanos();
+    boolean afterFailure = registryFailures.get() > 0;
+    if (update.isEmpty() && !endpoints.isEmpty() && grace > 0 && (afterFailure || emptySince != 0)) {
+      if (emptySince == 0) {
+        emptySince = now;
+        long since = now;
+        mesh.metrics().emptyAnswerHeld();
+        log.warn("{}: the registry answers again but lists no endpoints; the last {} keep serving for {} ms "
+            + "(mesh.defaults.emptyEndpointsGrace) in case it was reset", service, endpoints.size(),
+            TimeUnit.NANOSECONDS.toMillis(grace));
+        emptyTimer = mesh.schedule(() -> mesh.emptyGraceOver(this, since), grace);
+      }
+      return;
+    }
+    if (emptySince != 0) {
+      emptySince = 0;
+      if (emptyTimer != null) {
+        emptyTimer.cancel(false);
+        emptyTimer = null;
+      }
+      if (!update.isEmpty()) {
+        log.info("{}: the registry lists {} endpoints again", service, update.size());
+      }
+    }
+    apply(update, now);
+  }
+
+  /** The empty answer held since {@code since} is still the last word: apply it. Under the mesh's lock. */
+  void emptyGraceOver(long since) {
+    if (emptySince != since || released) {
+      return;
+    }
+    emptySince = 0;
+    emptyTimer = null;
+    log.warn("{}: the registry still lists no endpoints after the grace period; dropping the last {}", service,
+        endpoints.size());
+    apply(List.of(), mesh.clock().nanoTime());
+  }
+
+  private void apply(List<Endpoint> update, long now) {
     Map<String, EndpointState> next = new LinkedHashMap<>();
+    double seed = -1;
     for (Endpoint e : update) {
       EndpointState old = states.get(e.id());
-      next.put(e.id(), old != null && old.endpoint().equals(e) ? old : new EndpointState(e, service, now, INITIAL_RTT_NANOS));
+      if (old != null && old.endpoint().equals(e)) {
+        next.put(e.id(), old);
+        continue;
+      }
+      EndpointState fresh = new EndpointState(e, service, now, INITIAL_RTT_NANOS);
+      if (seed == -1) {
+        seed = peerEstimate(now);
+      }
+      if (seed > 0) {
+        fresh.seed(now, seed);
+      }
+      next.put(e.id(), fresh);
     }
     List<EndpointState> list = List.copyOf(next.values());
     for (SubsetRuntime s : subsets.values()) {
@@ -239,6 +310,104 @@ public final class ServiceRuntime implements ServiceRouter {
       if (next.get(old.endpoint().id()) != old) {
         old.markRemoved();
       }
+    }
+  }
+
+  /**
+   * The median latency estimate of the current endpoints with a recent one, for a new endpoint to
+   * start from (Finagle and Linkerd seed a new endpoint from its peers); 0 when none has one, and
+   * the new endpoint is then probed as an unknown one.
+   */
+  private double peerEstimate(long now) {
+    List<EndpointState> current = endpoints;
+    double[] costs = new double[current.size()];
+    int n = 0;
+    for (EndpointState e : current) {
+      if (!e.stale(now)) {
+        costs[n++] = e.cost(now, io.meshup.core.internal.lb.Balancer.EWMA_TAU_NANOS);
+      }
+    }
+    if (n == 0) {
+      return 0;
+    }
+    java.util.Arrays.sort(costs, 0, n);
+    return costs[n / 2];
+  }
+
+  /**
+   * The registry reported a failure (the last endpoints keep serving): kept for the snapshot,
+   * counted in {@code mesh.registry.errors}; returns how many refreshes failed in a row.
+   */
+  int registryFailed(Throwable error) {
+    watchErrors.incrementAndGet();
+    io.micrometer.core.instrument.Counter c = registryErrors;
+    if (c != null) {
+      c.increment();
+    }
+    watchErrorMillis = mesh.clock().currentTimeMillis();
+    watchError = error;
+    return registryFailures.incrementAndGet();
+  }
+
+  /** The registry answered; returns how many refreshes had failed in a row before. */
+  int registryAnswered() {
+    return registryFailures.getAndSet(0);
+  }
+
+  /** The registry failed before its first answer: waiting calls fail with {@code error}. */
+  void discoveryFailed(Throwable error) {
+    if (!endpointsKnown && discoveryError == null) {
+      discoveryError = String.valueOf(error);
+    }
+  }
+
+  /** The registry's failure before its first answer, or null. */
+  public String discoveryError() {
+    return discoveryError;
+  }
+
+  /**
+   * Registers {@code waiter} to run once the registry first answers about this destination or
+   * fails; false (and nothing registered) when it already did.
+   */
+  public boolean awaitEndpoints(Runnable waiter) {
+    synchronized (this) {
+      if (endpointsKnown || discoveryError != null || released) {
+        return false;
+      }
+      if (discoveryWaiters == null) {
+        discoveryWaiters = new ArrayList<>();
+      }
+      discoveryWaiters.add(waiter);
+      return true;
+    }
+  }
+
+  /** How many calls wait for the registry's first answer (tests, the admin view). */
+  public int discoveryWaiters() {
+    synchronized (this) {
+      return discoveryWaiters == null ? 0 : discoveryWaiters.size();
+    }
+  }
+
+  /** Withdraws {@code waiter} (its call ended before the answer). */
+  void stopAwaiting(Runnable waiter) {
+    synchronized (this) {
+      if (discoveryWaiters != null) {
+        discoveryWaiters.remove(waiter);
+      }
+    }
+  }
+
+  /** Takes the calls waiting for the first answer, once it (or a failure) came; to be run outside the mesh's lock. */
+  List<Runnable> takeDiscoveryWaiters() {
+    synchronized (this) {
+      if (discoveryWaiters == null || (!endpointsKnown && discoveryError == null && !released)) {
+        return List.of();
+      }
+      List<Runnable> w = discoveryWaiters;
+      discoveryWaiters = null;
+      return w;
     }
   }
 
@@ -262,6 +431,7 @@ public final class ServiceRuntime implements ServiceRouter {
     for (String name : next.keySet()) {
       registerGauges(meters, name);
     }
+    registryErrors = meters.registryErrors(service);
     mesh.metrics().replace(subsetMeters, meters);
     subsetMeters = meters;
   }
@@ -325,17 +495,24 @@ public final class ServiceRuntime implements ServiceRouter {
 
   // ---- gauges ---------------------------------------------------------------------------
 
+  /**
+   * The subset's gauges read the destination's runtime in force through the mesh, not this one: a
+   * gauge registered by a runtime since released (idle, then used again) stays registered while
+   * another owner holds it, and Micrometer keeps the first registration of an id.
+   */
   private void registerGauges(Metrics.Owner meters, String subsetName) {
     String tag = subsetName.isEmpty() ? "all" : subsetName;
+    String svc = service;
     for (boolean ejected : new boolean[] {false, true}) {
-      meters.gauge(Metrics.ENDPOINTS, "Endpoints of a destination subset, healthy or ejected", this,
-          rt -> rt.subsets.containsKey(subsetName) ? rt.subsets.get(subsetName).count(ejected) : 0,
-          "service", service, "subset", tag, "state", ejected ? "ejected" : "healthy");
+      meters.gauge(Metrics.ENDPOINTS, "Endpoints of a destination subset, healthy or ejected", mesh, m -> {
+            SubsetRuntime s = m.subsetInForce(svc, subsetName);
+            return s == null ? 0 : s.count(ejected);
+          }, "service", service, "subset", tag, "state", ejected ? "ejected" : "healthy");
     }
     for (CircuitBreaker.State st : new CircuitBreaker.State[] {
         CircuitBreaker.State.CLOSED, CircuitBreaker.State.OPEN, CircuitBreaker.State.HALF_OPEN}) {
-      meters.gauge(Metrics.BREAKER_STATE, "1 when the subset's circuit breaker is in this state", this, rt -> {
-            SubsetRuntime s = rt.subsets.get(subsetName);
+      meters.gauge(Metrics.BREAKER_STATE, "1 when the subset's circuit breaker is in this state", mesh, m -> {
+            SubsetRuntime s = m.subsetInForce(svc, subsetName);
             return s != null && s.breaker() != null && s.breaker().getState() == st ? 1 : 0;
           }, "service", service, "subset", tag, "state", st.name().toLowerCase(Locale.ROOT));
     }

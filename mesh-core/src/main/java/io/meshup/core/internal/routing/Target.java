@@ -32,6 +32,8 @@ public final class Target implements RouteTarget {
   private final RetryBudget budget;
   private final Counter retriesGranted;
   private final Counter retriesDenied;
+  private final Counter bytesSent;
+  private final Counter bytesReceived;
 
   Target(RoutePolicy route, SubsetRuntime subset, ServiceRuntime destination, Metrics.Owner meters) {
     this.route = route;
@@ -50,6 +52,8 @@ public final class Target implements RouteTarget {
     }
     this.retriesGranted = meters.retries(subset.service(), "granted");
     this.retriesDenied = meters.retries(subset.service(), "over_budget");
+    this.bytesSent = meters.bytes(subset.service(), "sent");
+    this.bytesReceived = meters.bytes(subset.service(), "received");
   }
 
   SubsetRuntime subsetRuntime() {
@@ -147,6 +151,28 @@ public final class Target implements RouteTarget {
     subset.release();
   }
 
+  /**
+   * Registers {@code waiter} to run once the registry first answers about this destination (or
+   * fails); false when it already did, and nothing is worth waiting for.
+   */
+  public boolean awaitEndpoints(Runnable waiter) {
+    return destination.awaitEndpoints(waiter);
+  }
+
+  /** Withdraws a waiter {@link #awaitEndpoints} registered (the call ended before the answer). */
+  public void stopAwaiting(Runnable waiter) {
+    destination.stopAwaiting(waiter);
+  }
+
+  /** Why the destination has no endpoints yet: the registry's failure, "no answer" before its first answer, else null. */
+  public String discoveryState() {
+    if (destination.endpointsKnown()) {
+      return null;
+    }
+    String error = destination.discoveryError();
+    return error != null ? "the registry failed before listing any: " + error : "the registry has not answered yet";
+  }
+
   /** Counts a rejection after the permit was granted (used for {@link Rejection#NO_ENDPOINTS}). */
   public void reject(Rejection rejection) {
     subset.release();
@@ -165,6 +191,16 @@ public final class Target implements RouteTarget {
     }
     retriesDenied.increment();
     return false;
+  }
+
+  /** Counts bytes a call to this target put on and took off the wire. */
+  public void bytes(long sent, long received) {
+    if (sent > 0) {
+      bytesSent.increment(sent);
+    }
+    if (received > 0) {
+      bytesReceived.increment(received);
+    }
   }
 
   @Override

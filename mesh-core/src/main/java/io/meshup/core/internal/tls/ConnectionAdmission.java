@@ -1,6 +1,7 @@
 package io.meshup.core.internal.tls;
 
 import io.meshup.core.identity.MtlsMode;
+import io.meshup.core.internal.routing.Metrics;
 import io.meshup.core.route.InboundAuthorizer;
 import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.MeterRegistry;
@@ -31,7 +32,7 @@ public final class ConnectionAdmission {
   }
 
   private static Counter counter(MeterRegistry meters, MtlsMode mode, String transport) {
-    return Counter.builder("mesh.server.connections.refused")
+    return Counter.builder(Metrics.CONNECTIONS_REFUSED)
         .description("Inbound connections closed because the mutual TLS mode in force does not accept their transport")
         .baseUnit("connections")
         .tag("mode", mode.name())

@@ -4,6 +4,7 @@ import io.meshup.core.MeshClock;
 import io.meshup.core.identity.Credentials;
 import io.meshup.core.identity.SpiffeCertificates;
 import io.meshup.core.identity.WorkloadIdentity;
+import io.meshup.core.internal.routing.Metrics;
 import io.meshup.core.spi.CertificateSource;
 import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.MeterRegistry;
@@ -110,7 +111,7 @@ public final class MeshTrustManager extends X509ExtendedTrustManager {
   }
 
   /** The meter of refused TLS peers: tags side (client, server), reason. */
-  public static final String REJECTIONS = "mesh.tls.rejections";
+  public static final String REJECTIONS = Metrics.TLS_REJECTIONS;
 
   /**
    * Counts a TLS client refused because it completed its handshake without a certificate: servers

@@ -142,10 +142,13 @@ public final class Tracing {
       this.parent = parent;
     }
 
-    /** The call begins: its INTERNAL span opens. */
-    public void callStarted(String name, String service, boolean grpc, String method) {
+    /**
+     * The call begins: its INTERNAL span opens, named as OpenTelemetry's conventions name RPC and
+     * HTTP client spans: {@code package.Service/Method}, or {@code GET payments}.
+     */
+    public void callStarted(String service, boolean grpc, String path, String method) {
       this.grpc = grpc;
-      this.name = name;
+      this.name = grpc ? (path.startsWith("/") ? path.substring(1) : path) : method + " " + service;
       call = tracer.spanBuilder(name).setParent(parent).setSpanKind(SpanKind.INTERNAL)
           .setAttribute(SERVICE, service)
           .setAttribute(RPC_SYSTEM, grpc ? "grpc" : null)
