@@ -62,6 +62,7 @@ public final class Mesh implements AutoCloseable {
   private final Map<Class<?>, AutoCloseable> components = new LinkedHashMap<>();
   private final java.util.concurrent.ScheduledFuture<?> idleSweep;
   private final java.util.concurrent.atomic.AtomicBoolean closed = new java.util.concurrent.atomic.AtomicBoolean();
+  private final java.util.concurrent.atomic.AtomicBoolean deregistered = new java.util.concurrent.atomic.AtomicBoolean();
   private final PathNormalization pathNormalization;
   private final java.util.Set<String> trustDomainAliases;
   private final io.meshup.core.internal.jwt.JwksCache jwks;
@@ -459,6 +460,29 @@ public final class Mesh implements AutoCloseable {
   }
 
   /**
+   * The first step of {@link #close()} on its own: deregisters this service from its registry and
+   * keeps routing and serving for the registry's drain time, so that callers stop picking it while
+   * it still answers. A framework calls it when its shutdown begins, before its servers stop
+   * accepting calls, and closes the mesh after them (the Spring Boot starter does);
+   * {@link #close()} then skips this step. Idempotent; blocks for the drain.
+   */
+  public void deregister() {
+    if (!deregistered.compareAndSet(false, true)) {
+      return;
+    }
+    try {
+      java.time.Duration drain = runtime.registry().deregister();
+      if (drain != null && !drain.isZero() && !drain.isNegative()) {
+        new java.util.concurrent.CountDownLatch(1).await(drain.toNanos(), TimeUnit.NANOSECONDS);
+      }
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    } catch (RuntimeException e) {
+      org.slf4j.LoggerFactory.getLogger(Mesh.class).warn("meshup: deregistering {} failed", serviceName, e);
+    }
+  }
+
+  /**
    * Closes the mesh: deregisters this service from its registry, keeps routing calls to the
    * endpoints it knows for the registry's drain time (so callers that still pick this service are
    * served and this service's own calls go on), then ends calls waiting on a delay or backoff
@@ -475,16 +499,7 @@ public final class Mesh implements AutoCloseable {
       admin.close();
     }
     ServiceRegistry registry = runtime.registry();
-    try {
-      java.time.Duration drain = registry.deregister();
-      if (drain != null && !drain.isZero() && !drain.isNegative()) {
-        new java.util.concurrent.CountDownLatch(1).await(drain.toNanos(), TimeUnit.NANOSECONDS);
-      }
-    } catch (InterruptedException e) {
-      Thread.currentThread().interrupt();
-    } catch (RuntimeException e) {
-      org.slf4j.LoggerFactory.getLogger(Mesh.class).warn("meshup: deregistering {} failed", serviceName, e);
-    }
+    deregister();
     if (idleSweep != null) {
       idleSweep.cancel(false);
     }
@@ -531,6 +546,7 @@ public final class Mesh implements AutoCloseable {
     private String service;
     private Path yamlFile;
     private String yamlText;
+    private ConfigNode boundTree;
     private ServiceRegistry registry;
     private final Map<String, List<Endpoint>> staticEndpoints = new LinkedHashMap<>();
     private final Map<String, String> policyYaml = new LinkedHashMap<>();
@@ -656,6 +672,17 @@ public final class Mesh implements AutoCloseable {
       return this;
     }
 
+    /**
+     * Reads the {@code mesh:} section of a tree that a framework built from its own configuration
+     * ({@link ConfigNode#bound}: the Spring Boot starter builds it from its {@code Environment}),
+     * with the same checks and messages as {@link #yaml(Path)}; each error names the node's own
+     * origin. For framework integrations.
+     */
+    public Builder boundSettings(ConfigNode root) {
+      this.boundTree = Objects.requireNonNull(root, "root");
+      return this;
+    }
+
     /** This service's name (overrides {@code mesh.service}). */
     public Builder service(String name) {
       this.service = Objects.requireNonNull(name, "name");
@@ -715,6 +742,8 @@ public final class Mesh implements AutoCloseable {
         s = MeshSettings.read(yamlFile, env);
       } else if (yamlText != null) {
         s = MeshSettings.parse("inline", yamlText, env, null);
+      } else if (boundTree != null) {
+        s = MeshSettings.parse(boundTree.source(), boundTree, env, null);
       } else {
         if (service == null) {
           throw new IllegalStateException("set service(name) or yaml(...)");

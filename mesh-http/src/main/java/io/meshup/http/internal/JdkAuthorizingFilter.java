@@ -126,7 +126,7 @@ final class JdkAuthorizingFilter extends Filter {
       HttpContext heldContext = context;
       d.pending().whenComplete((f, error) -> {
         try {
-          finish(exchange, held, heldContext, chain, f != null ? f : UNDECIDED);
+          finish(exchange, held, heldContext, chain, f != null ? f : Denials.UNDECIDED);
         } catch (IOException | RuntimeException e) {
           exchange.close();
         }
@@ -135,14 +135,6 @@ final class JdkAuthorizingFilter extends Filter {
     }
     finish(exchange, seen, context, chain, d);
   }
-
-  private static final InboundAuthorizer.Decision UNDECIDED = new InboundAuthorizer.Decision() {
-    @Override public InboundAuthorizer.Kind kind() { return InboundAuthorizer.Kind.DENY; }
-    @Override public boolean allowed() { return false; }
-    @Override public String policy() { return "none"; }
-    @Override public String rule() { return "none"; }
-    @Override public String message() { return "meshup: the authorization could not be decided"; }
-  };
 
   private void finish(HttpExchange exchange, HttpExchange seen, HttpContext context, Chain chain,
       InboundAuthorizer.Decision d) throws IOException {

@@ -150,7 +150,7 @@ final class NettyAuthorizingHandler extends ChannelInboundHandlerAdapter {
         ctx.channel().config().setAutoRead(false);
         String heldPath = path;
         d.pending().whenComplete((f, error) -> ctx.executor().execute(() -> resume(ctx, request, uri, heldPath,
-            f != null ? f : UNDECIDED)));
+            f != null ? f : Denials.UNDECIDED)));
         return;
       }
       decided(ctx, request, uri, path, d);
@@ -163,14 +163,6 @@ final class NettyAuthorizingHandler extends ChannelInboundHandlerAdapter {
     }
     ctx.fireChannelRead(msg);
   }
-
-  private static final InboundAuthorizer.Decision UNDECIDED = new InboundAuthorizer.Decision() {
-    @Override public InboundAuthorizer.Kind kind() { return InboundAuthorizer.Kind.DENY; }
-    @Override public boolean allowed() { return false; }
-    @Override public String policy() { return "none"; }
-    @Override public String rule() { return "none"; }
-    @Override public String message() { return "meshup: the authorization could not be decided"; }
-  };
 
   /** Applies a decision to the request {@code request} (whose first message it is). */
   private void decided(ChannelHandlerContext ctx, HttpRequest request, String uri, String path, InboundAuthorizer.Decision d) {

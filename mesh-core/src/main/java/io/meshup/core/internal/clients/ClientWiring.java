@@ -128,6 +128,14 @@ public final class ClientWiring {
     }
   }
 
+  /**
+   * A client for one injection point a framework found itself (a constructor or factory method
+   * parameter), checked and made as a field's is; {@code where} names it in errors.
+   */
+  public Object client(String where, String service, Class<?> type) {
+    return make(check(where, service, type));
+  }
+
   private Slot check(String where, String service, Class<?> type) {
     if (service == null || service.isBlank()) {
       throw misuse(where, service, "the service name is empty; name the destination service, as in @MeshClient(\"payments\")");

@@ -42,6 +42,8 @@ public final class ConfigNode {
   private final int size;
   /** Levels of mappings and sequences in this subtree: 0 for a scalar. */
   private final int height;
+  /** Whether keys are found by their relaxed form ({@link #bound}); false for parsed YAML. */
+  private final boolean relaxed;
 
   ConfigNode(String source, String path, int line, Kind kind, String scalar,
       Map<String, ConfigNode> map, List<ConfigNode> list) {
@@ -50,6 +52,12 @@ public final class ConfigNode {
 
   ConfigNode(String source, KeyPath path, int line, Kind kind, String scalar,
       Map<String, ConfigNode> map, List<ConfigNode> list) {
+    this(source, path, line, kind, scalar, map, list, false);
+  }
+
+  private ConfigNode(String source, KeyPath path, int line, Kind kind, String scalar,
+      Map<String, ConfigNode> map, List<ConfigNode> list, boolean relaxed) {
+    this.relaxed = relaxed;
     this.source = source;
     this.path = path;
     this.line = line;
@@ -69,6 +77,55 @@ public final class ConfigNode {
     }
     this.size = n;
     this.height = map != null || list != null || kind == Kind.MAP || kind == Kind.LIST ? h + 1 : 0;
+  }
+
+  /**
+   * A node of a tree that a framework built from its own configuration instead of YAML text (the
+   * Spring Boot starter builds one from the properties its {@code Environment} binds under
+   * {@code mesh}), read by the same readers with the same checks and messages. Its mappings match
+   * keys as Spring Boot's relaxed binding does: by their letters and digits without regard to case,
+   * so {@code idle-timeout}, {@code idleTimeout} and {@code IDLETIMEOUT} are the same key; entries
+   * keep the spelling their source gave. Every node names its own origin.
+   *
+   * @param source where the value came from (a file and line, an environment variable...), for errors
+   * @param path the node's dotted path in the tree ({@code mesh.registry.type}), for errors
+   * @param line the line of the value in its source, 0 when it has none
+   * @param kind SCALAR, MAP, LIST or NULL
+   * @param scalar the text of a SCALAR, else ignored
+   * @param entries the entries of a MAP, else ignored
+   * @param items the items of a LIST, else ignored
+   */
+  public static ConfigNode bound(String source, String path, int line, Kind kind, String scalar,
+      Map<String, ConfigNode> entries, List<ConfigNode> items) {
+    return new ConfigNode(source, KeyPath.of(path), line, kind, kind == Kind.SCALAR ? scalar : null,
+        kind == Kind.MAP ? entries : null, kind == Kind.LIST ? items : null, true);
+  }
+
+  /** A key in Spring Boot's uniform form: its letters and digits, in lower case. */
+  private static String uniform(String key) {
+    StringBuilder b = new StringBuilder(key.length());
+    for (int i = 0; i < key.length(); i++) {
+      char c = key.charAt(i);
+      if (Character.isLetterOrDigit(c)) {
+        b.append(Character.toLowerCase(c));
+      }
+    }
+    return b.toString();
+  }
+
+  /** The entry at {@code key}: exactly, or for a relaxed mapping by its uniform form; null when absent. */
+  private ConfigNode child(String key) {
+    ConfigNode n = map.get(key);
+    if (n != null || !relaxed) {
+      return n;
+    }
+    String u = uniform(key);
+    for (Map.Entry<String, ConfigNode> e : map.entrySet()) {
+      if (uniform(e.getKey()).equals(u)) {
+        return e.getValue();
+      }
+    }
+    return null;
   }
 
   /** A value cut to a readable length, as {@link #quote} but without the quotes. */
@@ -116,7 +173,7 @@ public final class ConfigNode {
         l.add(list.get(i).rebase(newSource, newPath.index(i)));
       }
     }
-    return new ConfigNode(newSource, newPath, line, kind, scalar, m, l);
+    return new ConfigNode(newSource, newPath, line, kind, scalar, m, l, relaxed);
   }
 
   public String source() {
@@ -166,8 +223,14 @@ public final class ConfigNode {
   public ConfigNode keys(String... allowed) {
     requireKind(Kind.MAP, "a mapping");
     Set<String> ok = new java.util.HashSet<>(java.util.Arrays.asList(allowed));
+    Set<String> relaxedOk = new java.util.HashSet<>();
+    if (relaxed) {
+      for (String a : allowed) {
+        relaxedOk.add(uniform(a));
+      }
+    }
     for (Map.Entry<String, ConfigNode> e : map.entrySet()) {
-      if (!ok.contains(e.getKey())) {
+      if (!ok.contains(e.getKey()) && !(relaxed && relaxedOk.contains(uniform(e.getKey())))) {
         throw e.getValue().error("unknown field " + quote(e.getKey()) + "; expected one of "
             + new TreeSet<>(ok));
       }
@@ -177,8 +240,8 @@ public final class ConfigNode {
 
   /** Rejects a field MeshUp knows but does not support, naming it and saying why. */
   public ConfigNode unsupported(String key, String why) {
-    ConfigNode n = map.get(key);
-    if (kind == Kind.MAP && n != null) {
+    ConfigNode n = kind == Kind.MAP ? child(key) : null;
+    if (n != null) {
       throw n.error("field '" + key + "' is not supported by MeshUp: " + why);
     }
     return this;
@@ -192,12 +255,20 @@ public final class ConfigNode {
     Map<String, ConfigNode> m = new LinkedHashMap<>(map);
     for (String k : keys) {
       m.remove(k);
+      if (relaxed) {
+        String u = uniform(k);
+        m.keySet().removeIf(e -> uniform(e).equals(u));
+      }
     }
-    return new ConfigNode(source, path, line, kind, null, m, null);
+    return new ConfigNode(source, path, line, kind, null, m, null, relaxed);
   }
 
   public boolean has(String key) {
-    return kind == Kind.MAP && map.containsKey(key) && !map.get(key).isNull();
+    if (kind != Kind.MAP) {
+      return false;
+    }
+    ConfigNode n = child(key);
+    return n != null && !n.isNull();
   }
 
   /** The child at {@code key}, or a NULL node carrying the child's path when absent. */
@@ -205,7 +276,7 @@ public final class ConfigNode {
     if (kind != Kind.MAP) {
       return new ConfigNode(source, path.key(key), line, Kind.NULL, null, null, null);
     }
-    ConfigNode n = map.get(key);
+    ConfigNode n = child(key);
     return n != null ? n : new ConfigNode(source, path.key(key), line, Kind.NULL, null, null, null);
   }
 

@@ -78,8 +78,17 @@ public record MeshSettings(String service, String registryType, Map<String, List
 
   /** Reads bootstrap YAML text; {@code source} names it in errors. */
   public static MeshSettings parse(String source, String text, Function<String, String> env, Path baseDir) {
+    return parse(source, new YamlReader(env).read(source, text), env, baseDir);
+  }
+
+  /**
+   * Reads a tree holding the {@code mesh:} section, parsed from YAML or built by a framework
+   * ({@link ConfigNode#bound}); {@code source} names it in errors, {@code env} serves the
+   * {@code ${VAR}} of the policy files it names, relative paths resolve against {@code baseDir}
+   * (the working directory when null).
+   */
+  public static MeshSettings parse(String source, ConfigNode root, Function<String, String> env, Path baseDir) {
     YamlReader yaml = new YamlReader(env);
-    ConfigNode root = yaml.read(source, text);
     if (root.isNull()) {
       throw new MeshConfigException(source, "", "is empty; expected a 'mesh:' section");
     }
@@ -111,7 +120,8 @@ public record MeshSettings(String service, String registryType, Map<String, List
 
     List<ConfigNode> inline = new ArrayList<>();
     for (ConfigNode doc : mesh.get("policies").items()) {
-      inline.add(doc.rebase(source + " " + doc.path(), ""));
+      // the document's own source: the file's for parsed YAML, the origin a framework recorded for a bound tree
+      inline.add(doc.rebase(doc.source() + " " + doc.path(), ""));
     }
 
     Map<String, List<ConfigNode>> files = new LinkedHashMap<>();
