@@ -15,6 +15,7 @@ import io.meshup.core.route.RequestAttributes;
 import io.meshup.core.route.RetryPolicy;
 import io.meshup.core.route.RouteTarget;
 import io.meshup.core.route.ServiceRouter;
+import java.util.List;
 import java.util.Objects;
 import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.ScheduledFuture;
@@ -668,16 +669,18 @@ public abstract class EngineCall implements RequestAttributes {
       trace.routed(target.route().name(), target.subset());
     }
     actions = target.actions();
-    String origin = header("origin");
-    int cors = actions.cors(origin, origin != null && method().equals("OPTIONS")
-        && header("access-control-request-method") != null);
-    if (cors == RouteActions.CORS_PREFLIGHT || cors == RouteActions.CORS_IGNORED_PREFLIGHT) {
-      finishFailure(CallFailure.direct("meshup: route " + target.route().name() + " of " + router.service()
-          + " answers the CORS preflight of " + origin, 200, null, null,
-          cors == RouteActions.CORS_PREFLIGHT ? actions.preflightHeaders(origin) : null), Outcome.SUCCESS);
-      return;
+    if (actions.hasCors()) { // the request's headers are read only for a route with a corsPolicy
+      String origin = header("origin");
+      int cors = actions.cors(origin, origin != null && method().equals("OPTIONS")
+          && header("access-control-request-method") != null);
+      if (cors == RouteActions.CORS_PREFLIGHT || cors == RouteActions.CORS_IGNORED_PREFLIGHT) {
+        finishFailure(CallFailure.direct("meshup: route " + target.route().name() + " of " + router.service()
+            + " answers the CORS preflight of " + origin, 200, null, null,
+            cors == RouteActions.CORS_PREFLIGHT ? actions.preflightHeaders(origin) : null), Outcome.SUCCESS);
+        return;
+      }
+      corsOrigin = cors == RouteActions.CORS_RESPONSE ? origin : null;
     }
-    corsOrigin = cors == RouteActions.CORS_RESPONSE ? origin : null;
     if (actions.directResponse() != null || actions.redirect() != null) {
       boolean redirect = actions.redirect() != null;
       int status = redirect ? actions.redirect().code() : actions.directResponse().status();
@@ -694,7 +697,9 @@ public abstract class EngineCall implements RequestAttributes {
     if (hp != null) {
       hashKey(hp);
     }
-    for (RouteActions.Mirror m : actions.mirrors()) {
+    List<RouteActions.Mirror> mirrors = actions.mirrors();
+    for (int i = 0; i < mirrors.size(); i++) { // indexed: no iterator per call
+      RouteActions.Mirror m = mirrors.get(i);
       if (m.percent() >= 100 || engine.draw(m.percent())) {
         try {
           mirror(m.target().asRouter());

@@ -139,6 +139,11 @@ public final class RouteActions {
     }
   }
 
+  /** Whether the route has a corsPolicy (the request's CORS headers are read only then). */
+  public boolean hasCors() {
+    return cors != null;
+  }
+
   /**
    * How the route's {@code corsPolicy} takes a request from {@code origin} (null: no Origin):
    * {@link #CORS_NONE} (nothing to do), {@link #CORS_RESPONSE} (add CORS headers to the response),
