@@ -1,5 +1,6 @@
 package io.meshup.consul.internal;
 
+import io.meshup.core.spi.PolicyUpdates;
 import com.ecwid.consul.json.GsonFactory;
 import com.ecwid.consul.v1.agent.model.NewService;
 import com.google.gson.JsonElement;

@@ -1,5 +1,6 @@
 package io.meshup.consul.internal;
 
+import io.meshup.core.spi.PolicyUpdates;
 import com.google.gson.JsonElement;
 import com.google.gson.JsonObject;
 import io.micrometer.core.instrument.Counter;

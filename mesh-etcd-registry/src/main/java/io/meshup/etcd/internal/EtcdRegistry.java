@@ -1,5 +1,6 @@
 package io.meshup.etcd.internal;
 
+import io.meshup.core.spi.PolicyUpdates;
 import com.google.protobuf.ByteString;
 import io.meshup.core.Endpoint;
 import io.meshup.core.internal.config.YamlReader;
