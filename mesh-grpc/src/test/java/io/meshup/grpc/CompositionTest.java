@@ -348,16 +348,17 @@ class CompositionTest {
             spec:
               host: streams
               trafficPolicy:
-                circuitBreaker: { slidingWindowSize: 10, minimumNumberOfCalls: 10, slowCallDurationThreshold: 1s, slowCallRateThreshold: 50 }
+                circuitBreaker: { slidingWindowSize: 10, minimumNumberOfCalls: 10, slowCallDurationThreshold: 2s, slowCallRateThreshold: 50 }
             """).build());
     ManagedChannel ch = MeshChannels.forService(client, "streams");
     closers.add(ch::shutdownNow);
-    // 30 server streams of 1.5 s each (6 messages, 250 ms apart), all at once
+    // 30 server streams of 3 s each (6 messages, 500 ms apart), all at once: each lives past the 2 s
+    // threshold, while its headers come well within it even on a loaded machine
     List<InteropTest.Recorder> streams = new ArrayList<>();
     for (int i = 0; i < 30; i++) {
       InteropTest.Recorder r = new InteropTest.Recorder();
       ClientCalls.asyncServerStreamingCall(ch.newCall(InteropService.STREAMING_OUTPUT, CallOptions.DEFAULT),
-          InteropService.request("sizes=1,1,1,1,1,1;sleepMillis=250", 0), r);
+          InteropService.request("sizes=1,1,1,1,1,1;sleepMillis=500", 0), r);
       streams.add(r);
     }
     for (InteropTest.Recorder r : streams) {

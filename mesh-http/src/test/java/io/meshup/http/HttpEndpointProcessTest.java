@@ -185,6 +185,8 @@ class HttpEndpointProcessTest {
     System.out.printf("HTTP, 3 of 4 killed: %d executions, %d executed twice, %d requests failed %s%n", executions.size(),
         twice.size(), failed, loads.stream().flatMap(l -> l.failures.stream()).toList());
     assertThat(twice).as("no POST executed twice").isEmpty();
-    assertThat(failed).as("at most the requests in flight on the killed endpoints").isLessThanOrEqualTo(2 * loads.size());
+    // a POST that may have reached a server is never retried, so each loader may lose the one it had in
+    // flight, or one sent on a pooled connection to each killed endpoint before the mesh saw it gone
+    assertThat(failed).as("at most one request per loader and killed endpoint").isLessThanOrEqualTo(3 * loads.size());
   }
 }
