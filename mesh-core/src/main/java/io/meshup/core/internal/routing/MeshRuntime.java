@@ -290,7 +290,9 @@ public final class MeshRuntime implements AutoCloseable {
         compiled.accept(in);
       } catch (MeshConfigException e) {
         metrics.discard(meters);
-        changed.keySet().forEach(k -> rejected(k, e));
+        // each source counted and recorded; the one error logged once, naming them all
+        changed.keySet().forEach(k -> recordRejection(k, e));
+        log.error("Rejected policy from {}; the last good policy keeps serving: {}", source, e.getMessage());
         throw e;
       }
       sources.clear();
@@ -329,13 +331,18 @@ public final class MeshRuntime implements AutoCloseable {
 
   /** Counts and logs a rejected update of {@code source}; the policy in force is unchanged. */
   public void rejected(String source, MeshConfigException e) {
+    recordRejection(source, e);
+    log.error("Rejected policy from {}; the last good policy keeps serving: {}", source, e.getMessage());
+  }
+
+  /** Counts the rejection of {@code source} and keeps it in the source's history. */
+  private void recordRejection(String source, MeshConfigException e) {
     metrics.policyUpdate(source, false);
     synchronized (lock) {
       SourceHistory h = history.get(source);
       history.put(source, new SourceHistory(h == null ? 0 : h.lastAcceptedMillis(), clock.currentTimeMillis(),
           e.getMessage()));
     }
-    log.error("Rejected policy from {}; the last good policy keeps serving: {}", source, e.getMessage());
   }
 
   /**
