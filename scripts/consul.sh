@@ -36,6 +36,8 @@ FALLBACK_KEYRINGS=(
 
 log() { printf 'consul.sh: %s\n' "$*" >&2; }
 die() { log "error: $*"; exit 1; }
+# shellcheck source=lib/demo-server.sh
+source "$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/lib/demo-server.sh"
 
 usage() {
   cat >&2 <<EOF
@@ -273,32 +275,15 @@ cmd_start() {
     -server-port "$(free_port)" -grpc-port "$(free_port)" >"$STATE/agent.log" 2>&1 &
   echo $! >"$STATE/pid"
   echo "127.0.0.1:$http" >"$STATE/addr"
-  for _ in $(seq 1 150); do
-    if [[ -n "$(leader "$http")" ]]; then
-      log "agent up at 127.0.0.1:$http (log: $STATE/agent.log)"
-      printf '127.0.0.1:%s\n' "$http"
-      return 0
-    fi
-    kill -0 "$(cat "$STATE/pid")" 2>/dev/null || { tail -n 30 "$STATE/agent.log" >&2; die "the agent exited"; }
-    sleep 0.2
-  done
-  tail -n 30 "$STATE/agent.log" >&2
-  die "the agent did not elect a leader in 30 s"
+  ds_await "the agent" "$STATE/agent.log" has_leader "$http"
+  log "agent up at 127.0.0.1:$http (log: $STATE/agent.log)"
+  printf '127.0.0.1:%s\n' "$http"
 }
 
-cmd_stop() {
-  if [[ -f "$STATE/pid" ]]; then
-    local pid
-    pid=$(cat "$STATE/pid")
-    kill "$pid" 2>/dev/null || true
-    for _ in $(seq 1 50); do
-      kill -0 "$pid" 2>/dev/null || break
-      sleep 0.2
-    done
-    rm -f "$STATE/pid" "$STATE/addr"
-    log "agent stopped"
-  fi
-}
+# has_leader PORT: the agent on PORT knows its leader.
+has_leader() { [[ -n "$(leader "$1")" ]]; }
+
+cmd_stop() { ds_stop agent; }
 
 cmd_demo() {
   local addr

@@ -59,6 +59,8 @@ tool_version() {
 
 # shellcheck source=lib/system-package.sh
 source "$ROOT/scripts/lib/system-package.sh"
+# shellcheck source=lib/demo-server.sh
+source "$ROOT/scripts/lib/demo-server.sh"
 
 cmd_install() {
   sp_install
@@ -101,32 +103,12 @@ cmd_start() {
     --initial-cluster "meshup-demo=http://127.0.0.1:$peer" >"$STATE/etcd.log" 2>&1 &
   echo $! >"$STATE/pid"
   echo "127.0.0.1:$client" >"$STATE/addr"
-  for _ in $(seq 1 150); do
-    if healthy "$client"; then
-      log "etcd up at 127.0.0.1:$client (log: $STATE/etcd.log)"
-      printf '127.0.0.1:%s\n' "$client"
-      return 0
-    fi
-    kill -0 "$(cat "$STATE/pid")" 2>/dev/null || { tail -n 30 "$STATE/etcd.log" >&2; die "etcd exited"; }
-    sleep 0.2
-  done
-  tail -n 30 "$STATE/etcd.log" >&2
-  die "etcd was not healthy within 30 s"
+  ds_await etcd "$STATE/etcd.log" healthy "$client"
+  log "etcd up at 127.0.0.1:$client (log: $STATE/etcd.log)"
+  printf '127.0.0.1:%s\n' "$client"
 }
 
-cmd_stop() {
-  if [[ -f "$STATE/pid" ]]; then
-    local pid
-    pid=$(cat "$STATE/pid")
-    kill "$pid" 2>/dev/null || true
-    for _ in $(seq 1 50); do
-      kill -0 "$pid" 2>/dev/null || break
-      sleep 0.2
-    done
-    rm -f "$STATE/pid" "$STATE/addr"
-    log "etcd stopped"
-  fi
-}
+cmd_stop() { ds_stop etcd; }
 
 cmd_demo() {
   local addr
