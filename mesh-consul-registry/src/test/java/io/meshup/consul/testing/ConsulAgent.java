@@ -1,7 +1,7 @@
 package io.meshup.consul.testing;
 
+import io.meshup.core.testing.ServerBinaries;
 import java.io.IOException;
-import java.io.InputStream;
 import java.io.UncheckedIOException;
 import java.net.DatagramSocket;
 import java.net.InetAddress;
@@ -16,7 +16,6 @@ import java.nio.file.Path;
 import java.nio.file.Paths;
 import java.time.Duration;
 import java.util.ArrayList;
-import java.util.Arrays;
 import java.util.List;
 import java.util.Locale;
 import java.util.Optional;
@@ -79,7 +78,6 @@ public final class ConsulAgent implements BeforeAllCallback, AfterAllCallback, A
   public static final Duration STARTUP_TIMEOUT = Duration.ofSeconds(30);
 
   private static final Duration STOP_TIMEOUT = Duration.ofSeconds(15);
-  private static final Duration INSTALL_TIMEOUT = Duration.ofMinutes(10);
   private static final String LOOPBACK = "127.0.0.1";
   private static final int LOG_TAIL_LINES = 60;
   private static final int PORT_ATTEMPTS = 3;
@@ -441,82 +439,12 @@ public final class ConsulAgent implements BeforeAllCallback, AfterAllCallback, A
 
   /** $CONSUL_BIN, PATH, .tools/consul/usr/bin/consul, else {@code scripts/consul.sh install}. */
   static Path findBinary() {
-    String fromEnv = System.getenv("CONSUL_BIN");
-    if (fromEnv != null && !fromEnv.isBlank()) {
-      Path path = Paths.get(fromEnv).toAbsolutePath();
-      if (isExecutableFile(path)) {
-        return path;
-      }
-    }
-    String pathVariable = Optional.ofNullable(System.getenv("PATH")).orElse("");
-    for (String dir : pathVariable.split(java.io.File.pathSeparator)) {
-      if (!dir.isEmpty()) {
-        Path candidate = Paths.get(dir, "consul").toAbsolutePath();
-        if (isExecutableFile(candidate)) {
-          return candidate;
-        }
-      }
-    }
-    Path root = repositoryRoot();
-    Path extracted = root.resolve(".tools/consul/usr/bin/consul");
-    if (isExecutableFile(extracted)) {
-      return extracted;
-    }
-    return runInstallScript(root);
-  }
-
-  private static Path runInstallScript(Path root) {
-    Path script = root.resolve("scripts/consul.sh");
-    if (!Files.isRegularFile(script)) {
-      throw new IllegalStateException("no consul binary found (CONSUL_BIN, PATH, "
-          + root.resolve(".tools/consul/usr/bin/consul") + ") and no " + script + " to install one");
-    }
-    Path log = Paths.get("target", "consul", "install.log").toAbsolutePath();
-    try {
-      Files.createDirectories(log.getParent());
-      System.err.println("[ConsulAgent] no consul binary found; running " + script + " install (log: " + log + ")");
-      Process install =
-          new ProcessBuilder("bash", script.toString(), "install")
-              .directory(root.toFile())
-              .redirectError(ProcessBuilder.Redirect.to(log.toFile()))
-              .redirectInput(ProcessBuilder.Redirect.from(nullFile()))
-              .start();
-      String stdout;
-      try (InputStream out = install.getInputStream()) {
-        stdout = new String(out.readAllBytes(), StandardCharsets.UTF_8);
-      }
-      if (!install.waitFor(INSTALL_TIMEOUT.toMillis(), TimeUnit.MILLISECONDS)) {
-        install.destroyForcibly();
-        throw new IllegalStateException(script + " install timed out" + System.lineSeparator() + tail(log));
-      }
-      String printed = Arrays.stream(stdout.split("\\R")).map(String::trim)
-          .filter(s -> !s.isEmpty()).reduce((first, second) -> second).orElse("");
-      if (install.exitValue() != 0 || printed.isEmpty() || !isExecutableFile(Paths.get(printed))) {
-        throw new IllegalStateException(script + " install failed (exit " + install.exitValue()
-            + ", printed '" + printed + "')" + System.lineSeparator() + tail(log));
-      }
-      return Paths.get(printed);
-    } catch (IOException e) {
-      throw new UncheckedIOException("cannot run " + script, e);
-    } catch (InterruptedException e) {
-      Thread.currentThread().interrupt();
-      throw new IllegalStateException("interrupted while installing consul", e);
-    }
+    return ServerBinaries.find("consul", "CONSUL_BIN", "consul", "consul.sh");
   }
 
   /** The nearest directory at or above the working directory that holds {@code .ci/} or {@code mvnw}. */
   static Path repositoryRoot() {
-    Path start = Paths.get("").toAbsolutePath();
-    for (Path dir = start; dir != null; dir = dir.getParent()) {
-      if (Files.isDirectory(dir.resolve(".ci")) || Files.isRegularFile(dir.resolve("mvnw"))) {
-        return dir;
-      }
-    }
-    throw new IllegalStateException("no directory with .ci/ or mvnw at or above " + start);
-  }
-
-  private static boolean isExecutableFile(Path path) {
-    return Files.isRegularFile(path) && Files.isExecutable(path);
+    return ServerBinaries.repositoryRoot();
   }
 
   private static java.io.File nullFile() {

@@ -1,7 +1,6 @@
 package io.meshup.core.testing;
 
 import java.io.IOException;
-import java.io.InputStream;
 import java.io.UncheckedIOException;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
@@ -17,11 +16,9 @@ import java.nio.file.Path;
 import java.nio.file.Paths;
 import java.time.Duration;
 import java.util.ArrayList;
-import java.util.Arrays;
 import java.util.Comparator;
 import java.util.List;
 import java.util.Map;
-import java.util.Optional;
 import java.util.concurrent.TimeUnit;
 import java.util.stream.Stream;
 import org.snakeyaml.engine.v2.api.Load;
@@ -47,7 +44,6 @@ import org.snakeyaml.engine.v2.api.LoadSettings;
  * package into {@code .tools/}. {@link #promtool()} is the {@code promtool} beside it.
  */
 public final class PrometheusServer implements AutoCloseable {
-  private static final Duration INSTALL_TIMEOUT = Duration.ofMinutes(10);
   private static final Duration START_TIMEOUT = Duration.ofSeconds(60);
 
   /** One series of an instant query's result: its labels and its value. */
@@ -243,80 +239,12 @@ public final class PrometheusServer implements AutoCloseable {
 
   /** $PROMETHEUS_BIN, PATH, .tools/prometheus/usr/bin/prometheus, else {@code scripts/prometheus.sh install}. */
   public static Path findBinary() {
-    String fromEnv = System.getenv("PROMETHEUS_BIN");
-    if (fromEnv != null && !fromEnv.isBlank()) {
-      Path path = Paths.get(fromEnv).toAbsolutePath();
-      if (isExecutableFile(path)) {
-        return path;
-      }
-    }
-    for (String d : Optional.ofNullable(System.getenv("PATH")).orElse("").split(java.io.File.pathSeparator)) {
-      if (!d.isEmpty()) {
-        Path candidate = Paths.get(d, "prometheus").toAbsolutePath();
-        if (isExecutableFile(candidate)) {
-          return candidate;
-        }
-      }
-    }
-    Path root = repositoryRoot();
-    Path extracted = root.resolve(".tools/prometheus/usr/bin/prometheus");
-    if (isExecutableFile(extracted)) {
-      return extracted;
-    }
-    return runInstallScript(root);
-  }
-
-  private static Path runInstallScript(Path root) {
-    Path script = root.resolve("scripts/prometheus.sh");
-    if (!Files.isRegularFile(script)) {
-      throw new IllegalStateException("no prometheus binary found (PROMETHEUS_BIN, PATH, "
-          + root.resolve(".tools/prometheus/usr/bin/prometheus") + ") and no " + script + " to install one");
-    }
-    Path log = Paths.get("target", "prometheus", "install.log").toAbsolutePath();
-    try {
-      Files.createDirectories(log.getParent());
-      System.err.println("[PrometheusServer] no prometheus binary found; running " + script + " install (log: " + log + ")");
-      Process install = new ProcessBuilder("bash", script.toString(), "install")
-          .directory(root.toFile())
-          .redirectError(ProcessBuilder.Redirect.to(log.toFile()))
-          .redirectInput(ProcessBuilder.Redirect.from(nullFile()))
-          .start();
-      String stdout;
-      try (InputStream out = install.getInputStream()) {
-        stdout = new String(out.readAllBytes(), StandardCharsets.UTF_8);
-      }
-      if (!install.waitFor(INSTALL_TIMEOUT.toMillis(), TimeUnit.MILLISECONDS)) {
-        install.destroyForcibly();
-        throw new IllegalStateException(script + " install timed out" + System.lineSeparator() + Files.readString(log));
-      }
-      String printed = Arrays.stream(stdout.split("\\R")).map(String::trim).filter(s -> !s.isEmpty())
-          .reduce((first, second) -> second).orElse("");
-      if (install.exitValue() != 0 || printed.isEmpty() || !isExecutableFile(Paths.get(printed))) {
-        throw new IllegalStateException(script + " install failed (exit " + install.exitValue() + ", printed '"
-            + printed + "')" + System.lineSeparator() + Files.readString(log));
-      }
-      return Paths.get(printed);
-    } catch (IOException e) {
-      throw new UncheckedIOException("cannot run " + script, e);
-    } catch (InterruptedException e) {
-      Thread.currentThread().interrupt();
-      throw new IllegalStateException("interrupted while installing prometheus", e);
-    }
+    return ServerBinaries.find("prometheus", "PROMETHEUS_BIN", "prometheus", "prometheus.sh");
   }
 
   /** The nearest directory at or above the working directory that holds {@code .ci/} or {@code mvnw}. */
   public static Path repositoryRoot() {
-    Path start = Paths.get("").toAbsolutePath();
-    for (Path d = start; d != null; d = d.getParent()) {
-      if (Files.isDirectory(d.resolve(".ci")) || Files.isRegularFile(d.resolve("mvnw"))) {
-        return d;
-      }
-    }
-    throw new IllegalStateException("no directory with .ci/ or mvnw at or above " + start);
-  }
-
-  private static boolean isExecutableFile(Path path) {
-    return Files.isRegularFile(path) && Files.isExecutable(path);
+    return ServerBinaries.repositoryRoot();
   }
 
   private static int freePort() throws IOException {

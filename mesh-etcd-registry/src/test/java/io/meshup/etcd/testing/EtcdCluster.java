@@ -1,7 +1,7 @@
 package io.meshup.etcd.testing;
 
+import io.meshup.core.testing.ServerBinaries;
 import java.io.IOException;
-import java.io.InputStream;
 import java.io.UncheckedIOException;
 import java.net.InetAddress;
 import java.net.ServerSocket;
@@ -72,7 +72,6 @@ public final class EtcdCluster implements BeforeAllCallback, AfterAllCallback, A
   public static final Duration STARTUP_TIMEOUT = Duration.ofSeconds(30);
 
   private static final Duration STOP_TIMEOUT = Duration.ofSeconds(10);
-  private static final Duration INSTALL_TIMEOUT = Duration.ofMinutes(10);
   private static final String LOOPBACK = "127.0.0.1";
   private static final int LOG_TAIL_LINES = 40;
   private static final AtomicInteger SEQUENCE = new AtomicInteger();
@@ -523,80 +522,12 @@ public final class EtcdCluster implements BeforeAllCallback, AfterAllCallback, A
 
   /** $ETCD_BIN, PATH, .tools/etcd/usr/bin/etcd, else {@code scripts/etcd.sh install}. */
   static Path findBinary() {
-    String fromEnv = System.getenv("ETCD_BIN");
-    if (fromEnv != null && !fromEnv.isBlank()) {
-      Path path = Paths.get(fromEnv).toAbsolutePath();
-      if (isExecutableFile(path)) {
-        return path;
-      }
-    }
-    for (String d : Optional.ofNullable(System.getenv("PATH")).orElse("").split(java.io.File.pathSeparator)) {
-      if (!d.isEmpty()) {
-        Path candidate = Paths.get(d, "etcd").toAbsolutePath();
-        if (isExecutableFile(candidate)) {
-          return candidate;
-        }
-      }
-    }
-    Path root = repositoryRoot();
-    Path extracted = root.resolve(".tools/etcd/usr/bin/etcd");
-    if (isExecutableFile(extracted)) {
-      return extracted;
-    }
-    return runInstallScript(root);
-  }
-
-  private static Path runInstallScript(Path root) {
-    Path script = root.resolve("scripts/etcd.sh");
-    if (!Files.isRegularFile(script)) {
-      throw new IllegalStateException("no etcd binary found (ETCD_BIN, PATH, " + root.resolve(".tools/etcd/usr/bin/etcd")
-          + ") and no " + script + " to install one");
-    }
-    Path log = Paths.get("target", "etcd", "install.log").toAbsolutePath();
-    try {
-      Files.createDirectories(log.getParent());
-      System.err.println("[EtcdCluster] no etcd binary found; running " + script + " install (log: " + log + ")");
-      Process install = new ProcessBuilder("bash", script.toString(), "install")
-          .directory(root.toFile())
-          .redirectError(ProcessBuilder.Redirect.to(log.toFile()))
-          .redirectInput(ProcessBuilder.Redirect.from(nullFile()))
-          .start();
-      String stdout;
-      try (InputStream out = install.getInputStream()) {
-        stdout = new String(out.readAllBytes(), StandardCharsets.UTF_8);
-      }
-      if (!install.waitFor(INSTALL_TIMEOUT.toMillis(), TimeUnit.MILLISECONDS)) {
-        install.destroyForcibly();
-        throw new IllegalStateException(script + " install timed out" + System.lineSeparator() + tail(log));
-      }
-      String printed = Arrays.stream(stdout.split("\\R")).map(String::trim).filter(s -> !s.isEmpty())
-          .reduce((first, second) -> second).orElse("");
-      if (install.exitValue() != 0 || printed.isEmpty() || !isExecutableFile(Paths.get(printed))) {
-        throw new IllegalStateException(script + " install failed (exit " + install.exitValue() + ", printed '"
-            + printed + "')" + System.lineSeparator() + tail(log));
-      }
-      return Paths.get(printed);
-    } catch (IOException e) {
-      throw new UncheckedIOException("cannot run " + script, e);
-    } catch (InterruptedException e) {
-      Thread.currentThread().interrupt();
-      throw new IllegalStateException("interrupted while installing etcd", e);
-    }
+    return ServerBinaries.find("etcd", "ETCD_BIN", "etcd", "etcd.sh");
   }
 
   /** The nearest directory at or above the working directory that holds {@code .ci/} or {@code mvnw}. */
   static Path repositoryRoot() {
-    Path start = Paths.get("").toAbsolutePath();
-    for (Path d = start; d != null; d = d.getParent()) {
-      if (Files.isDirectory(d.resolve(".ci")) || Files.isRegularFile(d.resolve("mvnw"))) {
-        return d;
-      }
-    }
-    throw new IllegalStateException("no directory with .ci/ or mvnw at or above " + start);
-  }
-
-  private static boolean isExecutableFile(Path path) {
-    return Files.isRegularFile(path) && Files.isExecutable(path);
+    return ServerBinaries.repositoryRoot();
   }
 
   private static java.io.File nullFile() {
